@@ -1,0 +1,33 @@
+"""Is the torch in this interpreter the one an installer wants?  Prints ok, other or missing.
+
+    python torch_state.py SPEC MODE      e.g.  torch==2.13.0 cpu
+
+ok: installed, satisfies SPEC and is the wanted build; other: the wrong build (CPU vs CUDA), to be
+replaced; missing: not installed or not satisfying SPEC. Reads package metadata only (never imports
+torch, so it is fast and works on a broken install). Shared by the Linux, macOS and Windows installers.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import PackageNotFoundError, requires, version
+
+from pip._vendor.packaging.requirements import Requirement
+from pip._vendor.packaging.version import Version
+
+
+def state(spec: str, mode: str) -> str:
+    try:
+        have = Version(version("torch"))
+    except PackageNotFoundError:
+        return "missing"
+    # "+cu128" builds say so; PyPI's plain Linux/Windows-CUDA build depends on nvidia-* wheels.
+    local = str(have.local or "")
+    is_cuda = local.startswith("cu") or (not local and any(r.startswith("nvidia-") for r in requires("torch") or []))
+    if (mode == "cuda") != is_cuda:
+        return "other"
+    return "ok" if Requirement(spec).specifier.contains(have, prereleases=True) else "missing"
+
+
+if __name__ == "__main__":
+    print(state(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,1 @@
+"""The album: folder tree, virtualized thumbnail grid, photo viewer and search."""

@@ -1,0 +1,236 @@
+"""The virtualized thumbnail grid: ``PhotoListModel`` + ``PhotoDelegate`` + ``PhotoGrid`` (QListView).
+
+The model holds lightweight photo records only; ``data()`` never touches image files: it asks the
+:class:`ThumbnailLoader` cache and the delegate paints a placeholder until the image arrives. The
+view uses uniform item sizes and batched layout so 10,000 rows scroll smoothly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QContextMenuEvent, QImage, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from .thumbnails import ThumbnailLoader
+
+PhotoRole = Qt.ItemDataRole.UserRole + 1  # the photo record
+ImageRole = Qt.ItemDataRole.UserRole + 2  # QImage | None (None: not loaded yet)
+BadgeRole = Qt.ItemDataRole.UserRole + 3  # short text badge ("ref", "target", "edit")
+ErrorRole = Qt.ItemDataRole.UserRole + 4  # why the thumbnail could not be loaded
+_AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class PhotoListModel(QAbstractListModel):
+    """Rows are photo records (anything with ``id`` and ``path``); filtering is by name substring."""
+
+    def __init__(self, loader: ThumbnailLoader, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self._all: list[Any] = []
+        self._rows: list[Any] = []
+        self._row_of: dict[int, int] = {}
+        self._badges: dict[int, str] = {}
+        self._filter = ""
+        loader.loaded.connect(self._on_thumb)
+        loader.failed.connect(self._on_thumb_failed)
+
+    # --- contents ---------------------------------------------------------------------------------
+
+    def set_photos(self, photos: Sequence[Any], badges: dict[int, str] | None = None) -> None:
+        self.beginResetModel()
+        self._all = list(photos)
+        self._badges = dict(badges or {})
+        self._apply_filter()
+        self.endResetModel()
+
+    def set_filter(self, text: str) -> None:
+        text = text.strip().lower()
+        if text == self._filter:
+            return
+        self.beginResetModel()
+        self._filter = text
+        self._apply_filter()
+        self.endResetModel()
+
+    def _apply_filter(self) -> None:
+        if self._filter:
+            words = self._filter.split()
+            self._rows = [p for p in self._all if all(w in str(p.path).lower() for w in words)]
+        else:
+            self._rows = list(self._all)
+        self._row_of = {p.id: i for i, p in enumerate(self._rows)}
+
+    def photo(self, row: int) -> Any:
+        return self._rows[row]
+
+    def photos(self) -> list[Any]:
+        return list(self._rows)
+
+    def total(self) -> int:
+        return len(self._all)
+
+    def row_of(self, photo_id: int) -> int | None:
+        return self._row_of.get(photo_id)
+
+    # --- Qt model API -----------------------------------------------------------------------------
+
+    def rowCount(self, parent: _AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: _AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        p = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return p.path.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            size = f"{p.width}x{p.height}" if getattr(p, "width", None) else ""
+            return f"{p.path}\n{size}  {getattr(p, 'taken_at', '') or ''}".strip()
+        if role == ImageRole:
+            return self.loader.get(p.id, p)
+        if role == PhotoRole:
+            return p
+        if role == BadgeRole:
+            return self._badges.get(p.id)
+        if role == ErrorRole:
+            return self.loader.error_for(p.id)
+        return None
+
+    def flags(self, index: _AnyIndex) -> Qt.ItemFlag:
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list"]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> Any:
+        from PySide6.QtCore import QMimeData, QUrl
+
+        md = QMimeData()
+        md.setUrls([QUrl.fromLocalFile(str(self._rows[i.row()].path)) for i in indexes if i.isValid()])
+        md.setData(
+            "application/x-lipe-photo-ids", ",".join(str(self._rows[i.row()].id) for i in indexes).encode()
+        )
+        return md
+
+    def _on_thumb(self, photo_id: int) -> None:
+        row = self._row_of.get(photo_id)
+        if row is not None:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [ImageRole])
+
+    def _on_thumb_failed(self, photo_id: int, _msg: str) -> None:
+        self._on_thumb(photo_id)
+
+
+class PhotoDelegate(QStyledItemDelegate):
+    """Paints a tile: the thumbnail (or a placeholder), the file name, an optional badge."""
+
+    LABEL_H = 18
+
+    def __init__(self, tile: int = 160, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.tile = tile
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _AnyIndex) -> QSize:
+        return QSize(self.tile + 12, self.tile + self.LABEL_H + 12)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _AnyIndex) -> None:
+        painter.save()
+        r: QRect = option.rect.adjusted(4, 4, -4, -4)  # type: ignore[attr-defined]
+        pal: QPalette = option.palette  # type: ignore[attr-defined]
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        if selected:
+            painter.fillRect(option.rect, pal.highlight())  # type: ignore[attr-defined]
+        box = QRect(r.x(), r.y(), r.width(), r.height() - self.LABEL_H)
+        img: QImage | None = index.data(ImageRole)
+        if img is not None and not img.isNull():
+            scaled = (
+                img
+                if max(img.width(), img.height()) <= self.tile
+                else img.scaled(
+                    box.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+                )
+            )
+            x = box.x() + (box.width() - scaled.width()) // 2
+            y = box.y() + (box.height() - scaled.height()) // 2
+            painter.drawImage(x, y, scaled)
+        else:
+            painter.fillRect(
+                box, QColor(60, 60, 64) if pal.window().color().lightness() < 128 else QColor(225, 225, 230)
+            )
+            painter.setPen(QPen(pal.placeholderText().color()))
+            text = "unreadable" if index.data(ErrorRole) else "…"
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        badge = index.data(BadgeRole)
+        if badge:
+            fm = painter.fontMetrics()
+            b = QRect(box.x() + 4, box.y() + 4, fm.horizontalAdvance(badge) + 10, fm.height() + 2)
+            painter.fillRect(b, QColor(30, 110, 200, 220))
+            painter.setPen(QColor("white"))
+            painter.drawText(b, Qt.AlignmentFlag.AlignCenter, badge)
+        painter.setPen(pal.highlightedText().color() if selected else pal.text().color())
+        name = painter.fontMetrics().elidedText(str(index.data()), Qt.TextElideMode.ElideMiddle, r.width())
+        painter.drawText(
+            QRect(r.x(), r.bottom() - self.LABEL_H, r.width(), self.LABEL_H),
+            Qt.AlignmentFlag.AlignCenter,
+            name,
+        )
+        painter.restore()
+
+
+class PhotoGrid(QListView):
+    """Icon-mode list of tiles; emits ``contextRequested(photos, global_pos)`` on right-click."""
+
+    contextRequested = Signal(list, object)
+    activatedPhoto = Signal(object)
+
+    def __init__(self, model: PhotoListModel, tile: int = 160, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        self.setItemDelegate(PhotoDelegate(tile, self))
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(200)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setSpacing(2)
+        self.activated.connect(self._on_activated)
+
+    def photo_model(self) -> PhotoListModel:
+        m = self.model()
+        assert isinstance(m, PhotoListModel)
+        return m
+
+    def selected_photos(self) -> list[Any]:
+        rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
+        return [self.photo_model().photo(r) for r in rows]
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        idx = self.indexAt(event.pos())
+        if idx.isValid() and not self.selectionModel().isSelected(idx):
+            self.setCurrentIndex(idx)
+        photos = self.selected_photos()
+        if photos:
+            self.contextRequested.emit(photos, event.globalPos())
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.activatedPhoto.emit(self.photo_model().photo(index.row()))

@@ -1,0 +1,169 @@
+"""The album page: sidebar (folders, identities, edits) | search + thumbnail grid / viewer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSlider,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..context import AppContext
+from .grid import PhotoDelegate, PhotoGrid, PhotoListModel
+from .sidebar import ALL, Sidebar
+from .thumbnails import ThumbnailLoader
+from .viewer import PhotoViewer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EditedVersion:
+    """An edit shown in the grid like a photo (``id`` is negative so it never clashes)."""
+
+    id: int
+    path: Path
+    edit_id: int
+    photo_id: int
+    width: int = 0
+    height: int = 0
+    taken_at: str | None = None
+
+
+def thumbnail_path(library: Any, item: Any) -> Path:
+    """Runs on a loader thread: library photos go through the engine's thumbnail cache."""
+    if getattr(item, "content_hash", None):
+        return Path(library.thumbnails.get(item))
+    return Path(item.path)
+
+
+class AlbumPage(QWidget):
+    contextRequested = Signal(list, object)  # photos, global pos
+    countChanged = Signal(str)
+
+    def __init__(self, ctx: AppContext, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        size = ctx.settings.thumb_size
+        self.loader = ThumbnailLoader(lambda item: thumbnail_path(ctx.library, item), size, parent=self)
+        self.model = PhotoListModel(self.loader, self)
+        self.grid = PhotoGrid(self.model, size, self)
+        self.viewer = PhotoViewer(self)
+        self.sidebar = Sidebar(self)
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Search file names and folders…")
+        self.search.setClearButtonEnabled(True)
+        self.zoom = QSlider(Qt.Orientation.Horizontal, self)
+        self.zoom.setRange(96, 256)
+        self.zoom.setValue(size)
+        self.zoom.setFixedWidth(140)
+        self.zoom.setToolTip("Thumbnail size")
+        self.count = QLabel(self)
+        self._filter_timer = QTimer(self, singleShot=True, interval=150)
+        self._filter_timer.timeout.connect(lambda: self.model.set_filter(self.search.text()))
+        self.search.textChanged.connect(lambda _t: self._filter_timer.start())
+        self.model.modelReset.connect(self._update_count)
+        self.zoom.valueChanged.connect(self._set_tile)
+
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(QLabel("Size", self))
+        top.addWidget(self.zoom)
+        top.addWidget(self.count)
+        grid_page = QWidget(self)
+        gl = QVBoxLayout(grid_page)
+        gl.setContentsMargins(0, 0, 0, 0)
+        gl.addLayout(top)
+        gl.addWidget(self.grid, 1)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(grid_page)
+        self.stack.addWidget(self.viewer)
+        split = QSplitter(self)
+        split.addWidget(self.sidebar)
+        split.addWidget(self.stack)
+        split.setStretchFactor(1, 1)
+        split.setSizes([220, 900])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+
+        self.sidebar.sourceChanged.connect(self.show_source)
+        self.grid.activatedPhoto.connect(self.open_viewer)
+        self.grid.contextRequested.connect(self.contextRequested.emit)
+        self.viewer.closed.connect(lambda: self.stack.setCurrentIndex(0))
+        self.source: tuple[str, int | None] = ALL
+
+    # --- contents ---------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read the sidebar lists and the current source from the library."""
+        lib = self.ctx.library
+        folders = [(f.id, str(f.path), lib.count_photos(f.id)) for f in lib.list_folders()]
+        idents = [
+            (i.id, f"{i.name} ({i.class_word})", len(lib.identity_photos(i.id, status=None)))
+            for i in lib.list_identities()
+        ]
+        self.sidebar.populate(folders, idents, lib.count_photos(), len(lib.list_edits()))
+        self.show_source(self.sidebar.current_source() or ALL)
+
+    def show_source(self, source: tuple[str, int | None]) -> None:
+        lib = self.ctx.library
+        kind, id_ = source
+        self.source = (kind, id_)
+        badges: dict[int, str] = {}
+        items: list[Any]
+        if kind == "folder" and id_ is not None:
+            items = lib.list_photos(id_)
+        elif kind == "identity" and id_ is not None:
+            links = lib.identity_photos(id_, status=None)
+            items = [link.photo for link in links if link.status != "rejected"]
+            for link in links:
+                tag = "ref" if link.role == "reference" else "target"
+                badges[link.photo.id] = tag if link.status == "confirmed" else f"{tag}?"
+        elif kind == "edits":
+            items = [
+                EditedVersion(-e.id, Path(e.output_path), e.id, e.photo_id, taken_at=e.created_at[:19])
+                for e in lib.list_edits()
+            ]
+            badges = {it.id: "edit" for it in items}
+        else:
+            items = lib.list_photos()
+        self.model.set_photos(items, badges)
+        self.stack.setCurrentIndex(0)
+
+    def selected_photos(self) -> list[Any]:
+        return self.grid.selected_photos()
+
+    def open_viewer(self, photo: Any) -> None:
+        photos = self.model.photos()
+        idx = next((i for i, p in enumerate(photos) if p.id == photo.id), 0)
+        self.viewer.show_photos(photos, idx)
+        self.stack.setCurrentIndex(1)
+
+    def _set_tile(self, size: int) -> None:
+        self.loader.set_size(size)
+        delegate = self.grid.itemDelegate()
+        if isinstance(delegate, PhotoDelegate):
+            delegate.tile = size
+        self.ctx.settings.thumb_size = size
+        self.grid.doItemsLayout()
+
+    def _update_count(self) -> None:
+        shown, total = self.model.rowCount(), self.model.total()
+        text = f"{shown} photos" if shown == total else f"{shown} of {total} photos"
+        self.count.setText(text)
+        self.countChanged.emit(text)
+
+    def shutdown(self) -> None:
+        self.loader.close()

@@ -1,0 +1,150 @@
+"""Thin adapter from the edit window to the engine (no Qt): keep a loaded model, run one NIMA
+edit on a worker thread, and save a chosen output as a new version of its photo."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lipe_engine.errors import InputError
+from lipe_engine.progress import CancelToken, ProgressCallback, ProgressReporter
+
+log = logging.getLogger(__name__)
+
+PROMPT_SUGGESTIONS = (
+    "facing the camera", "sitting", "standing", "lying down", "smiling", "looking left",
+    "looking right", "looking up", "jumping", "with its mouth open",
+)  # fmt: skip
+
+
+@dataclass
+class EditRequest:
+    photo_path: Path
+    model: str  # SDXL folder / file / hub id from Settings
+    source_prompt: str
+    target_prompts: list[str]
+    identity_prompt: str
+    params: dict[str, Any] = field(default_factory=dict)  # EditParams fields
+    lora_path: str | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    cache_dir: Path | None = None
+
+
+class ModelHolder:
+    """One loaded SDXL (+ LoRA) reused across edits; ``unload`` frees its memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, str, str, str | None] | None = None
+        self._model: Any = None
+        self.loads = 0
+
+    def get(
+        self, source: str, device: str, precision: str, lora: str | None, reporter: ProgressReporter
+    ) -> Any:
+        from lipe_engine.models.loader import load_lora, load_sdxl
+
+        key = (source, device, precision, lora)
+        with self._lock:
+            if self._model is not None and self._key == key:
+                return self._model
+            self._model = None
+            self._free()
+            reporter.start("Loading model", 2 if lora else 1)
+            model = load_sdxl(
+                source,
+                device=None if device == "auto" else device,
+                dtype=None if precision == "auto" else precision,
+            )
+            reporter.step()
+            if lora:
+                load_lora(model, lora)
+                reporter.step()
+            self._model, self._key = model, key
+            self.loads += 1
+            return model
+
+    def unload(self) -> None:
+        with self._lock:
+            self._model, self._key = None, None
+            self._free()
+
+    @staticmethod
+    def _free() -> None:
+        import gc
+
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover
+            pass
+
+
+def run_edit(
+    holder: ModelHolder, req: EditRequest, *, progress: ProgressCallback, cancel: CancelToken
+) -> Any:
+    """Load (or reuse) the model and run ``edit_image``; returns the engine's ``EditResult``."""
+    from lipe_engine.nima import EditParams, InversionCache, edit_image
+
+    if not req.model.strip():
+        raise InputError("no SDXL model is set", "open Settings and choose the SDXL model folder or file")
+    if not any(t.strip() for t in req.target_prompts):
+        raise InputError("the target prompt is empty", "type what the subject should do, e.g. 'sitting'")
+    reporter = ProgressReporter(progress, cancel)
+    kwargs: dict[str, Any] = {k: (tuple(v) if k == "seeds" else v) for k, v in req.params.items()}
+    params = EditParams(**kwargs)
+    model = holder.get(req.model, req.device, req.precision, req.lora_path, reporter)
+    cache = InversionCache(req.cache_dir) if req.cache_dir is not None else None
+    return edit_image(
+        model,
+        req.photo_path,
+        source_prompt=req.source_prompt,
+        target_prompts=req.target_prompts,
+        identity_prompt=req.identity_prompt,
+        params=params,
+        progress=reporter,
+        cancel=cancel,
+        cache=cache,
+    )
+
+
+def save_version(
+    library: Any,
+    photo: Any,
+    result: Any,
+    index: int,
+    req: EditRequest,
+    identity_id: int | None,
+    lora_id: int | None,
+) -> Any:
+    """Write output ``index`` (and its masks) under the data dir and record it as an edit of ``photo``;
+    the original file is never touched."""
+    from PIL import Image
+
+    out = Path(library.new_edit_path(photo, ".png"))
+    result.images[index].save(out)
+    masks: list[str] = []
+    for name, m in (("source", result.source_mask), ("target", result.target_masks[index])):
+        import numpy as np
+
+        mp = out.with_name(f"{out.stem}-{name}-mask.png")
+        Image.fromarray((np.clip(np.asarray(m, dtype=np.float32), 0, 1) * 255).astype(np.uint8)).save(mp)
+        masks.append(str(mp))
+    prompt = req.target_prompts[index % len(req.target_prompts)]
+    return library.record_edit(
+        photo,
+        out,
+        source_prompt=req.source_prompt,
+        target_prompt=prompt,
+        params=dict(req.params),
+        mask_paths=masks,
+        identity=identity_id,
+        lora_id=lora_id,
+    )

@@ -1,0 +1,80 @@
+"""The "Advanced" parameters box of the edit window (steps, guidance, lambda, threshold, seed, count)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QWidget
+
+
+def _spin(parent: QWidget, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+    s = QSpinBox(parent)
+    s.setRange(lo, hi)
+    s.setValue(value)
+    s.setToolTip(tip)
+    return s
+
+
+def _dspin(parent: QWidget, lo: float, hi: float, value: float, step: float, tip: str) -> QDoubleSpinBox:
+    s = QDoubleSpinBox(parent)
+    s.setRange(lo, hi)
+    s.setSingleStep(step)
+    s.setDecimals(2)
+    s.setValue(value)
+    s.setToolTip(tip)
+    return s
+
+
+class AdvancedParams(QGroupBox):
+    """Collapsed by default (checkable group box); ``values()`` gives ``EditParams`` keyword args."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__("Advanced", parent)
+        self.setCheckable(True)
+        self.setChecked(False)
+        self.steps = _spin(self, 2, 1000, 100, "Denoising steps (100 in the paper; fewer is faster)")
+        self.skip = _spin(self, 0, 999, 10, "Start the edit this many steps below the noisiest")
+        self.cfg_source = _dspin(self, 0.0, 30.0, 3.5, 0.5, "Guidance for the source prompt (inversion)")
+        self.cfg_target = _dspin(self, 0.0, 30.0, 7.5, 0.5, "Guidance for the target prompt")
+        self.mask_lambda = _spin(self, 0, 16, 1, "Self-attention refinement power of the identity mask")
+        self.threshold = _dspin(self, 0.0, 1.0, 0.3, 0.05, "Identity mask threshold")
+        self.seed = _spin(self, -1, 2_147_483_647, -1, "-1: the pure edit-friendly noise; otherwise a seed")
+        self.count = _spin(self, 1, 8, 1, "How many outputs (different seeds)")
+        self.use_mask = QCheckBox("Use the identity mask (NIMA blend)", self)
+        self.use_mask.setChecked(True)
+        self.composite = QCheckBox("Paste the result into the original photo", self)
+        form = QFormLayout(self)
+        for label, w in (
+            ("Steps", self.steps), ("Skip", self.skip), ("Source guidance", self.cfg_source),
+            ("Target guidance", self.cfg_target), ("Mask λ", self.mask_lambda), ("Mask threshold", self.threshold),
+            ("Seed", self.seed), ("Outputs", self.count),
+        ):  # fmt: skip
+            form.addRow(label, w)
+        form.addRow(self.use_mask)
+        form.addRow(self.composite)
+        self.toggled.connect(self._show_fields)
+        self._show_fields(False)
+
+    def _show_fields(self, on: bool) -> None:
+        for child in self.findChildren(QWidget):
+            child.setVisible(on)
+
+    def seeds(self) -> list[int | None]:
+        n, s = self.count.value(), self.seed.value()
+        if s < 0:
+            return [None] + list(range(1, n))
+        return [s + i for i in range(n)]
+
+    def values(self) -> dict[str, Any]:
+        steps = self.steps.value()
+        return {
+            "steps": steps,
+            "skip": min(self.skip.value(), steps - 1),
+            "cfg_source": self.cfg_source.value(),
+            "cfg_target": self.cfg_target.value(),
+            "mask_lambda": self.mask_lambda.value(),
+            "mask_threshold": self.threshold.value(),
+            "use_mask": self.use_mask.isChecked(),
+            "composite": self.composite.isChecked(),
+            "seeds": self.seeds(),
+        }

@@ -1,0 +1,5 @@
+"""Identities panel: create identities, add photos, roles, captions, suggestions."""
+
+from .panel import IdentitiesPanel
+
+__all__ = ["IdentitiesPanel"]

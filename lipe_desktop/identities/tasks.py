@@ -1,0 +1,51 @@
+"""Identity work that runs on worker threads (each opens its own library connection)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lipe_engine.library import Library
+from lipe_engine.progress import CancelToken, ProgressCallback
+
+
+def suggest_similar(
+    data_dir: Path, identity_id: int, clip_model: str, *, progress: ProgressCallback, cancel: CancelToken
+) -> str:
+    from lipe_engine.library import embeddings
+
+    with Library.open(data_dir) as lib:
+        embedder = (
+            embeddings.ImageEmbedder.load(clip_model) if clip_model else embeddings.load_configured(lib)
+        )
+        embeddings.embed_photos(lib, embedder, progress=progress, cancel=cancel)
+        found = embeddings.suggest_similar(lib, identity_id, embedder, progress=progress, cancel=cancel)
+        return f"{len(found)} similar photo(s) suggested"
+
+
+def caption_photos(
+    data_dir: Path, identity_id: int, settings: dict, *, progress: ProgressCallback, cancel: CancelToken
+) -> str:
+    """Caption the identity's photos with the engine's captioner (LLaVA from Settings)."""
+    try:
+        import importlib
+
+        captioning = importlib.import_module("lipe_engine.captioning")
+    except ImportError as exc:
+        from lipe_engine.errors import LipeError
+
+        raise LipeError("captioning is not available in this build", "install the 'llm' extra") from exc
+    fn = getattr(captioning, "caption_identity", None)
+    if fn is None:
+        from lipe_engine.errors import LipeError
+
+        raise LipeError("this engine version has no identity captioner", "update LIPE Desktop")
+    with Library.open(data_dir) as lib:
+        n = fn(
+            lib,
+            identity_id,
+            llava=settings.get("llava_gguf") or None,
+            mmproj=settings.get("llava_mmproj") or None,
+            progress=progress,
+            cancel=cancel,
+        )
+        return f"{n} caption(s) written"

@@ -1,0 +1,61 @@
+"""Logging to ``<data dir>/logs/lipe-desktop.log`` and turning exceptions into readable messages."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+from lipe_engine.errors import Cancelled, LipeError
+
+log = logging.getLogger("lipe_desktop")
+
+LOG_NAME = "lipe-desktop.log"
+_log_file: Path | None = None
+
+
+def setup_logging(data_dir: Path, level: int = logging.INFO) -> Path:
+    """Log to a rotating file in the data dir (and nothing to the user's dialogs)."""
+    global _log_file
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / LOG_NAME
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_lipe_desktop", False):
+            root.removeHandler(h)
+            h.close()
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._lipe_desktop = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(min(root.level or level, level))
+    _log_file = path
+    return path
+
+
+def log_file() -> Path | None:
+    return _log_file
+
+
+def user_message(exc: BaseException) -> str:
+    """One readable line for a dialog; the traceback goes to the log file, never to the user."""
+    if isinstance(exc, LipeError):
+        return str(exc)
+    if isinstance(exc, Cancelled):
+        return "Cancelled."
+    if isinstance(exc, MemoryError):
+        return "Out of memory: close other programs or choose a lower memory mode in Settings."
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}: check the file or folder and try again."
+    where = f" Details are in {_log_file}." if _log_file else ""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"Something went wrong ({type(exc).__name__}: {text[:200]}).{where}"
+
+
+def log_exception(exc: BaseException, what: str) -> None:
+    if isinstance(exc, (LipeError, Cancelled)):
+        log.warning("%s: %s", what, exc)
+    else:
+        log.error("%s failed", what, exc_info=(type(exc), exc, exc.__traceback__))

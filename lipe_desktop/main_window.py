@@ -1,0 +1,223 @@
+"""The main window: Album | Identities | Training tabs, menus, status bar with job progress."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget
+
+from . import bridge
+from .album.page import AlbumPage
+from .context import AppContext
+from .job_status import JobStatus
+from .logs import log_file, user_message
+from .workers import Worker
+
+log = logging.getLogger(__name__)
+ICON = Path(__file__).resolve().parents[1] / "resources" / "icon.svg"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.setWindowTitle("LIPE Desktop")
+        if ICON.is_file():
+            self.setWindowIcon(QIcon(str(ICON)))
+        self.resize(1280, 820)
+        self.album = AlbumPage(ctx, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.album, "Album")
+        self.identities: Any = None
+        self.training: Any = None
+        self._add_optional_tabs()
+        self.setCentralWidget(self.tabs)
+        self.count_label = QLabel(self)
+        self.jobs = JobStatus(ctx.pool, self)
+        self.statusBar().addWidget(self.count_label)
+        self.statusBar().addPermanentWidget(self.jobs)
+        self.album.countChanged.connect(self.count_label.setText)
+        self.album.contextRequested.connect(self.show_photo_menu)
+        self.album.viewer.editRequested.connect(lambda p: self.open_editor([p]))
+        ctx.libraryChanged.connect(self.album.reload)
+        self.edit_windows: list[Any] = []
+        self._build_menus()
+        self.album.reload()
+
+    def _add_optional_tabs(self) -> None:
+        try:
+            from .identities import IdentitiesPanel
+
+            self.identities = IdentitiesPanel(self.ctx, self)
+            self.tabs.addTab(self.identities, "Identities")
+        except ImportError as exc:  # pragma: no cover - only while a panel is missing
+            log.warning("identities panel unavailable: %s", exc)
+        try:
+            from .training import TrainingPanel
+
+            self.training = TrainingPanel(self.ctx, self)
+            self.tabs.addTab(self.training, "Training queue")
+        except ImportError as exc:  # pragma: no cover
+            log.warning("training panel unavailable: %s", exc)
+        if self.identities is not None and self.training is not None:
+            self.identities.trainRequested.connect(self._queue_training)
+
+    def _queue_training(self, identity_id: int) -> None:
+        self.training.add_identity(identity_id)
+        self.tabs.setCurrentWidget(self.training)
+
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self._action(m, "Add folder…", self.add_folder, QKeySequence.StandardKey.Open)
+        self._action(m, "Rescan library", lambda: self.scan(None), QKeySequence("F5"))
+        self._action(m, "Export selected…", self.export_selected, QKeySequence("Ctrl+E"))
+        m.addSeparator()
+        self._action(m, "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        m.addSeparator()
+        self._action(m, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        h = self.menuBar().addMenu("&Help")
+        self._action(h, "Open log folder", self.open_logs)
+        self._action(h, "About LIPE Desktop", self.about)
+
+    def _action(self, menu: QMenu, text: str, slot: Any, shortcut: Any = None) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(shortcut)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    # --- errors and jobs --------------------------------------------------------------------------
+
+    def show_error(self, message: str, title: str = "LIPE Desktop") -> None:
+        self.statusBar().showMessage(message, 10_000)
+        QMessageBox.warning(self, title, message)
+
+    def run_job(self, worker: Worker, on_success: Any = None, quiet: bool = False) -> Worker:
+        worker.failed.connect(self.show_error)
+        worker.cancelled.connect(lambda: self.statusBar().showMessage(f"{worker.title}: cancelled", 5000))
+        if on_success is not None:
+            worker.succeeded.connect(on_success)
+        if not quiet:
+            worker.succeeded.connect(
+                lambda r: self.statusBar().showMessage(f"{worker.title}: {bridge.summary_of(r)}", 8000)
+            )
+        return self.ctx.pool.start(worker)
+
+    # --- album actions ----------------------------------------------------------------------------
+
+    def add_folder(self, path: str | None = None) -> None:
+        path = path or QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        if not path:
+            return
+        try:
+            folder = self.ctx.library.add_folder(path)
+        except Exception as exc:  # noqa: BLE001
+            self.show_error(user_message(exc))
+            return
+        self.scan([folder.id])
+
+    def scan(self, folder_ids: list[int] | None) -> Worker:
+        w = Worker("Scanning photos", bridge.scan_library, self.ctx.data_dir, folder_ids)
+        return self.run_job(w, on_success=lambda _r: self.ctx.libraryChanged.emit())
+
+    def show_photo_menu(self, photos: list[Any], pos: QPoint) -> None:
+        menu = self.build_photo_menu(photos)
+        menu.exec(pos)
+
+    def build_photo_menu(self, photos: list[Any]) -> QMenu:
+        menu = QMenu(self)
+        library_photos = [p for p in photos if getattr(p, "content_hash", None)]
+        edit = menu.addAction("Edit pose…", lambda: self.open_editor(photos[:1]))
+        edit.setEnabled(bool(photos))
+        menu.addAction("Open in viewer", lambda: self.album.open_viewer(photos[0]))
+        if library_photos and self.identities is not None:
+            sub = menu.addMenu("Add to identity")
+            for ident in self.ctx.library.list_identities():
+                for role in ("reference", "target"):
+                    sub.addAction(f"{ident.name} — {role}", self._adder(ident.id, library_photos, role))
+            sub.addSeparator()
+            sub.addAction("New identity…", lambda: self.identities.new_identity(library_photos))
+        menu.addAction("Export copy…", lambda: self.export_photos(photos))
+        menu.addAction(
+            "Show in folder",
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(photos[0].path).parent))),
+        )
+        return menu
+
+    def _adder(self, identity_id: int, photos: list[Any], role: str) -> Any:
+        return lambda: self.add_to_identity(identity_id, photos, role)
+
+    def add_to_identity(self, identity_id: int, photos: list[Any], role: str) -> None:
+        try:
+            n = self.ctx.library.add_identity_photos(identity_id, photos, role=role)
+        except Exception as exc:  # noqa: BLE001
+            self.show_error(user_message(exc))
+            return
+        self.statusBar().showMessage(f"{n} photo(s) added as {role}", 5000)
+        self.ctx.libraryChanged.emit()
+
+    def export_selected(self) -> None:
+        photos = self.album.selected_photos()
+        if photos:
+            self.export_photos(photos)
+
+    def export_photos(self, photos: list[Any]) -> None:
+        if len(photos) == 1:
+            name, _ = QFileDialog.getSaveFileName(self, "Export a copy", Path(photos[0].path).name)
+            pairs = [(Path(photos[0].path), Path(name))] if name else []
+        else:
+            folder = QFileDialog.getExistingDirectory(self, "Export copies to")
+            pairs = [(Path(p.path), Path(folder) / Path(p.path).name) for p in photos] if folder else []
+        for src, dest in pairs:
+            self.run_job(Worker(f"Exporting {src.name}", bridge.export_copy, src, dest))
+
+    def open_editor(self, photos: list[Any]) -> Any:
+        if not photos:
+            return None
+        from .edit.window import EditWindow
+
+        win = EditWindow(self.ctx, photos[0], self)
+        self.edit_windows.append(win)
+        win.destroyed.connect(
+            lambda *_a, w=win: self.edit_windows.remove(w) if w in self.edit_windows else None
+        )
+        win.show()
+        return win
+
+    # --- dialogs ----------------------------------------------------------------------------------
+
+    def open_settings(self) -> Any:
+        from .settings_dialog import SettingsDialog
+
+        dlg = SettingsDialog(self.ctx.settings, self)
+        if dlg.exec():
+            self.ctx.save_settings(dlg.result_settings())
+        return dlg
+
+    def open_logs(self) -> None:
+        f = log_file()
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(f.parent if f else self.ctx.data_dir)))
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About LIPE Desktop",
+            "LIPE Desktop learns a personalized identity prior from 3-5 photos and edits a subject's "
+            f"pose in your photos. Everything runs locally.\n\nData folder: {self.ctx.data_dir}",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for w in list(self.edit_windows):
+            w.close()
+        if self.training is not None:
+            self.training.shutdown()
+        if self.identities is not None:
+            self.identities.shutdown()
+        self.album.shutdown()
+        self.ctx.pool.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,154 @@
+"""The desktop app's settings: model locations, device, precision, memory mode (JSON in the data dir).
+
+Validation here only checks what a user typed (does the file/folder exist, is it the right kind of
+file); loading weights is the engine's job and its errors are shown as they come.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SETTINGS_NAME = "desktop-settings.json"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+MEMORY_MODES = ("balanced", "low", "high")
+MEMORY_MODE_HELP = {
+    "balanced": "Keep the model on the GPU while editing; unload it when training starts.",
+    "low": "Offload model parts to the CPU between steps: slower, fits 8-12 GB GPUs.",
+    "high": "Keep every loaded model in memory for the fastest repeated edits.",
+}
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+
+
+@dataclass
+class AppSettings:
+    sdxl_model: str = ""  # diffusers folder, single .safetensors file, or a Hugging Face id
+    llava_gguf: str = ""
+    llava_mmproj: str = ""
+    llm_gguf: str = ""
+    clip_model: str = ""
+    device: str = "auto"
+    precision: str = "auto"
+    memory_mode: str = "balanced"
+    allow_downloads: bool = False  # set only when the user asked for a download (first run, Settings)
+    thumb_size: int = 160
+
+    @classmethod
+    def load(cls, data_dir: Path) -> AppSettings:
+        path = data_dir / SETTINGS_NAME
+        if not path.is_file():
+            return cls()
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("settings file %s unreadable (%s); using defaults", path, exc)
+            return cls()
+        known = {f.name for f in fields(cls)}
+        s = cls(**{k: v for k, v in raw.items() if k in known})  # unknown keys from other versions ignored
+        s.thumb_size = int(s.thumb_size) if str(s.thumb_size).isdigit() else 160
+        return s
+
+    def save(self, data_dir: Path) -> Path:
+        path = data_dir / SETTINGS_NAME
+        tmp = path.with_suffix(".json.part")
+        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def _hf_cached(repo_id: str) -> bool:
+    from lipe_engine.models.discovery import scan_hf_cache
+
+    return any(h.repo_id == repo_id for h in scan_hf_cache())
+
+
+def _model_location(value: str, allow_downloads: bool = False) -> str | None:
+    """Checks headers only (engine's discovery); never loads weights, never downloads."""
+    from lipe_engine.models.discovery import Kind, inspect_path
+
+    p = Path(value).expanduser()
+    if p.exists():
+        hits = inspect_path(p)
+        sdxl = [h for h in hits if h.kind in (Kind.SDXL_DIFFUSERS, Kind.SDXL_CHECKPOINT)]
+        if any(h.usable for h in sdxl):
+            return None
+        if sdxl and sdxl[0].note:
+            return f"'{value}': {sdxl[0].note.rstrip('.')}: pick a complete SDXL model"
+        if hits:
+            return f"'{value}' is {hits[0].label} ({hits[0].kind}), not SDXL: pick an SDXL folder or .safetensors"
+        return f"'{value}' is not an SDXL model: pick a diffusers SDXL folder or an SDXL .safetensors file"
+    if _HF_ID.match(value) and not value.startswith(("/", "~", ".")):
+        if allow_downloads or _hf_cached(value):
+            return None
+        return (
+            f"'{value}' is not in the Hugging Face cache and downloads are off: tick 'Allow downloads', "
+            f"run `huggingface-cli download {value}`, or pick a local folder"
+        )
+    return f"'{value}' does not exist: pick a model folder or .safetensors file"
+
+
+def _gguf(value: str, what: str) -> str | None:
+    p = Path(value).expanduser()
+    if not p.is_file():
+        return f"{what} '{value}' does not exist: pick a .gguf file"
+    if p.suffix.lower() != ".gguf":
+        return f"{what} '{value}' is not a .gguf file: pick a GGUF model file"
+    return None
+
+
+def _device_problem(device: str) -> str | None:
+    from lipe_engine.devices import pick_device
+    from lipe_engine.errors import LipeError
+
+    try:
+        pick_device(device)
+    except LipeError as exc:
+        return str(exc).rstrip(".")
+    return None
+
+
+def validate(s: AppSettings) -> dict[str, str]:
+    """Field name -> one-line problem ("what: fix"); empty when everything is usable."""
+    problems: dict[str, str] = {}
+    if s.sdxl_model.strip():
+        msg = _model_location(s.sdxl_model.strip(), s.allow_downloads)
+        if msg:
+            problems["sdxl_model"] = msg
+    for name, what in (
+        ("llava_gguf", "LLaVA model"),
+        ("llava_mmproj", "LLaVA projector"),
+        ("llm_gguf", "LLM"),
+    ):
+        value = getattr(s, name).strip()
+        if value:
+            msg = _gguf(value, what)
+            if msg:
+                problems[name] = msg
+    if s.llava_gguf.strip() and not s.llava_mmproj.strip():
+        problems["llava_mmproj"] = "LLaVA needs its mmproj file too: pick the matching mmproj .gguf"
+    if s.clip_model.strip():
+        c = s.clip_model.strip()
+        if not Path(c).expanduser().exists() and not (_HF_ID.match(c) and _hf_cached(c)):
+            problems["clip_model"] = (
+                f"CLIP model '{c}' is neither a folder nor in the Hugging Face cache: pick a local CLIP folder"
+            )
+    if s.device not in DEVICES:
+        problems["device"] = f"unknown device '{s.device}': use one of {', '.join(DEVICES)}"
+    elif s.device != "auto":
+        msg = _device_problem(s.device)
+        if msg:
+            problems["device"] = msg
+    if s.precision not in PRECISIONS:
+        problems["precision"] = f"unknown precision '{s.precision}': use one of {', '.join(PRECISIONS)}"
+    if s.memory_mode not in MEMORY_MODES:
+        problems["memory_mode"] = (
+            f"unknown memory mode '{s.memory_mode}': use one of {', '.join(MEMORY_MODES)}"
+        )
+    return problems

@@ -1,0 +1,102 @@
+"""The methods compared in the paper's Table 2 and ablation (Sec. 3.2-3.3), as one table.
+
+Each method is a personal prior (none, LIPE's editing-caption LoRA, or a DreamBooth LoRA trained on
+the same photos and regularization set but with plain "a photo of a sks dog" captions) plus an
+editor (NIMA, or MasaCtrl-style mutual self-attention control):
+
+=================  =======================  ===========  ==========================================
+name               prior                    editor       paper
+=================  =======================  ===========  ==========================================
+lipe               editing captions         NIMA         LIPE (ours)
+masactrl           none                     MasaCtrl     MasaCtrl [9] (source prompt inverted)
+dreamctrl          DreamBooth captions      MasaCtrl     DreamCtrl (Sec. 3.2)
+lipe-nocaptions    DreamBooth captions      NIMA         ablation: w/o editing-oriented captions
+lipe-nomask        editing captions         NIMA, no     ablation: w/o NIMA mask
+                                            mask
+nima-noprior       none                     NIMA         extra: NIMA on the base model
+=================  =======================  ===========  ==========================================
+
+Methods without a prior get the prompts with the identifier word removed (``sks`` means nothing to
+the base model). All share the inversion settings (steps, guidance, skip) given by ``EditParams``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ..errors import InputError
+from ..models.loader import LoadedModel
+from ..nima import EditParams, InversionCache, edit_image
+from ..progress import CancelToken, ProgressCallback, ProgressReporter
+from .masactrl import MasaCtrlParams, masactrl_edit
+
+PRIOR_EDITING = "editing-captions"
+PRIOR_DREAMBOOTH = "dreambooth"
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    label: str  # row name in the table
+    prior: str | None  # None, PRIOR_EDITING or PRIOR_DREAMBOOTH
+    editor: str  # "nima" or "masactrl"
+    use_mask: bool = True
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("lipe", "LIPE (ours)", PRIOR_EDITING, "nima"),
+        Method("masactrl", "MasaCtrl", None, "masactrl"),
+        Method("dreamctrl", "DreamCtrl", PRIOR_DREAMBOOTH, "masactrl"),
+        Method("lipe-nocaptions", "LIPE w/o editing captions", PRIOR_DREAMBOOTH, "nima"),
+        Method("lipe-nomask", "LIPE w/o NIMA mask", PRIOR_EDITING, "nima", use_mask=False),
+        Method("nima-noprior", "NIMA w/o prior", None, "nima"),
+    )
+}
+DEFAULT_METHODS = ("lipe", "masactrl", "dreamctrl", "lipe-nocaptions", "lipe-nomask")
+
+
+def parse_methods(text: str | Sequence[str]) -> list[Method]:
+    """'lipe,masactrl' (or a list) -> methods, in the given order, duplicates dropped."""
+    names = [n.strip().lower() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
+    if not names:
+        raise InputError("no methods given", f"use some of {', '.join(METHODS)}")
+    unknown = [n for n in names if n not in METHODS]
+    if unknown:
+        raise InputError(f"unknown method '{unknown[0]}'", f"use some of {', '.join(METHODS)}")
+    return [METHODS[n] for n in dict.fromkeys(names)]
+
+
+def run_method(
+    method: Method,
+    model: LoadedModel,
+    image: str | os.PathLike[str] | Image.Image,
+    source_prompt: str,
+    target_prompts: list[str],
+    identity_prompt: str,
+    edit_params: EditParams,
+    masactrl: MasaCtrlParams = MasaCtrlParams(),
+    progress: ProgressReporter | ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    cache: InversionCache | None = None,
+) -> list[Image.Image]:
+    """Edit ``image`` toward each target prompt with ``method`` on ``model`` (prior already loaded).
+
+    MasaCtrl takes the steps, guidance, skip and inversion seed of ``edit_params`` so every method
+    starts from the same inversion settings.
+    """
+    p = edit_params
+    if method.editor == "masactrl":
+        mp = dataclasses.replace(masactrl, steps=p.steps, cfg_source=p.cfg_source, cfg_target=p.cfg_target,
+                                 skip=p.skip, inversion_seed=p.inversion_seed)
+        return masactrl_edit(model, image, source_prompt, target_prompts, mp, progress, cancel).images
+    params = dataclasses.replace(p, use_mask=method.use_mask, seeds=(None,))
+    res = edit_image(model, image, source_prompt, target_prompts, identity_prompt, params,
+                     progress, cancel, cache)
+    return list(res.images)

@@ -1,0 +1,161 @@
+"""``lipe library``: add photo folders, scan them, list photos, configure "find similar" embeddings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..library import Library
+from ..library.embeddings import ENV_MODEL, SETTING_KEY, ImageEmbedder, embed_photos, load_configured
+from ._progress import TerminalProgress
+
+
+def add_data_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None,
+        help="library folder (default: $LIPE_DATA_DIR, else the user data folder)",
+    )
+
+
+def open_library(args: argparse.Namespace) -> Library:
+    return Library.open(getattr(args, "data_dir", None))
+
+
+def _print_report(report, stream=None) -> None:
+    # Resolved at call time: a default bound at import would keep a stdout that tests replace.
+    stream = stream or sys.stdout
+    print(report.summary(), file=stream)
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}", file=stream)
+
+
+def _add(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        folder = lib.add_folder(args.folder)
+        print(f"folder {folder.id}: {folder.path}")
+        if not args.no_scan:
+            _print_report(lib.scan([folder.id], progress=TerminalProgress(quiet=args.quiet)))
+    return 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        ids = [lib.get_folder(f).id for f in args.folders] or None
+        _print_report(lib.scan(ids, progress=TerminalProgress(quiet=args.quiet)))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        photos = lib.list_photos(
+            args.folder,
+            include_missing=args.missing,
+            include_duplicates=not args.no_duplicates,
+            order=args.order,
+            limit=args.limit,
+        )
+        if args.json:
+            rows = [
+                {
+                    "id": p.id, "path": str(p.path), "width": p.width, "height": p.height, "taken_at": p.taken_at,
+                    "hash": p.content_hash, "missing": p.missing, "duplicate_of": p.duplicate_of,
+                }
+                for p in photos
+            ]  # fmt: skip
+            json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
+            print()
+            return 0
+        for p in photos:
+            flags = (" [missing]" if p.missing else "") + (
+                f" [duplicate of {p.duplicate_of}]" if p.duplicate_of else ""
+            )
+            print(f"{p.id:>6}  {p.width:>5}x{p.height:<5} {p.taken_at or '-':19}  {p.path}{flags}")
+        print(f"{len(photos)} photos", file=sys.stderr)
+    return 0
+
+
+def _folders(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        for f in lib.list_folders():
+            n = lib.count_photos(f)
+            state = " [missing]" if f.missing else ""
+            print(f"{f.id:>4}  {n:>6} photos  scanned {f.last_scan_at or 'never'}  {f.path}{state}")
+    return 0
+
+
+def _issues(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        issues = lib.scan_issues()
+        for path, reason in issues:
+            print(f"{path}: {reason}")
+        print(f"{len(issues)} skipped files", file=sys.stderr)
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        f = lib.get_folder(args.folder)
+        lib.remove_folder(f)
+        print(f"removed folder {f.path} from the library (files on disk untouched)")
+    return 0
+
+
+def _set_model(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        if args.clear:
+            lib.set_setting(SETTING_KEY, None)
+            print("embedding model cleared")
+            return 0
+        if not args.model:
+            print(f"embedding model: {lib.get_setting(SETTING_KEY) or '(none)'}")
+            return 0
+        ImageEmbedder.load(args.model, device="cpu")  # refuse a model that does not load
+        lib.set_setting(SETTING_KEY, args.model)
+        print(f"embedding model set to {args.model}")
+    return 0
+
+
+def _embed(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        embedder = load_configured(lib)
+        n = embed_photos(lib, embedder, progress=TerminalProgress(quiet=args.quiet))
+        print(f"{n} photos embedded with {embedder.name}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    lib = subparsers.add_parser("library", help="photo folders, scanning and listing")
+    sub = lib.add_subparsers(dest="library_command", metavar="ACTION", required=True)
+
+    def cmd(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        add_data_dir_option(p)
+        p.set_defaults(func=func)
+        return p
+
+    p = cmd("add", _add, "add a folder of photos (and scan it)")
+    p.add_argument("folder")
+    p.add_argument("--no-scan", action="store_true", help="only register the folder")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p = cmd("scan", _scan, "rescan folders: new, changed and removed photos")
+    p.add_argument("folders", nargs="*", help="folders to scan (default: all)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p = cmd("list", _list, "list photos")
+    p.add_argument("--folder", default=None)
+    p.add_argument("--missing", action="store_true", help="include photos no longer on disk")
+    p.add_argument("--no-duplicates", action="store_true", help="hide exact copies")
+    p.add_argument("--order", choices=["taken", "path", "added"], default="taken")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+    cmd("folders", _folders, "list library folders")
+    cmd("issues", _issues, "files the last scans skipped, with the reason")
+    p = cmd("remove", _remove, "forget a folder (files on disk are untouched)")
+    p.add_argument("folder")
+    p = cmd("set-embedding-model", _set_model, f"CLIP model for 'find similar photos' (or ${ENV_MODEL})")
+    p.add_argument("model", nargs="?", help="local folder or Hugging Face id already in the cache")
+    p.add_argument("--clear", action="store_true")
+    p = cmd("embed", _embed, "compute image embeddings for all photos")
+    p.add_argument("-q", "--quiet", action="store_true")

@@ -1,0 +1,42 @@
+"""Shared plumbing for the library's record-access mixins (one connection, short transactions)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .db import write_transaction
+
+
+def now_iso() -> str:
+    """UTC, millisecond precision: the same format as the schema's ``strftime('%Y-%m-%dT%H:%M:%fZ')``."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class LibraryBase:
+    """Holds the connection; subclasses (mixins) add record access for one table family each."""
+
+    db: sqlite_utils.Database
+    data_dir: Path
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write (``BEGIN IMMEDIATE``); nest freely, keep it short."""
+        with write_transaction(self.conn) as conn:
+            yield conn
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, tuple(params)).fetchone()
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, tuple(params)).fetchall()

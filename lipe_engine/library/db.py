@@ -1,0 +1,280 @@
+"""The library's SQLite file: connection settings, schema and numbered migrations.
+
+The schema version lives in ``PRAGMA user_version``. ``MIGRATIONS[i]`` takes a database at version
+``i`` to version ``i + 1``; a fresh file runs them all. Each migration runs inside one
+``BEGIN IMMEDIATE`` transaction together with the version bump, so a crash mid-upgrade leaves the
+previous version intact. A file newer than this code is refused with a clear message rather than
+guessed at.
+
+Concurrency: the GUI and the CLI may open the same file at once. Connections use WAL (readers never
+block the writer), a busy timeout (a writer waits instead of failing) and ``BEGIN IMMEDIATE`` for
+every write transaction (no deadlock when two readers both try to upgrade to writers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+from ..errors import LipeError
+
+BUSY_TIMEOUT_S = 30.0
+
+
+class LibraryError(LipeError):
+    """The library file or a record in it is unusable or missing."""
+
+
+# --- migrations -----------------------------------------------------------------------------------
+
+_V1 = """
+CREATE TABLE folders (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),
+    last_scan_at TEXT
+);
+CREATE TABLE photos (
+    id INTEGER PRIMARY KEY,
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    path TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    taken_at TEXT,
+    orientation INTEGER NOT NULL DEFAULT 1,
+    added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+);
+CREATE INDEX photos_hash ON photos(content_hash);
+CREATE INDEX photos_folder ON photos(folder_id);
+CREATE TABLE identities (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    class_word TEXT NOT NULL,
+    token TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('person', 'pet', 'object')),
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+);
+CREATE TABLE identity_photos (
+    identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('reference', 'target')),
+    added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),
+    PRIMARY KEY (identity_id, photo_id)
+);
+CREATE TABLE captions (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model TEXT,
+    prompt TEXT,
+    text TEXT NOT NULL,
+    edited_by_user INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+);
+CREATE UNIQUE INDEX captions_photo ON captions(photo_id);
+"""
+
+_V2 = """
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    config TEXT NOT NULL DEFAULT '{}',
+    result TEXT,
+    log TEXT NOT NULL DEFAULT '',
+    identity_id INTEGER REFERENCES identities(id) ON DELETE SET NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+    started_at TEXT,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+    finished_at TEXT
+);
+CREATE INDEX jobs_state ON jobs(state);
+CREATE TABLE loras (
+    id INTEGER PRIMARY KEY,
+    identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    base_model TEXT NOT NULL,
+    settings TEXT NOT NULL DEFAULT '{}',
+    job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
+CREATE TABLE edits (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    parent_edit_id INTEGER REFERENCES edits(id) ON DELETE SET NULL,
+    identity_id INTEGER REFERENCES identities(id) ON DELETE SET NULL,
+    lora_id INTEGER REFERENCES loras(id) ON DELETE SET NULL,
+    source_prompt TEXT NOT NULL DEFAULT '',
+    target_prompt TEXT NOT NULL DEFAULT '',
+    params TEXT NOT NULL DEFAULT '{}',
+    mask_paths TEXT NOT NULL DEFAULT '[]',
+    output_path TEXT NOT NULL,
+    job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
+CREATE INDEX edits_photo ON edits(photo_id);
+"""
+
+# v3: photos that vanished are kept (their identities, captions and edits survive) but flagged;
+# duplicates point at the first photo with the same content; skipped files are logged; captions
+# may be specific to one identity (its rare token) or generic (identity_id NULL); suggestions and
+# user rejections live next to confirmations in identity_photos; per-library settings.
+_V3 = """
+ALTER TABLE photos ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE photos ADD COLUMN duplicate_of INTEGER REFERENCES photos(id) ON DELETE SET NULL;
+ALTER TABLE photos ADD COLUMN format TEXT NOT NULL DEFAULT '';
+ALTER TABLE folders ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE scan_issues (
+    id INTEGER PRIMARY KEY,
+    folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    seen_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+);
+CREATE UNIQUE INDEX scan_issues_path ON scan_issues(path);
+ALTER TABLE identity_photos ADD COLUMN status TEXT NOT NULL DEFAULT 'confirmed'
+    CHECK (status IN ('confirmed', 'suggested', 'rejected'));
+ALTER TABLE identity_photos ADD COLUMN score REAL;
+ALTER TABLE captions ADD COLUMN identity_id INTEGER REFERENCES identities(id) ON DELETE CASCADE;
+DROP INDEX captions_photo;
+CREATE UNIQUE INDEX captions_photo_identity ON captions(photo_id, COALESCE(identity_id, 0));
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# v4: image embeddings for "find similar photos", keyed by model so switching models never mixes.
+_V4 = """
+CREATE TABLE embeddings (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (photo_id, model)
+);
+"""
+
+# v5: the album's default order (time taken) served by an index, so a page of a large library is
+# read without sorting every row.
+_V5 = """
+CREATE INDEX photos_taken ON photos(COALESCE(taken_at, added_at), id);
+"""
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def run(conn: sqlite3.Connection) -> None:
+        # executescript would COMMIT our transaction; run statement by statement instead.
+        for stmt in sql.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+
+    return run
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _script(_V1),
+    _script(_V2),
+    _script(_V3),
+    _script(_V4),
+    _script(_V5),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the file to ``target`` one numbered step at a time; returns the final version."""
+    current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise LibraryError(
+            f"library database is schema version {current}, newer than this app ({SCHEMA_VERSION})",
+            "update LIPE Desktop, or point LIPE_DATA_DIR at another folder",
+        )
+    while current < target:
+        with write_transaction(conn):
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            current = schema_version(conn)
+            if current >= target:
+                break
+            MIGRATIONS[current](conn)
+            conn.execute(f"PRAGMA user_version = {current + 1}")
+        current = schema_version(conn)
+    return current
+
+
+# --- connections ----------------------------------------------------------------------------------
+
+
+def connect(db_path: Path, *, migrate_to: int | None = SCHEMA_VERSION) -> sqlite_utils.Database:
+    """Open (creating if needed) the library file with WAL, foreign keys and a busy timeout."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(
+            str(db_path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":  # pragma: no cover - only on file systems without shm
+            conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if migrate_to is not None:
+            migrate(conn, migrate_to)
+    except sqlite3.DatabaseError as exc:
+        raise LibraryError(
+            f"library database '{db_path}' cannot be opened ({exc})",
+            "move the damaged file aside and reopen, or set LIPE_DATA_DIR to another folder",
+        ) from exc
+    conn.row_factory = sqlite3.Row
+    return sqlite_utils.Database(conn)
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """All-or-nothing write: ``BEGIN IMMEDIATE`` (nested calls become savepoints)."""
+    if conn.in_transaction:
+        name = f"sp_{id(conn)}_{_savepoint_counter()}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        else:
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+_counter = [0]
+
+
+def _savepoint_counter() -> int:
+    _counter[0] += 1
+    return _counter[0]

@@ -1,0 +1,149 @@
+"""Job records (training, captioning, editing, embedding...): state, progress, config, log.
+
+The records are the queue's memory; running them is the job runner's business (``lipe_engine.jobs``).
+States move ``queued -> running -> done | failed | cancelled``; a finished job is never reopened.
+``claim_next_job`` atomically moves the oldest queued job to running, so two worker processes
+never take the same job.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ._base import LibraryBase, now_iso
+from .db import LibraryError
+from .records import JOB_STATES, Job
+
+_FINISHED = ("done", "failed", "cancelled")
+_UNSET: Any = object()
+MAX_LOG_CHARS = 200_000  # the log keeps its tail; older lines are dropped
+
+
+def _json(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise LibraryError(
+            f"job {what} is not JSON-serialisable ({exc})", "pass plain dicts, lists, str and numbers"
+        ) from exc
+
+
+class JobsMixin(LibraryBase):
+    def create_job(
+        self, kind: str, config: dict[str, Any] | None = None, *, identity: int | None = None
+    ) -> Job:
+        """A new queued job; ``identity`` is an identity id (or None)."""
+        if not kind or not kind.replace("_", "").replace("-", "").isalnum():
+            raise LibraryError(
+                f"job kind '{kind}' is not usable", "use a short word such as train or caption"
+            )
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO jobs(kind, config, identity_id) VALUES (?, ?, ?)",
+                (kind, _json(config or {}, "config"), identity),
+            )
+        return self.get_job(int(cur.lastrowid or 0))
+
+    def get_job(self, job_id: int) -> Job:
+        row = self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if row is None:
+            raise LibraryError(f"job {job_id} does not exist", "list jobs with `lipe queue list`")
+        return Job.from_row(row)
+
+    def list_jobs(
+        self,
+        kind: str | None = None,
+        states: tuple[str, ...] | list[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """Newest first."""
+        sql = "SELECT * FROM jobs WHERE 1=1"
+        params: list[object] = []
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        if states:
+            bad = [s for s in states if s not in JOB_STATES]
+            if bad:
+                raise LibraryError(f"job state '{bad[0]}' is unknown", f"use one of {', '.join(JOB_STATES)}")
+            sql += f" AND state IN ({', '.join('?' * len(states))})"
+            params += list(states)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [Job.from_row(r) for r in self._all(sql, params)]
+
+    def update_job(
+        self,
+        job_id: int,
+        *,
+        state: str | None = None,
+        progress: float | None = None,
+        message: str | None = None,
+        result: Any = _UNSET,
+        log: str | None = None,
+    ) -> Job:
+        """Change a job in one transaction; ``log`` text is appended (with a newline)."""
+        if state is not None and state not in JOB_STATES:
+            raise LibraryError(f"job state '{state}' is unknown", f"use one of {', '.join(JOB_STATES)}")
+        if progress is not None and not 0.0 <= float(progress) <= 1.0:
+            raise LibraryError(f"job progress {progress} is outside 0..1", "pass a fraction between 0 and 1")
+        now = now_iso()
+        with self.transaction() as c:
+            row = c.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise LibraryError(f"job {job_id} does not exist", "list jobs with `lipe queue list`")
+            sets: dict[str, Any] = {"updated_at": now}
+            if state is not None and state != row["state"]:
+                if row["state"] in _FINISHED:
+                    raise LibraryError(
+                        f"job {job_id} is already {row['state']}", "create a new job to run it again"
+                    )
+                sets["state"] = state
+                if state == "running" and row["started_at"] is None:
+                    sets["started_at"] = now
+                if state in _FINISHED:
+                    sets["finished_at"] = now
+                    if state == "done" and progress is None:
+                        sets["progress"] = 1.0
+            if progress is not None:
+                sets["progress"] = float(progress)
+            if message is not None:
+                sets["message"] = message
+            if result is not _UNSET:
+                sets["result"] = _json(result, "result")
+            if log:
+                text = row["log"] + (log if log.endswith("\n") else log + "\n")
+                sets["log"] = text[-MAX_LOG_CHARS:]
+            cols = ", ".join(f"{k} = ?" for k in sets)
+            c.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*sets.values(), job_id))
+        return self.get_job(job_id)
+
+    def append_job_log(self, job_id: int, text: str) -> None:
+        self.update_job(job_id, log=text)
+
+    def claim_next_job(self, kind: str | None = None) -> Job | None:
+        """Atomically take the oldest queued job (of ``kind``) and mark it running; None if none."""
+        now = now_iso()
+        with self.transaction() as c:
+            sql, params = "SELECT id FROM jobs WHERE state = 'queued'", []
+            if kind is not None:
+                sql += " AND kind = ?"
+                params.append(kind)
+            row = c.execute(sql + " ORDER BY id LIMIT 1", params).fetchone()
+            if row is None:
+                return None
+            c.execute(
+                "UPDATE jobs SET state = 'running', started_at = ?, updated_at = ? WHERE id = ?",
+                (now, now, row[0]),
+            )
+        return self.get_job(int(row[0]))
+
+    def delete_job(self, job_id: int) -> None:
+        job = self.get_job(job_id)
+        if job.state == "running":
+            raise LibraryError(f"job {job_id} is running", "cancel it first")
+        with self.transaction() as c:
+            c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))

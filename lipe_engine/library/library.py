@@ -1,0 +1,124 @@
+"""``Library``: the one object the GUI, the CLI and the engine use to reach the photo store.
+
+Where it lives: an explicit ``path`` (a folder) wins, then the ``LIPE_DATA_DIR`` environment
+variable, then the platform's user data folder (``platformdirs.user_data_dir("LIPE")``). The folder
+holds ``library.sqlite`` plus the app's own files (``thumbs/``, ``edits/``, ``loras/``); originals
+stay where the user keeps them and are only ever read.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import platformdirs
+
+from .db import LibraryError, connect
+from .jobs import JobsMixin
+from .outputs import OutputsMixin
+
+if TYPE_CHECKING:
+    from ..progress import CancelToken, ProgressCallback, ProgressReporter
+    from .records import ScanReport
+    from .thumbs import ThumbnailCache
+
+ENV_DATA_DIR = "LIPE_DATA_DIR"
+DB_NAME = "library.sqlite"
+THUMB_CAP_SETTING = "thumbnail_cache_mb"  # size cap of the thumbnail cache in MiB (default 512)
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get(ENV_DATA_DIR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("LIPE", appauthor=False))
+
+
+class Library(OutputsMixin, JobsMixin):
+    """The photo library (see the package docstring for the API summary)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.db = connect(data_dir / DB_NAME)
+        self._thumbs: ThumbnailCache | None = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> Library:
+        """Open (creating and migrating if needed) the library in ``path`` or the default data dir."""
+        d = Path(path).expanduser() if path is not None else default_data_dir()
+        if d.exists() and not d.is_dir():
+            raise LibraryError(
+                f"data folder '{d}' is a file", f"point {ENV_DATA_DIR} (or --data-dir) at a folder"
+            )
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LibraryError(
+                f"data folder '{d}' cannot be created ({exc.strerror})",
+                f"set {ENV_DATA_DIR} to a writable folder",
+            ) from exc
+        if not os.access(d, os.W_OK):
+            raise LibraryError(
+                f"data folder '{d}' is not writable", f"set {ENV_DATA_DIR} to a writable folder"
+            )
+        return cls(d.absolute())
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / DB_NAME
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- settings ---------------------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return row[0] if row is not None else default
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        with self.transaction() as c:
+            if value is None:
+                c.execute("DELETE FROM settings WHERE key = ?", (key,))
+            else:
+                c.execute(
+                    "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+
+    # --- scanning and thumbnails (implemented in scan.py / thumbs.py) -----------------------------
+
+    @property
+    def thumbnails(self) -> ThumbnailCache:
+        """The thumbnail cache (``<data dir>/thumbs``), capped by the ``thumbnail_cache_mb`` setting."""
+        if self._thumbs is None:
+            from .thumbs import DEFAULT_MAX_BYTES, ThumbnailCache
+
+            cap = self.get_setting(THUMB_CAP_SETTING)
+            max_bytes = (
+                int(float(cap) * 2**20) if cap and cap.replace(".", "", 1).isdigit() else DEFAULT_MAX_BYTES
+            )
+            self._thumbs = ThumbnailCache(self.data_dir / "thumbs", max_bytes=max_bytes)
+        return self._thumbs
+
+    def scan(
+        self,
+        folders: list[int] | None = None,
+        *,
+        progress: ProgressReporter | ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ScanReport:
+        """Import/rescan ``folders`` (ids; all when None): new, changed and removed files, thumbnails."""
+        from .scan import scan_library
+
+        return scan_library(self, folders, progress=progress, cancel=cancel)

@@ -1,0 +1,45 @@
+"""Score one edit with the paper's four metrics (Table 2 columns)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from PIL import Image
+
+from . import formulas
+from .encoders import CLIP_ID, DINO_ID, ClipEncoder, DinoEncoder
+
+METRICS = ("dinov2_i", "clip_i", "clip_t", "clip_d")
+LABELS = {"dinov2_i": "DINOv2-I", "clip_i": "CLIP-I", "clip_t": "CLIP-T", "clip_d": "CLIP-D"}
+
+
+@dataclass
+class Scorer:
+    """Both encoders, loaded once; :meth:`score` gives the four values for one edited image."""
+
+    dino: DinoEncoder
+    clip: ClipEncoder
+
+    @classmethod
+    def load(
+        cls,
+        dino: str | os.PathLike[str] = DINO_ID,
+        clip: str | os.PathLike[str] = CLIP_ID,
+        device: str | None = None,
+    ) -> Scorer:
+        return cls(DinoEncoder(dino, device), ClipEncoder(clip, device))
+
+    def score(
+        self, source: Image.Image, edited: Image.Image, source_prompt: str, target_prompt: str
+    ) -> dict[str, float]:
+        """``source``: the test photo x_ori; ``edited``: x_tar; prompts y_ori and y_tar."""
+        d = self.dino.images([source, edited])
+        c = self.clip.images([source, edited])
+        t = self.clip.texts([source_prompt, target_prompt])
+        return {
+            "dinov2_i": float(formulas.image_similarity(d[0], d[1])[0]),
+            "clip_i": float(formulas.image_similarity(c[0], c[1])[0]),
+            "clip_t": float(formulas.clip_t(c[1], t[1])[0]),
+            "clip_d": float(formulas.clip_d(c[0], c[1], t[0], t[1])[0]),
+        }

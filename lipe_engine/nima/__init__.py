@@ -1,0 +1,11 @@
+"""NIMA editing: edit-friendly DDPM inversion, identity-aware attention masks, inverted-latent blend.
+
+Public API: :func:`edit_image`, :class:`EditParams`, :class:`EditResult`, :class:`NimaSession`,
+:class:`InversionCache`. Lower-level pieces for baselines: :mod:`.inversion` (``invert_ddpm``,
+``sample_ddpm``, ``make_schedule``), :mod:`.denoiser` (``Denoiser``), :mod:`.attention`.
+"""
+
+from .cache import InversionCache
+from .editor import EditParams, EditResult, NimaSession, edit_image
+
+__all__ = ["EditParams", "EditResult", "InversionCache", "NimaSession", "edit_image"]

@@ -1,0 +1,105 @@
+"""SDXL noise prediction with classifier-free guidance, shared by inversion, sampling and baselines.
+
+Wraps what one denoising step needs from the pipeline: prompt embeddings from both text encoders
+(penultimate hidden states concatenated, pooled output of the second), SDXL's micro-conditioning
+time ids (H, W, 0, 0, H, W), the unconditional branch (zeros, as SDXL base's
+``force_zeros_for_empty_prompt``), and conversion of v-prediction models to epsilon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import InputError
+
+
+@dataclass
+class Conditioning:
+    embeds: torch.Tensor  # (n, 77, D)
+    pooled: torch.Tensor  # (n, P)
+
+    def repeat(self, k: int) -> Conditioning:
+        return Conditioning(self.embeds.repeat_interleave(k, 0), self.pooled.repeat_interleave(k, 0))
+
+    @staticmethod
+    def cat(items: list[Conditioning]) -> Conditioning:
+        return Conditioning(torch.cat([c.embeds for c in items]), torch.cat([c.pooled for c in items]))
+
+
+def check_prompt(prompt: str, what: str, tokenizer: Any) -> str:
+    text = (prompt or "").strip()
+    if not text:
+        raise InputError(f"the {what} is empty", "describe it in words, e.g. 'a photo of a sks dog sitting'")
+    n = len(tokenizer(text, add_special_tokens=False).input_ids)
+    limit = tokenizer.model_max_length - 2
+    if n > limit:
+        raise InputError(f"the {what} is {n} tokens long", f"shorten it to at most {limit} tokens")
+    return text
+
+
+class Denoiser:
+    """eps(x_t, t) with CFG for one SDXL pipeline at one image size; counts UNet evaluations."""
+
+    def __init__(self, pipe: Any, size_wh: tuple[int, int]) -> None:
+        self.pipe = pipe
+        self.unet = pipe.unet
+        self.device = pipe.unet.device
+        self.dtype = pipe.unet.dtype
+        w, h = size_wh
+        self.time_ids = torch.tensor([[h, w, 0, 0, h, w]], dtype=self.dtype, device=self.device)
+        self.unet_calls = 0  # batched UNet forward passes
+        self.unet_rows = 0  # latent rows evaluated (a CFG step on one image counts 2)
+        self.alphas_cumprod = pipe.scheduler.alphas_cumprod.to(torch.float64)
+        self.prediction_type = pipe.scheduler.config.get("prediction_type", "epsilon")
+        self.before_call: Callable[[int], None] | None = None  # hook: told the batch size
+
+    @torch.no_grad()
+    def encode(self, prompts: list[str]) -> Conditioning:
+        embeds, _, pooled, _ = self.pipe.encode_prompt(
+            prompt=prompts, device=self.device, num_images_per_prompt=1, do_classifier_free_guidance=False
+        )
+        return Conditioning(embeds.to(self.dtype), pooled.to(self.dtype))
+
+    @torch.no_grad()
+    def unconditional(self, n: int) -> Conditioning:
+        if self.pipe.config.get("force_zeros_for_empty_prompt", True):
+            c = self.encode([""])
+            return Conditioning(torch.zeros_like(c.embeds), torch.zeros_like(c.pooled)).repeat(n)
+        return self.encode([""]).repeat(n)
+
+    @torch.no_grad()
+    def eps(
+        self,
+        x: torch.Tensor,
+        t: int,
+        cond: Conditioning,
+        uncond: Conditioning,
+        guidance: torch.Tensor | float,
+    ) -> torch.Tensor:
+        """Guided noise prediction for a batch x of n latents (uncond rows first, then cond)."""
+        n = x.shape[0]
+        batch = torch.cat([x, x]).to(self.dtype)
+        both = Conditioning.cat([uncond, cond])
+        if self.before_call is not None:
+            self.before_call(n)
+        out = self.unet(
+            batch,
+            torch.tensor(t, device=self.device),
+            encoder_hidden_states=both.embeds,
+            added_cond_kwargs={"text_embeds": both.pooled, "time_ids": self.time_ids.repeat(2 * n, 1)},
+            return_dict=False,
+        )[0].float()
+        self.unet_calls += 1
+        self.unet_rows += 2 * n
+        e_u, e_c = out.chunk(2)
+        if self.prediction_type == "v_prediction":
+            a = self.alphas_cumprod[t].float()
+            xf = x.float()
+            e_u = a.sqrt() * e_u + (1 - a).sqrt() * xf
+            e_c = a.sqrt() * e_c + (1 - a).sqrt() * xf
+        g = guidance if isinstance(guidance, float) else guidance.view(-1, 1, 1, 1).float()
+        return e_u + g * (e_c - e_u)

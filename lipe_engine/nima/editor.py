@@ -1,0 +1,296 @@
+"""NIMA: non-rigid image editing via identity-aware mask blend (paper Sec. 2.2, Algorithm 1).
+
+Two passes instead of the algorithm's three. Edit-friendly inversion evaluates the UNet, with the
+source prompt and guidance, at exactly the latents x_t a reconstruction would visit (the sampler
+reproduces the stored x_t), so the identity-aware attention for the source mask M^s is recorded
+*during inversion*; the reconstruction pass of Algorithm 1 is never run. The edit pass then samples
+all target prompts x seeds as one batch from the shared inversion, recording the target masks
+M^e_t, forming M_t = M^s U M^e_t (Eq. 3) and blending with the inverted latents (Eq. 4) each step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import InputError
+from ..images import PreparedImage, prepare_image, to_pil, to_tensor
+from ..models.loader import LoadedModel
+from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
+from .attention import AttentionRecorder, AttentionStore, recorded_layers, recording
+from .cache import CachedInversion, InversionCache, inversion_key
+from .composite import composite, feathered_mask
+from .denoiser import Denoiser, check_prompt
+from .inversion import Inversion, invert_ddpm, make_schedule, sample_ddpm
+from .masks import MaskParams, blend, identity_mask, union
+
+STOPWORDS = {"a", "an", "the", "of", "photo", "picture", "image", "in", "on", "with", "and", ","}
+
+
+@dataclass(frozen=True)
+class EditParams:
+    """Everything that controls an edit; JSON-serialisable (recorded with each saved edit)."""
+
+    steps: int = 100
+    cfg_source: float = 3.5
+    cfg_target: float = 7.5
+    skip: int = 10  # start the edit this many steps below the noisiest
+    mask_lambda: int = 1
+    mask_threshold: float = 0.3
+    mask_softness: float = 0.0
+    mask_dilate: int = 1
+    use_mask: bool = True  # False: the "without NIMA" ablation (no blend)
+    composite: bool = False
+    composite_dilate: int = 4  # pixels, at the photo's size / 256 units (scaled with the photo)
+    composite_feather: int = 4
+    seeds: tuple[int | None, ...] = (None,)  # None: the pure edit-friendly noise maps
+    variation: float = 0.3  # how much fresh seeded noise the seeded outputs mix into the z maps
+    inversion_seed: int = 0
+    record_downsample: int | None = None  # None: coarsest attention resolution (SDXL latent/4)
+    identity_words: tuple[str, ...] | None = None
+    keep_mask_history: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def mask_params(self) -> MaskParams:
+        return MaskParams(self.mask_lambda, self.mask_threshold, self.mask_softness, self.mask_dilate)
+
+    def validate(self) -> None:
+        if self.steps < 2 or self.steps > 1000:
+            raise InputError(f"steps={self.steps} is out of range", "use 2 to 1000 (100 is the paper's)")
+        if not 0 <= self.skip < self.steps:
+            raise InputError(f"skip={self.skip} is out of range", f"use 0 to {self.steps - 1}")
+        if not 0.0 <= self.mask_threshold <= 1.0:
+            raise InputError(f"mask threshold {self.mask_threshold} is out of range", "use 0 to 1")
+        if self.mask_lambda < 0 or self.mask_lambda > 16:
+            raise InputError(f"mask lambda {self.mask_lambda} is out of range", "use 0 to 16")
+        if not self.seeds:
+            raise InputError("no seeds given", "give at least one seed (or none for the plain edit)")
+        if not 0.0 <= self.variation <= 1.0:
+            raise InputError(f"variation {self.variation} is out of range", "use 0 to 1")
+
+
+@dataclass
+class EditResult:
+    images: list[Image.Image]  # one per (target prompt, seed), at the photo's original size
+    latents: torch.Tensor  # edited x_0, (k, C, h, w)
+    source_mask: np.ndarray  # M^s (h, w) at latent resolution
+    target_masks: list[np.ndarray]  # final M^e per output
+    union_masks: list[np.ndarray]  # final M_t per output
+    mask_history: list[list[np.ndarray]]  # per output, M_t at every edit step
+    processed_input: Image.Image  # the photo at model resolution
+    prompts: list[str]
+    seeds: list[int | None]
+    inversion: Inversion
+    cache_hit: bool
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def identity_token_index(tokenizer: Any, prompt: str, words: tuple[str, ...] | None) -> list[int]:
+    """Positions (after BOS) of the identity prompt's subject tokens, e.g. 'sks' and 'dog'."""
+    ids = tokenizer(prompt, add_special_tokens=False).input_ids
+    pieces = [tokenizer.decode([i]).strip().lower() for i in ids]
+    wanted = {w.lower() for w in words} if words else None
+    keep = [k for k, p in enumerate(pieces) if (p in wanted if wanted else p not in STOPWORDS)]
+    if wanted and not keep:
+        raise InputError(f"none of the identity words {sorted(wanted)} occur in '{prompt}'",
+                         "use words of the identity prompt")
+    return [1 + k for k in (keep or range(len(ids)))]
+
+
+class NimaSession:
+    """One photo with one model: inversion (cached) and any number of edits on top of it."""
+
+    def __init__(self, model: LoadedModel, image: str | os.PathLike[str] | Image.Image,
+                 source_prompt: str, identity_prompt: str, params: EditParams,
+                 cache: InversionCache | None = None) -> None:
+        params.validate()
+        pipe = model.pipe
+        self.model, self.params, self.cache = model, params, cache
+        self.source_prompt = check_prompt(source_prompt, "source prompt", pipe.tokenizer)
+        self.identity_prompt = check_prompt(identity_prompt, "identity prompt", pipe.tokenizer)
+        n_down = len(pipe.unet.config.down_block_types)
+        multiple = model.vae_scale_factor * 2 ** (n_down - 1)
+        self.photo: PreparedImage = prepare_image(image, model.native_size, multiple)
+        self.denoiser = Denoiser(pipe, self.photo.image.size)
+        self.schedule = make_schedule(pipe.scheduler, params.steps)
+        ident = self.denoiser.encode([self.identity_prompt])
+        tokens = identity_token_index(pipe.tokenizer, self.identity_prompt, params.identity_words)
+        self.recorder = AttentionRecorder(ident.embeds, tokens)
+        self.denoiser.before_call = self._set_cond_rows
+        w, h = self.photo.image.size
+        self.latent_hw = (h // model.vae_scale_factor, w // model.vae_scale_factor)
+        _, self.record_factor = recorded_layers(pipe.unet, params.record_downsample)
+
+    def _set_cond_rows(self, n: int) -> None:
+        self.recorder.cond_slice = slice(n, 2 * n)  # Denoiser batches [uncond x n, cond x n]
+
+    def _new_store(self, n: int) -> AttentionStore:
+        h, w = self.latent_hw
+        f = self.record_factor
+        return AttentionStore(n, (h // f, w // f), self.model.device)
+
+    @torch.no_grad()
+    def encode_photo(self) -> torch.Tensor:
+        vae = self.model.pipe.vae
+        x = to_tensor(self.photo.image).to(vae.device, vae.dtype)
+        lat = vae.encode(x).latent_dist.mean
+        shift = getattr(vae.config, "shift_factor", None) or 0.0
+        return ((lat - shift) * vae.config.scaling_factor).float()
+
+    def cache_key(self) -> str:
+        p = self.params
+        return inversion_key(
+            photo=self.photo.content_hash, size=self.photo.image.size, model=self.model.cache_key,
+            source=self.source_prompt, identity=self.identity_prompt, steps=p.steps, cfg=p.cfg_source,
+            skip=p.skip, seed=p.inversion_seed, record=p.record_downsample, words=p.identity_words,
+            dtype=str(self.model.dtype),
+        )
+
+    def invert(self, reporter: ProgressReporter) -> tuple[CachedInversion, bool]:
+        """Inversion + source-mask recording in one pass (or from the cache)."""
+        key = self.cache_key()
+        if self.cache is not None:
+            hit = self.cache.get(key, self.model.device)
+            if hit is not None:
+                return hit, True
+        x0 = self.encode_photo()
+        cond = self.denoiser.encode([self.source_prompt])
+        gen = torch.Generator().manual_seed(self.params.inversion_seed)
+        with recording(self.model.pipe.unet, self.recorder, self.params.record_downsample):
+            store = self._new_store(1)
+            self.recorder.store = store
+            try:
+                inv = invert_ddpm(self.denoiser, x0, cond, self.params.cfg_source, self.schedule,
+                                  self.params.skip, gen, reporter)
+            finally:
+                self.recorder.store = None
+        item = CachedInversion(inv, store)
+        if self.cache is not None:
+            self.cache.put(key, item)
+        return item, False
+
+    def edit(self, target_prompts: list[str], reporter: ProgressReporter,
+             fixed_mask: torch.Tensor | None = None) -> EditResult:
+        p = self.params
+        if isinstance(target_prompts, str):
+            target_prompts = [target_prompts]
+        if not target_prompts:
+            raise InputError("no target prompt given", "describe the new pose, e.g. 'a sks dog standing'")
+        targets = [check_prompt(t, "target prompt", self.model.pipe.tokenizer) for t in target_prompts]
+        if fixed_mask is not None and tuple(fixed_mask.shape[-2:]) != self.latent_hw:
+            raise InputError(f"the given mask is {tuple(fixed_mask.shape[-2:])}",
+                             f"give a mask at latent size {self.latent_hw}")
+        t0 = time.perf_counter()
+        calls0 = self.denoiser.unet_calls
+        cached, hit = self.invert(reporter)
+        t_inv = time.perf_counter() - t0
+        inv, src_store = cached.inversion, cached.source_store
+        mp = p.mask_params()
+        src_mask = identity_mask(src_store, self.latent_hw, mp)  # M^s (1, 1, h, w)
+        prompts = [t for t in targets for _ in p.seeds]
+        seeds = [s for _ in targets for s in p.seeds]
+        k = len(prompts)
+        cond = self.denoiser.encode(prompts)
+        tgt_store = self._new_store(k)
+        history: list[list[np.ndarray]] = [[] for _ in range(k)]
+        last: dict[str, torch.Tensor] = {}
+        gens = {s: torch.Generator().manual_seed(s) for s in set(seeds) if s is not None}
+
+        def noise(i: int) -> torch.Tensor:
+            z = inv.zs[i]
+            assert z is not None
+            rows = []
+            fresh = {s: torch.randn(z.shape, generator=g) for s, g in gens.items()}
+            for s in seeds:
+                if s is None:
+                    rows.append(z)
+                else:
+                    n = fresh[s].to(z.device)
+                    rows.append((1 - p.variation) ** 0.5 * z + p.variation**0.5 * n)
+            return torch.cat(rows)
+
+        def after(i: int, x: torch.Tensor) -> torch.Tensor:
+            if fixed_mask is not None:
+                m = fixed_mask.to(x.device).float().expand(k, 1, *x.shape[-2:])
+            elif p.use_mask:
+                tgt = identity_mask(tgt_store, self.latent_hw, mp)  # M^e_t
+                last["target"] = tgt
+                m = union(src_mask, tgt)  # Eq. 3
+            else:
+                return x
+            last["union"] = m
+            if p.keep_mask_history:
+                for j in range(k):
+                    history[j].append(m[j, 0].cpu().numpy().copy())
+            return blend(x, inv.xs[i + 1].to(x.dtype), m)  # Eq. 4
+
+        record = p.use_mask and fixed_mask is None
+        with recording(self.model.pipe.unet, self.recorder, p.record_downsample):
+            self.recorder.store = tgt_store if record else None
+            try:
+                x0 = sample_ddpm(self.denoiser, inv, cond, p.cfg_target, noise, reporter, "editing",
+                                 after_step=after)
+            finally:
+                self.recorder.store = None
+        t_edit = time.perf_counter() - t0 - t_inv
+        images = self.decode(x0, last.get("union"))
+        zeros = np.zeros(self.latent_hw, np.float32)
+        return EditResult(
+            images=images, latents=x0, source_mask=src_mask[0, 0].cpu().numpy(),
+            target_masks=[last["target"][j, 0].cpu().numpy() if "target" in last else zeros for j in range(k)],
+            union_masks=[last["union"][j, 0].cpu().numpy() if "union" in last else zeros for j in range(k)],
+            mask_history=history, processed_input=self.photo.image, prompts=prompts, seeds=seeds,
+            inversion=inv, cache_hit=hit,
+            stats={"unet_calls": float(self.denoiser.unet_calls - calls0), "inversion_s": t_inv,
+                   "edit_s": t_edit},
+        )
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor, mask: torch.Tensor | None) -> list[Image.Image]:
+        vae = self.model.pipe.vae
+        shift = getattr(vae.config, "shift_factor", None) or 0.0
+        imgs = vae.decode((latents / vae.config.scaling_factor + shift).to(vae.dtype)).sample
+        out = []
+        original = self.photo.original
+        for j, img in enumerate(to_pil(imgs)):
+            if self.params.composite and mask is not None:
+                scale = max(original.size) / 256
+                alpha = feathered_mask(mask[j : j + 1].cpu(), original.size,
+                                       round(self.params.composite_dilate * scale),
+                                       round(self.params.composite_feather * scale))
+                out.append(composite(img, original, alpha))
+            else:
+                out.append(img if img.size == original.size
+                           else img.resize(original.size, Image.Resampling.LANCZOS))
+        return out
+
+
+def edit_image(
+    model: LoadedModel,
+    image: str | os.PathLike[str] | Image.Image,
+    source_prompt: str,
+    target_prompts: list[str] | str,
+    identity_prompt: str,
+    params: EditParams = EditParams(),
+    progress: ProgressReporter | ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    cache: InversionCache | None = None,
+    fixed_mask: torch.Tensor | None = None,
+) -> EditResult:
+    """Edit the subject of ``image`` toward each target prompt (x each seed); see module docstring.
+
+    ``fixed_mask`` (1, 1, h, w) replaces M_t (tests and manual masks).
+    """
+    reporter = as_reporter(progress, cancel)
+    session = NimaSession(model, image, source_prompt, identity_prompt, params, cache)
+    targets = [target_prompts] if isinstance(target_prompts, str) else list(target_prompts)
+    return session.edit(targets, reporter, fixed_mask)

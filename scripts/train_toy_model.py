@@ -1,0 +1,359 @@
+#!/usr/bin/env python
+"""Train the toy-world model: a tiny SDXL-architecture pipeline, on CPU, from the procedural world.
+
+Stage "vae": AutoencoderKL as an autoencoder (MSE + tiny KL) on world photos; at the end its
+``scaling_factor`` is set to 1/std of the latents. Stage "unet": UNet + both CLIP text encoders
+with the standard epsilon-prediction loss (min-SNR weighted) under SDXL's noise schedule and time
+ids, 15% caption dropout (zeros like SDXL's ``force_zeros_for_empty_prompt``, or "") so
+classifier-free guidance works, EMA weights. Checkpoints to --work every --ckpt-every steps and
+resumes from there; --export writes the diffusers folder (safetensors) used by the app.
+
+    nice -n 10 python scripts/train_toy_model.py --stage vae --minutes 12
+    nice -n 10 python scripts/train_toy_model.py --stage unet --minutes 60 --export resources/toy_model
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lipe_engine.models.tiny import (  # noqa: E402
+    SDXL_SCHEDULER_CONFIG,
+    TinySDXLConfig,
+    build_tiny_components,
+    build_tiny_sdxl,
+)
+from lipe_engine.toyworld.world import WORDS, random_scene  # noqa: E402
+
+CONFIG = TinySDXLConfig(
+    unet_channels=(16, 32, 64), unet_layers_per_block=1, unet_heads=(1, 2, 4), transformer_layers=(1, 1, 1),
+    vae_channels=(24, 48), text_hidden=64, text_layers=2, text_heads=4, text2_hidden=64,
+    projection_dim=64, time_embed_dim=16, sample_size=32, norm_groups=8,
+)
+
+
+LOG_EVERY = int(os.environ.get("TOY_LOG_EVERY", "50"))
+CKPT_EVERY = int(os.environ.get("TOY_CKPT_EVERY", "500"))
+
+
+def log(work: Path, msg: str) -> None:
+    line = f"{time.strftime('%H:%M:%S')} {msg}"
+    print(line, flush=True)
+    with (work / "train.log").open("a") as fh:
+        fh.write(line + "\n")
+
+
+class Pool:
+    """A refreshed pool of rendered scenes: (N, 3, 64, 64) in [-1, 1] and captions."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.images = torch.zeros(n, 3, 64, 64)
+        self.captions = [""] * n
+        for i in range(n):
+            self._fill(i)
+
+    def _fill(self, i: int) -> None:
+        scene = random_scene(self.rng)
+        rgb, _ = scene.render_arrays()
+        self.images[i] = torch.from_numpy(rgb).permute(2, 0, 1) * 2 - 1
+        self.captions[i] = scene.caption()
+
+    def refresh(self, k: int) -> list[int]:
+        idx = self.rng.choice(len(self.captions), size=k, replace=False).tolist()
+        for i in idx:
+            self._fill(i)
+        return idx
+
+    def batch(self, b: int) -> tuple[torch.Tensor, list[str], np.ndarray]:
+        idx = self.rng.choice(len(self.captions), size=b, replace=False)
+        return self.images[idx], [self.captions[i] for i in idx], idx
+
+
+def load_pipe(folder: Path):
+    from diffusers import StableDiffusionXLPipeline
+
+    return StableDiffusionXLPipeline.from_pretrained(folder, torch_dtype=torch.float32, local_files_only=True)
+
+
+def train_vae(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
+    vae = pipe.vae
+    vae.train()
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
+    state = work / "vae_opt.pt"
+    step = 0
+    if state.exists():
+        saved = torch.load(state)
+        opt.load_state_dict(saved["opt"])
+        step = saved["step"]
+    pool = Pool(int(os.environ.get("TOY_POOL", "2048")), seed=1000 + step)
+    t_end = time.time() + minutes * 60
+    while time.time() < t_end:
+        x, _, _ = pool.batch(batch)
+        oy, ox = np.random.randint(0, 33, size=2)
+        x = x[:, :, oy:oy + 32, ox:ox + 32]  # crops: the VAE is convolutional, 4x cheaper per step
+        post = vae.encode(x).latent_dist
+        z = post.sample()
+        rec = vae.decode(z).sample
+        mse = F.mse_loss(rec, x)
+        kl = post.kl().mean() / x[0].numel()
+        loss = mse + 1e-4 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        pool.refresh(4)
+        if step % 50 == 0:
+            psnr = 10 * np.log10(4.0 / max(mse.item(), 1e-12))
+            log(work, f"vae step {step} mse {mse.item():.5f} psnr {psnr:.2f} kl {kl.item():.4f}")
+        if step % 300 == 0:
+            save_vae(pipe, work, opt, step)
+    save_vae(pipe, work, opt, step)
+
+
+def train_decoder(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
+    """Keep improving the VAE decoder with the encoder frozen: the latent space the UNet learns in
+    stays fixed, so this runs alongside the UNet stage."""
+    vae = pipe.vae
+    vae.encoder.requires_grad_(False)
+    vae.quant_conv.requires_grad_(False)
+    params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    state = work / "decoder_state.pt"
+    step = 0
+    if state.exists():
+        saved = torch.load(state)
+        vae.load_state_dict(saved["vae"])
+        opt.load_state_dict(saved["opt"])
+        step = saved["step"]
+    pool = Pool(int(os.environ.get("TOY_POOL", "2048")), seed=3000 + step)
+    t_end = time.time() + minutes * 60
+    while time.time() < t_end:
+        x, _, _ = pool.batch(batch)
+        with torch.no_grad():
+            post = vae.encode(x).latent_dist
+            z = post.mean + post.std * torch.randn_like(post.mean) * 0.5
+        oy, ox = np.random.randint(0, 17, size=2)
+        z, x = z[:, :, oy:oy + 16, ox:ox + 16], x[:, :, 2 * oy:2 * oy + 32, 2 * ox:2 * ox + 32]
+        mse = F.mse_loss(vae.decode(z).sample, x)
+        opt.zero_grad(set_to_none=True)
+        mse.backward()
+        opt.step()
+        step += 1
+        pool.refresh(4)
+        if step % LOG_EVERY == 0:
+            log(work, f"decoder step {step} mse {mse.item():.5f} psnr {10 * np.log10(4.0 / mse.item()):.2f}")
+        if step % CKPT_EVERY == 0 or time.time() >= t_end:
+            tmp = work / "decoder_state.tmp"
+            torch.save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step}, tmp)
+            tmp.replace(state)
+            log(work, f"decoder checkpoint step {step}")
+
+
+@torch.no_grad()
+def latent_std(pipe) -> float:
+    pool = Pool(256, seed=7)
+    z = pipe.vae.encode(pool.images).latent_dist.mean
+    return float(z.std())
+
+
+def save_vae(pipe, work: Path, opt, step: int) -> None:
+    pipe.vae.register_to_config(scaling_factor=1.0 / latent_std(pipe))
+    pipe.save_pretrained(work / "model", safe_serialization=True)
+    torch.save({"opt": opt.state_dict(), "step": step}, work / "vae_opt.pt")
+    log(work, f"vae checkpoint step {step} scaling_factor {pipe.vae.config.scaling_factor:.4f}")
+
+
+def encode_text(pipe, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """SDXL's prompt encoding: penultimate hidden states of both encoders, pooled from the second."""
+    ids1 = pipe.tokenizer(captions, padding="max_length", max_length=pipe.tokenizer.model_max_length,
+                          truncation=True, return_tensors="pt").input_ids
+    ids2 = pipe.tokenizer_2(captions, padding="max_length", max_length=pipe.tokenizer_2.model_max_length,
+                            truncation=True, return_tensors="pt").input_ids
+    out1 = pipe.text_encoder(ids1, output_hidden_states=True)
+    out2 = pipe.text_encoder_2(ids2, output_hidden_states=True)
+    embeds = torch.cat([out1.hidden_states[-2], out2.hidden_states[-2]], dim=-1)
+    return embeds, out2[0]
+
+
+def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
+    from diffusers import DDPMScheduler
+
+    sched = DDPMScheduler.from_config(SDXL_SCHEDULER_CONFIG)
+    state = work / "unet_state.pt"
+    if not state.exists():  # fresh UNet/text encoders at CONFIG's sizes over the trained VAE
+        fresh = build_tiny_components(CONFIG, vocab_size=len(pipe.tokenizer))
+        pipe.unet, pipe.text_encoder, pipe.text_encoder_2 = (fresh["unet"], fresh["text_encoder"],
+                                                             fresh["text_encoder_2"])
+    modules = torch.nn.ModuleDict({"unet": pipe.unet, "te1": pipe.text_encoder, "te2": pipe.text_encoder_2})
+    modules.train()
+    pipe.vae.eval().requires_grad_(False)
+    opt = torch.optim.AdamW(modules.parameters(), lr=lr, weight_decay=1e-2)
+    ema = copy.deepcopy(modules).eval().requires_grad_(False)
+    step = 0
+    if state.exists():
+        saved = torch.load(state)
+        modules.load_state_dict(saved["modules"])
+        ema.load_state_dict(saved["ema"])
+        opt.load_state_dict(saved["opt"])
+        step = saved["step"]
+    scale = pipe.vae.config.scaling_factor
+    pool_file = work / "unet_pool.pt"
+    if pool_file.exists():  # resuming: skip re-rendering and re-encoding the pool
+        pool = Pool(0, seed=5000 + step)
+        saved_pool = torch.load(pool_file)
+        pool.images, pool.captions, lat = saved_pool["images"], saved_pool["captions"], saved_pool["lat"]
+    else:
+        pool = Pool(int(os.environ.get("TOY_POOL", "4096")), seed=5000 + step)
+        with torch.no_grad():
+            lat = torch.cat([pipe.vae.encode(pool.images[i:i + 128]).latent_dist.mean
+                             for i in range(0, len(pool.captions), 128)]) * scale
+        torch.save({"images": pool.images, "captions": pool.captions, "lat": lat}, pool_file)
+    time_ids = torch.tensor([[64.0, 64.0, 0.0, 0.0, 64.0, 64.0]])
+    alphas = sched.alphas_cumprod
+    snr = alphas / (1 - alphas)
+    t_end = time.time() + minutes * 60
+    t0, losses = time.time(), []
+    while time.time() < t_end:
+        _, caps, idx = pool.batch(batch)
+        x0 = lat[idx]
+        drop = np.random.rand(batch)
+        caps = ["" if d < 0.15 else c for d, c in zip(drop, caps, strict=True)]
+        embeds, pooled = encode_text(pipe, caps)
+        zero = torch.from_numpy(drop < 0.08).float()[:, None]
+        embeds = embeds * (1 - zero[:, :, None])
+        pooled = pooled * (1 - zero)
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, 1000, (batch,))
+        xt = sched.add_noise(x0, noise, t)
+        pred = pipe.unet(xt, t, encoder_hidden_states=embeds,
+                         added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids.repeat(batch, 1)}).sample
+        weight = torch.clamp(snr[t], max=5.0) / snr[t]
+        loss = (weight * ((pred - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(modules.parameters(), 1.0)
+        for g in opt.param_groups:
+            g["lr"] = lr * min(1.0, (step + 1) / 200)
+        opt.step()
+        step += 1
+        decay = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), modules.parameters(), strict=True):
+                pe.lerp_(pm, 1 - decay)
+        losses.append(loss.item())
+        new = pool.refresh(2)
+        with torch.no_grad():
+            lat[new] = pipe.vae.encode(pool.images[new]).latent_dist.mean * scale
+        if step % LOG_EVERY == 0:
+            log(work, f"unet step {step} loss {np.mean(losses):.4f} ({(time.time() - t0) / LOG_EVERY:.2f}s/step)")
+            t0, losses = time.time(), []
+        if step % CKPT_EVERY == 0:
+            save_unet(pipe, work, modules, ema, opt, step)
+            export(pipe, work, work / "export")
+    save_unet(pipe, work, modules, ema, opt, step)
+
+
+def save_unet(pipe, work: Path, modules, ema, opt, step: int) -> None:
+    tmp = work / "unet_state.tmp"
+    torch.save({"modules": modules.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                "step": step}, tmp)
+    tmp.replace(work / "unet_state.pt")
+    (work / "step.json").write_text(json.dumps({"step": step}))
+    log(work, f"unet checkpoint step {step}")
+
+
+def export(pipe, work: Path, out: Path) -> None:
+    """Write the pipeline with EMA weights as a diffusers folder (fp16 safetensors, loaded as fp32)."""
+    saved = torch.load(work / "unet_state.pt")
+    ema = saved["ema"]
+    export_pipe = copy.deepcopy(pipe)
+    if (work / "decoder_state.pt").exists():  # decoder trained on with the encoder frozen
+        vae_state = torch.load(work / "decoder_state.pt")["vae"]
+        keep = {k: v for k, v in vae_state.items() if k.startswith(("decoder.", "post_quant_conv."))}
+        export_pipe.vae.load_state_dict(keep, strict=False)
+    for name, module in (("unet", export_pipe.unet), ("te1", export_pipe.text_encoder),
+                         ("te2", export_pipe.text_encoder_2)):
+        module.load_state_dict({k[len(name) + 1:]: v for k, v in ema.items() if k.startswith(name + ".")})
+    export_pipe.to(torch.float16)
+    export_pipe.save_pretrained(out, safe_serialization=True)
+    (out / "toy_model.json").write_text(json.dumps({"unet_steps": saved["step"], "words": list(WORDS)}))
+    log(work, f"exported step {saved['step']} to {out}")
+
+
+@torch.no_grad()
+def sample_sheet(folder: Path, out_png: Path, steps: int = 30, cfg: float = 5.0) -> None:
+    """A grid to look at: rows are kinds x poses, columns seeds; last row VAE round trips."""
+    from PIL import Image
+
+    from lipe_engine.models.loader import load_sdxl
+    from lipe_engine.toyworld import POSES, scene_from_seed
+
+    model = load_sdxl(folder, device="cpu", dtype="fp32")
+    pipe = model.pipe
+    rows = []
+    for kind, colour in (("dog", "red striped"), ("bird", "blue"), ("robot", "yellow spotted")):
+        for pose in POSES[kind]:
+            act = "with arms up" if pose == "arms up" else pose
+            prompt = f"close-up photo, a {colour} {kind} {act} facing left, on green grass"
+            gen = torch.Generator().manual_seed(0)
+            ims = pipe(prompt, num_inference_steps=steps, guidance_scale=cfg, height=64, width=64,
+                       num_images_per_prompt=4, generator=gen).images
+            rows.append(np.concatenate([np.asarray(i) for i in ims], axis=1))
+    scenes = [scene_from_seed(s) for s in range(2)]
+    x = torch.stack([torch.from_numpy(sc.render_arrays()[0]).permute(2, 0, 1) * 2 - 1 for sc in scenes])
+    rec = pipe.vae.decode(pipe.vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)
+    psnr = 10 * np.log10(4.0 / F.mse_loss(rec, x).item())
+    pair = [((t.permute(1, 2, 0).numpy() + 1) * 127.5).astype(np.uint8) for t in (x[0], rec[0], x[1], rec[1])]
+    rows.append(np.concatenate(pair, axis=1))
+    grid = np.concatenate(rows, axis=0)
+    Image.fromarray(grid).resize((grid.shape[1] * 3, grid.shape[0] * 3), Image.Resampling.NEAREST).save(out_png)
+    print(f"wrote {out_png}; VAE round-trip PSNR {psnr:.2f} dB")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stage", choices=["vae", "decoder", "unet", "export", "sample"], required=True)
+    ap.add_argument("--work", type=Path, default=ROOT / "tmp" / "toy_train")
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--export", type=Path, default=None, help="write the diffusers folder here afterwards")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.stage == "sample":
+        sample_sheet(args.export or args.work / "export", args.work / "samples.png")
+        return 0
+    model_dir = args.work / "model"
+    if not (model_dir / "model_index.json").exists():
+        build_tiny_sdxl(model_dir, config=CONFIG, words=WORDS)
+        log(args.work, f"built fresh tiny SDXL at {model_dir}")
+    pipe = load_pipe(model_dir)
+    if args.stage == "vae":
+        train_vae(pipe, args.work, args.minutes, args.batch, args.lr or 1e-3)
+    elif args.stage == "decoder":
+        train_decoder(pipe, args.work, args.minutes, args.batch, args.lr or 5e-4)
+    elif args.stage == "unet":
+        train_unet(pipe, args.work, args.minutes, args.batch, args.lr or 8e-4)
+    if args.export is not None or args.stage == "export":
+        export(pipe, args.work, args.export or ROOT / "resources" / "toy_model")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

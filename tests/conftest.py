@@ -1,0 +1,40 @@
+"""Shared fixtures: offline hub, a tiny SDXL-architecture model saved once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SDXL pipeline (random weights, generated tokenizers) saved as a diffusers folder."""
+    from lipe_engine.models.tiny import build_tiny_sdxl
+
+    return build_tiny_sdxl(tmp_path_factory.mktemp("tiny_sdxl") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_sdxl_dir: Path):
+    """The tiny model loaded through the same loader real SDXL weights use (CPU, fp32)."""
+    from lipe_engine.models.loader import load_sdxl
+
+    return load_sdxl(tiny_sdxl_dir, device="cpu", dtype="fp32")
+
+
+@pytest.fixture(scope="session")
+def dreambooth_dir() -> Path:
+    """Real photos from ../shared/data/dreambooth; tests using it skip cleanly when absent."""
+    d = SHARED_DATA / "dreambooth"
+    if not d.is_dir():
+        pytest.skip("shared/data/dreambooth not present")
+    return d

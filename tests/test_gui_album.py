@@ -1,0 +1,103 @@
+"""The album: the main window browses a generated library; grid, thumbnails, search, viewer, menu."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from gui_helpers import make_library  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path: Path):
+    from lipe_desktop.context import AppContext
+    from lipe_desktop.main_window import MainWindow
+
+    data, _folder = make_library(tmp_path, 12)
+    ctx = AppContext.open(data)
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    ctx.close()
+
+
+def test_grid_shows_library_and_loads_thumbnails_off_thread(window, qtbot) -> None:
+    from lipe_desktop.album.grid import ImageRole
+
+    album = window.album
+    model = album.model
+    assert model.rowCount() == 12
+    assert "12 photos" in window.count_label.text()
+    idx = model.index(0)
+    assert model.data(idx, ImageRole) is None  # queued, never decoded in data()
+    qtbot.waitUntil(lambda: model.data(idx, ImageRole) is not None, timeout=10_000)
+    img = model.data(idx, ImageRole)
+    assert max(img.width(), img.height()) <= album.loader.size
+    assert album.loader.decoded >= 1
+
+
+def test_sidebar_search_and_viewer(window, qtbot) -> None:
+    album = window.album
+    top = album.sidebar.topLevelItem(1)  # Folders
+    assert top.childCount() == 1
+    album.sidebar.setCurrentItem(top.child(0))
+    assert album.source[0] == "folder"
+    assert album.model.rowCount() == 12
+    album.search.setText("photo_00")
+    qtbot.waitUntil(lambda: album.model.rowCount() == 10, timeout=3000)
+    assert "10 of 12" in album.count.text()
+    album.search.clear()
+    qtbot.waitUntil(lambda: album.model.rowCount() == 12, timeout=3000)
+    album.open_viewer(album.model.photo(3))
+    assert album.stack.currentIndex() == 1
+    qtbot.waitUntil(lambda: album.viewer.view.has_image(), timeout=5000)
+    assert album.viewer.loaded_path.endswith("photo_003.jpg")
+    album.viewer.step(1)
+    qtbot.waitUntil(lambda: album.viewer.loaded_path.endswith("photo_004.jpg"), timeout=5000)
+    album.viewer.closed.emit()
+    assert album.stack.currentIndex() == 0
+
+
+def test_context_menu_offers_edit_and_identity(window) -> None:
+    album = window.album
+    photos = [album.model.photo(0)]
+    menu = window.build_photo_menu(photos)
+    texts = [a.text() for a in menu.actions()]
+    assert "Edit pose…" in texts
+    assert "Export copy…" in texts
+
+
+def test_add_folder_scans_in_background(window, qtbot, tmp_path: Path) -> None:
+    from gui_helpers import make_photos
+
+    more = tmp_path / "more"
+    make_photos(more, 5)
+    with qtbot.waitSignal(window.ctx.libraryChanged, timeout=20_000):
+        window.add_folder(str(more))
+    assert window.album.model.rowCount() == 17
+    assert window.album.sidebar.topLevelItem(1).childCount() == 2
+
+
+def test_smoke_entry_point_exits_zero(tmp_path: Path) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    r = subprocess.run(
+        [sys.executable, "-m", "lipe_desktop.app", "--smoke", "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "smoke ok" in r.stdout
+    assert (tmp_path / "d" / "logs" / "lipe-desktop.log").is_file()

@@ -1,0 +1,162 @@
+"""The edit canvas: widgets alone (no engine), then a tiny NIMA edit from the context menu."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from gui_helpers import make_library  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def _img(w: int, h: int, color: str):
+    from PySide6.QtGui import QColor, QImage
+
+    img = QImage(w, h, QImage.Format.Format_RGB32)
+    img.fill(QColor(color))
+    return img
+
+
+def test_compare_slider_shows_before_left_after_right(qtbot) -> None:
+    from PySide6.QtCore import QPoint, Qt
+
+    from lipe_desktop.edit.compare import CompareSlider
+
+    w = CompareSlider()
+    qtbot.addWidget(w)
+    w.resize(400, 300)
+    w.set_images(_img(40, 30, "red"), _img(40, 30, "blue"))
+    w.show()
+    qtbot.mouseClick(w, Qt.MouseButton.LeftButton, pos=QPoint(100, 150))
+    assert w.split() == pytest.approx(0.25, abs=0.01)
+    grab = w.grab().toImage()
+    assert grab.pixelColor(50, 150).red() > 200  # before, left of the split
+    assert grab.pixelColor(300, 150).blue() > 200  # after, right of it
+
+
+def test_canvas_overlays_and_side_by_side_sync(qtbot) -> None:
+    from lipe_desktop.edit.canvas import SOURCE_MASK, STEP_MASK, EditCanvas
+
+    c = EditCanvas()
+    qtbot.addWidget(c)
+    c.resize(800, 500)
+    c.show()
+    c.set_before(_img(64, 64, "gray"))
+    src = np.zeros((8, 8), np.float32)
+    src[2:6, 2:6] = 1
+    hist = [np.full((8, 8), k / 4, np.float32) for k in range(5)]
+    c.set_results([_img(64, 64, "white")], src, [hist[-1]], [hist])
+    c.set_mask_mode(SOURCE_MASK)
+    ov = c.overlay_image()
+    assert ov is not None and ov.pixelColor(4, 4).alpha() == 255 and ov.pixelColor(0, 0).alpha() == 0
+    c.set_mask_mode(STEP_MASK, step=2)
+    assert c.overlay_image().pixelColor(0, 0).alpha() == int(0.5 * 255)
+    assert c.step_label.text() == "step 3/5"
+    c.opacity.setValue(20)
+    assert c.slider_view.overlay_opacity == pytest.approx(0.2)
+    c.tabs.setCurrentIndex(1)
+    left, right = c.side_view.left, c.side_view.right
+    assert right.overlay_visible()
+    left.zoom_by(2.0)
+    assert right.zoom() == pytest.approx(left.zoom())
+    left.horizontalScrollBar().setValue(left.horizontalScrollBar().maximum())
+    assert right.horizontalScrollBar().value() == left.horizontalScrollBar().value()
+
+
+@pytest.fixture(scope="module")
+def holder():
+    from lipe_desktop.edit.engine import ModelHolder
+
+    h = ModelHolder()  # one tiny model load shared by this module's edits
+    yield h
+    h.unload()
+
+
+@pytest.fixture()
+def editor(qtbot, tmp_path: Path, tiny_sdxl_dir: Path, holder):
+    from lipe_desktop.context import AppContext
+    from lipe_desktop.main_window import MainWindow
+
+    data, _ = make_library(tmp_path, 3)
+    ctx = AppContext.open(data)
+    ctx.settings.sdxl_model = str(tiny_sdxl_dir)
+    ctx.settings.device = "cpu"
+    ctx.models = holder
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    photo = win.album.model.photo(0)
+    menu = win.build_photo_menu([photo])
+    action = next(a for a in menu.actions() if a.text() == "Edit pose…")
+    action.trigger()  # right-click -> "Edit pose…"
+    ed = win.edit_windows[-1]
+    qtbot.addWidget(ed)
+    yield win, ed
+    ed.close()
+    win.close()
+    ctx.close()
+
+
+def _fast(ed, steps: int) -> None:
+    adv = ed.advanced
+    adv.setChecked(True)
+    adv.steps.setValue(steps)
+    adv.skip.setValue(1)
+    adv.threshold.setValue(0.5)
+
+
+def test_tiny_edit_from_context_menu_shows_compare_and_saves_version(editor, qtbot, tmp_path: Path) -> None:
+    win, ed = editor
+    ed.subject.setText("sks dog")
+    ed.use_suggestion("sitting")
+    assert ed.prompt.text() == "a photo of a sks dog sitting"
+    assert ed.source_prompt.text() == "a photo of a sks dog"
+    _fast(ed, 6)
+    seen = []
+    w = ed.start_edit()
+    w.progress.connect(seen.append)
+    with qtbot.waitSignal(w.done, timeout=120_000):
+        pass
+    assert ed.result is not None, ed.status.text()
+    assert any(e.stage and e.total for e in seen)
+    assert ed.canvas.current_after() is not None and ed.canvas.before is not None
+    assert len(ed.canvas.histories[0]) == 5  # steps - skip per-step masks
+    assert ed.save_btn.isEnabled()
+    original = Path(ed.photo.path).read_bytes()
+    edit = ed.save_version()
+    assert edit is not None and Path(edit.output_path).is_file()
+    assert Path(ed.photo.path).read_bytes() == original
+    assert win.ctx.library.list_edits()[0].target_prompt == "a photo of a sks dog sitting"
+    out = ed.export(str(tmp_path / "exported.jpg"))
+    assert out is not None and out.is_file()
+
+
+def test_cancel_mid_edit_and_errors_are_readable(editor, qtbot, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: None))
+    win, ed = editor
+    ed.use_suggestion("standing")
+    _fast(ed, 60)
+    w = ed.start_edit()
+    qtbot.waitUntil(
+        lambda: w.last_event is not None and w.last_event.stage != "Loading model" and w.last_event.step >= 1,
+        timeout=120_000,
+    )
+    with qtbot.waitSignal(w.cancelled, timeout=60_000):
+        ed.cancel_btn.click()
+    qtbot.waitUntil(lambda: ed.worker is None, timeout=10_000)
+    assert ed.status.text() == "Cancelled." and ed.result is None and ed.run_btn.isEnabled()
+    # a missing model is a one-line message, not a traceback
+    win.ctx.settings.sdxl_model = ""
+    w = ed.start_edit()
+    msgs = []
+    w.failed.connect(msgs.append)
+    qtbot.waitUntil(lambda: ed.worker is None, timeout=10_000)
+    assert msgs and "Settings" in msgs[0] and "Traceback" not in msgs[0]

@@ -1,0 +1,124 @@
+"""Training queue: queue a tiny job, see progress from the child process, stop it, resume it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from gui_helpers import make_library  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path: Path, tiny_sdxl_dir: Path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from lipe_desktop.context import AppContext
+    from lipe_desktop.main_window import MainWindow
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, _t, msg, *a, **k: shown.append(msg)))
+    data, _ = make_library(tmp_path, 4)
+    ctx = AppContext.open(data)
+    ctx.settings.sdxl_model = str(tiny_sdxl_dir)
+    ctx.settings.device = "cpu"
+    win = MainWindow(ctx)
+    win.shown_errors = shown
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    ctx.close()
+
+
+def test_queue_reorder_and_readable_errors(window) -> None:
+    from PySide6.QtCore import Qt
+
+    lib = window.ctx.library
+    panel = window.training
+    a = lib.create_identity("A", "dog")
+    b = lib.create_identity("B", "cat")
+    window.ctx.libraryChanged.emit()
+    ja, jb = panel.add_identity(a.id), panel.add_identity(b.id, preset="12gb")
+    assert [panel.table.item(r, 1).text() for r in range(2)] == ["A", "B"]
+    assert "12 GB" in panel.preset.itemData(panel.preset.findData("12gb"), Qt.ItemDataRole.ToolTipRole)
+    panel.select_job(jb.id)
+    panel.buttons["up"].click()
+    assert [panel.table.item(r, 1).text() for r in range(2)] == ["B", "A"]
+    assert panel.buttons["start"].isEnabled()
+    window.ctx.settings.sdxl_model = ""
+    panel.start()
+    assert window.shown_errors and "Settings" in window.shown_errors[-1]
+    panel.select_job(ja.id)
+    panel.remove_selected()
+    assert panel.table.rowCount() == 1
+
+
+TINY = {"max_steps": 30, "resolution": 64, "checkpoint_every": 1, "rank": 4}
+
+
+def _queue_tiny(window, lib):
+    ident = lib.create_identity("Rex", "dog")
+    lib.add_identity_photos(ident, lib.list_photos()[:3], role="reference")
+    window.ctx.libraryChanged.emit()
+    # the identities panel's "Queue training" button lands on the queue
+    window.identities.select(ident.id)
+    window.identities.train_btn.click()
+    assert window.tabs.currentWidget() is window.training
+    lib.delete_job(jobs_of(lib)[0].id)  # re-queue with tiny settings instead of the paper's 1000 epochs
+    return ident, window.training.add_identity(ident.id, overrides=TINY)
+
+
+def _run_until_step(panel, qtbot, step: int) -> list[dict]:
+    events: list[dict] = []
+    panel.runner.progress.connect(lambda _j, m: events.append(m))
+    panel.start()
+    qtbot.waitUntil(lambda: any((e.get("global_step") or 0) >= step for e in events), timeout=240_000)
+    return events
+
+
+def test_tiny_training_shows_progress_and_stops_mid_job(window, qtbot) -> None:
+    lib = window.ctx.library
+    panel = window.training
+    _ident, job = _queue_tiny(window, lib)
+    _run_until_step(panel, qtbot, 1)
+    assert "loss" in panel.status.text() and panel.bar.maximum() > 0
+    assert lib.get_job(job.id).state == "running"
+    with qtbot.waitSignal(panel.runner.jobFinished, timeout=120_000) as fin:
+        panel.buttons["stop"].click()
+    assert fin.args[:2] == [job.id, "cancelled"]
+    assert lib.get_job(job.id).state == "cancelled"
+    assert Path(job.config["output_dir"], "checkpoints").is_dir()
+    panel.select_job(job.id)
+    assert panel.buttons["resume"].isEnabled()
+    again = panel.resume_selected()
+    assert again.state == "queued" and again.config["output_dir"] == job.config["output_dir"]
+
+
+@pytest.mark.slow
+def test_resume_continues_from_the_checkpoint_and_records_the_prior(window, qtbot) -> None:
+    lib = window.ctx.library
+    panel = window.training
+    ident, job = _queue_tiny(window, lib)
+    _run_until_step(panel, qtbot, 2)
+    with qtbot.waitSignal(panel.runner.jobFinished, timeout=120_000):
+        panel.buttons["stop"].click()
+    panel.select_job(job.id)
+    again = panel.resume_selected()
+    lib.update_job(again.id, result=None)
+    events: list[dict] = []
+    panel.runner.progress.connect(lambda _j, m: events.append(m))
+    with qtbot.waitSignal(panel.runner.jobFinished, timeout=600_000) as fin:
+        panel.start()
+    assert fin.args[1] == "done", lib.get_job(again.id).message
+    assert min(e["global_step"] for e in events if e.get("global_step")) > 1  # not from scratch
+    assert lib.latest_lora(ident.id) is not None
+
+
+def jobs_of(lib):
+    return lib.list_jobs(kind="train")
