@@ -1,0 +1,140 @@
+"""One identity-prior job, start to end: captions -> regularization prompts -> class images -> LoRA.
+
+Every stage is idempotent, which is what makes a killed or stopped job resumable by simply running
+it again: photos that already have a caption are not captioned again, prompts and class images are
+cached per class word, and training continues from its newest checkpoint in the job's output folder.
+
+Job config (library ``jobs.config``, kind ``train``)::
+
+    {"runner": "engine", "preset": "16gb" | None, "overrides": {TrainingConfig fields},
+     "output_dir": "<data>/loras/<id>/<hex>", "model": "<SDXL source>" | None,
+     "caption": true, "class_images": 100, "class_steps": 30}
+
+Jobs queued by the desktop app carry no ``class_images``/``caption`` keys: they train on the photos
+with their stored captions only, as the desktop queue always did.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..progress import ProgressReporter
+from ..training import locations
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CLASS_IMAGES = 100  # DreamBooth-style prior preservation uses ~100-200 class images per class
+DEFAULT_CLASS_STEPS = 30
+
+
+def job_config(
+    lib: Any,
+    identity: Any,
+    *,
+    preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    model: str | None = None,
+    class_images: int = DEFAULT_CLASS_IMAGES,
+    class_steps: int = DEFAULT_CLASS_STEPS,
+    caption: bool = True,
+    output_dir: str | None = None,
+) -> dict[str, Any]:
+    """A validated engine job config (bad presets/overrides fail now, not overnight)."""
+    from ..training import config_from_preset
+
+    config_from_preset(preset, **dict(overrides or {}))
+    if class_images < 0:
+        raise InputError(f"{class_images} class images is not usable", "use 0 (no prior preservation) or more")
+    if class_steps < 1:
+        raise InputError(f"{class_steps} denoising steps for class images is not usable", "use 1 or more")
+    ident = lib.get_identity(identity)
+    out = output_dir or str(lib.new_lora_dir(ident))
+    return {"runner": "engine", "preset": preset, "overrides": dict(overrides or {}), "output_dir": out,
+            "model": model, "caption": bool(caption), "class_images": int(class_images),
+            "class_steps": int(class_steps)}
+
+
+def reference_items(lib: Any, ident: Any) -> list[tuple[Path, str]]:
+    """(photo path, caption) of every reference photo; uncaptioned photos get the plain instance prompt."""
+    refs = lib.identity_photos(ident.id, role="reference")
+    if not refs:
+        raise InputError(f"identity '{ident.name}' has no reference photo",
+                         "add 1 or more photos of it as references (3-5 work best)")
+    out = []
+    for link in refs:
+        cap = lib.get_caption(link.photo, identity=ident.id)
+        out.append((link.photo.path, cap.text if cap else f"a photo of a {ident.instance_prompt}"))
+    return out
+
+
+def run_pipeline(lib: Any, job: Any, reporter: ProgressReporter, *, model: str | None = None,
+                 device: str | None = None, note=lambda text: None) -> dict[str, Any]:
+    """Run the stages of ``job``; returns the job result (``lora``, ``lora_id``, counts). ``note`` logs a line."""
+    from ..training import config_from_preset, train_identity_lora
+
+    cfg_in = dict(job.config or {})
+    if job.identity_id is None:
+        raise InputError(f"job {job.id} names no identity", "queue it with `lipe queue add IDENTITY`")
+    ident = lib.get_identity(int(job.identity_id))
+    overrides = dict(cfg_in.get("overrides") or {})
+    if device and device != "auto":
+        overrides.setdefault("device", device)
+    config = config_from_preset(cfg_in.get("preset"), **overrides)
+    output_dir = cfg_in.get("output_dir") or str(lib.new_lora_dir(ident))
+    source = locations.sdxl_model(model or cfg_in.get("model"), lib)
+    result: dict[str, Any] = {"output_dir": output_dir, "model": source}
+
+    if cfg_in.get("caption"):
+        result["captioned"] = _captions(lib, ident, reporter, note)
+    items = reference_items(lib, ident)
+
+    from ..models.loader import load_sdxl
+
+    note(f"loading {source}")
+    loaded = load_sdxl(source, device=config.device, dtype="fp32" if config.mixed_precision == "no" else None)
+    class_items = None
+    n_class = int(cfg_in.get("class_images") or 0)
+    if n_class > 0:
+        class_items = _class_data(lib, ident, loaded, n_class, int(cfg_in.get("class_steps") or DEFAULT_CLASS_STEPS),
+                                  config.resolution or loaded.native_size, config.seed, reporter, note)
+        result["class_images"] = len(class_items)
+    note(f"training {config.total_steps(len(items))} steps on {len(items)} photo(s)"
+         f"{f' + {len(class_items)} class images' if class_items else ''}")
+    lora_dir = train_identity_lora(loaded, items, class_items, output_dir, config, progress=reporter)
+    lora = lib.record_lora(ident, lora_dir, base_model=source,
+                           settings={"preset": cfg_in.get("preset"), **overrides,
+                                     "class_images": len(class_items or [])}, job_id=job.id)
+    result.update(lora=str(lora_dir), lora_id=lora.id, kohya=str(Path(output_dir) / "lora_kohya.safetensors"))
+    return result
+
+
+def _captions(lib: Any, ident: Any, reporter: ProgressReporter, note) -> int:
+    from ..captioning import caption_identity, photos_to_caption
+
+    if not photos_to_caption(lib, ident, only_missing=True, overwrite_user_edits=False):
+        return 0
+    llava, mmproj = locations.resolve("llava_gguf", None, lib), locations.resolve("llava_mmproj", None, lib)
+    if not (llava and mmproj):
+        # An overnight queue should not stop for this: the photos train with the plain instance prompt.
+        note("no captioner configured (llava_gguf/llava_mmproj): uncaptioned photos use the plain instance prompt")
+        return 0
+    n = caption_identity(lib, ident.id, llava=llava, mmproj=mmproj, progress=reporter, only_missing=True)
+    note(f"{n} caption(s) written")
+    return n
+
+
+def _class_data(lib, ident, loaded, count, steps, resolution, seed, reporter, note) -> list[tuple[Path, str]]:
+    from ..prompts import regularization_prompts
+    from ..training.class_images import class_images_dir, render_class_images
+
+    cache = locations.data_cache_dir(lib)
+    llm = locations.resolve("llm_gguf", None, lib)
+    prompts = regularization_prompts(ident.class_word, count, llm_path=llm, cache_dir=cache, progress=reporter,
+                                     rare_token=ident.token)
+    note(f"{len(prompts)} regularization prompts for '{ident.class_word}' ({'LLM' if llm else 'templates'} + cache)")
+    folder = class_images_dir(cache, ident.class_word, loaded.model_id, resolution, steps, 7.5, seed)
+    return render_class_images(loaded, ident.class_word, prompts, folder, resolution=resolution, steps=steps,
+                               seed=seed, progress=reporter)

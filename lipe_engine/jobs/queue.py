@@ -1,0 +1,188 @@
+"""The persistent identity-prior queue: library jobs of kind ``train`` run one after another.
+
+* ``enqueue`` validates the settings and adds a queued job; ``run_queue`` claims the oldest queued
+  job atomically (``Library.claim_next_job``), runs it, records ``done``/``failed`` with the error
+  message, and goes on with the next one until none is left.
+* ``cancel_job`` cancels a queued job at once; a running one is marked ``cancelled`` in the database
+  and its runner (any process) notices within a second or two, checkpoints and stops.
+* A runner that is stopped (Ctrl-C, SIGTERM) puts its job back to ``queued``; one that was killed
+  leaves the job ``running`` with a dead worker pid: the next ``run_queue`` on this host picks it up
+  first. Either way the job resumes from its checkpoint (see ``pipeline``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+from ..errors import Cancelled, LipeError
+from ..progress import CancelToken, ProgressCallback, ProgressEvent, ProgressReporter
+from .pipeline import job_config, run_pipeline
+
+log = logging.getLogger(__name__)
+KIND = "train"
+_DB_EVERY_S = 1.0  # progress writes and cancel polls: often enough for a UI, rare enough for SQLite
+
+
+def enqueue(lib: Any, identity: Any, **settings: Any) -> Any:
+    """Queue an identity-prior job (settings as in ``pipeline.job_config``); returns the Job."""
+    ident = lib.get_identity(identity)
+    return lib.create_job(KIND, config=job_config(lib, ident, **settings), identity=ident.id)
+
+
+def retry(lib: Any, job_id: int) -> Any:
+    """A new queued job with the same settings and output folder (so it resumes from the checkpoint)."""
+    job = lib.get_job(job_id)
+    if not job.finished:
+        raise LipeError(f"job {job_id} is {job.state}", "retry only finished (failed or cancelled) jobs")
+    return lib.create_job(job.kind, config=job.config, identity=job.identity_id)
+
+
+def cancel_job(lib: Any, job_id: int) -> Any:
+    job = lib.get_job(job_id)
+    if job.finished:
+        raise LipeError(f"job {job_id} is already {job.state}", "nothing to cancel")
+    msg = "cancelled before it started" if job.state == "queued" else "cancelled: the runner stops at its next step"
+    return lib.update_job(job_id, state="cancelled", message=msg)
+
+
+def _worker() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_stale(lib: Any) -> Any | None:
+    """A ``running`` engine job whose worker process on this host is gone, now owned by us (or None)."""
+    host = socket.gethostname()
+    with lib.transaction() as c:
+        rows = c.execute("SELECT id, config, result FROM jobs WHERE kind = ? AND state = 'running' ORDER BY id",
+                         (KIND,)).fetchall()
+        for row in rows:
+            job = lib.get_job(int(row["id"]))
+            if (job.config or {}).get("runner") != "engine":
+                continue  # the desktop app recovers its own jobs
+            w = (job.result or {}).get("worker") if isinstance(job.result, dict) else None
+            if w and (w.get("host") != host or _alive(int(w.get("pid", 0)))):
+                continue
+            import json
+
+            c.execute("UPDATE jobs SET result = ? WHERE id = ?", (json.dumps({"worker": _worker()}), job.id))
+            return lib.get_job(job.id)
+    return None
+
+
+class JobProgress:
+    """Forwards engine progress to a callback, mirrors it into the job row, and polls for ``cancel_job``."""
+
+    def __init__(self, lib: Any, job_id: int, callback: ProgressCallback | None, outer: CancelToken) -> None:
+        self.lib, self.job_id, self.callback, self.outer = lib, job_id, callback, outer
+        self.token = CancelToken()
+        self.cancelled_in_db = False
+        self._last = 0.0
+
+    def __call__(self, ev: ProgressEvent) -> None:
+        if self.callback is not None:
+            self.callback(ev)
+        now = time.monotonic()
+        if now - self._last >= _DB_EVERY_S or (ev.total and ev.step == ev.total):
+            self._last = now
+            job = self.lib.get_job(self.job_id)
+            if job.state == "cancelled":
+                self.cancelled_in_db = True
+                self.token.cancel()
+            elif not job.finished:
+                extra = f" loss {ev.info['loss']:.4f}" if isinstance(ev.info.get("loss"), float) else ""
+                self.lib.update_job(self.job_id, progress=min(1.0, ev.fraction),
+                                    message=f"{ev.stage} {ev.step}/{ev.total}{extra}")
+        if self.outer.cancelled:
+            self.token.cancel()
+
+
+def execute_job(lib: Any, job_id: int, *, model: str | None = None, device: str | None = None,
+                progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                on_stop: str = "requeue", raise_errors: bool = False) -> Any:
+    """Run one queued/running job and record its outcome; returns the final Job.
+
+    Stopped through ``cancel`` (the runner itself is stopping): the job goes back to ``queued``
+    (``on_stop="requeue"``) or becomes ``cancelled``, and :class:`Cancelled` is raised. A failure is
+    recorded as ``failed`` with its one-line message (re-raised when ``raise_errors``).
+    """
+    outer = cancel or CancelToken()
+    job = lib.get_job(job_id)
+    if job.finished:
+        raise LipeError(f"job {job_id} is already {job.state}", "retry it with `lipe queue retry`")
+    lib.update_job(job_id, state="running", result={"worker": _worker()}, message="starting",
+                   log=f"started by pid {os.getpid()} on {socket.gethostname()}"
+                       f" (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
+    mirror = JobProgress(lib, job_id, progress, outer)
+    reporter = ProgressReporter(mirror, mirror.token)
+
+    def note(text: str) -> None:
+        log.info("job %s: %s", job_id, text)
+        lib.append_job_log(job_id, text)
+
+    try:
+        result = run_pipeline(lib, lib.get_job(job_id), reporter, model=model, device=device, note=note)
+    except Cancelled:
+        if mirror.cancelled_in_db or lib.get_job(job_id).finished:
+            note("cancelled (checkpoint kept)")
+            return lib.get_job(job_id)
+        if on_stop == "requeue":
+            lib.update_job(job_id, state="queued", message="interrupted: resumes from its checkpoint", log="interrupted")
+        else:
+            lib.update_job(job_id, state="cancelled", message="stopped: resume to continue", log="stopped")
+        raise
+    except LipeError as exc:
+        _fail(lib, job_id, str(exc))
+        if raise_errors:
+            raise
+        return lib.get_job(job_id)
+    except Exception as exc:  # noqa: BLE001 - an overnight queue records a crash and goes on
+        log.exception("job %s crashed", job_id)
+        _fail(lib, job_id, f"stopped unexpectedly ({type(exc).__name__}: {str(exc)[:200]})")
+        if raise_errors:
+            raise
+        return lib.get_job(job_id)
+    if lib.get_job(job_id).finished:  # cancelled in the database just as it finished
+        return lib.get_job(job_id)
+    return lib.update_job(job_id, state="done", progress=1.0, message="prior trained", result=result,
+                          log=f"done: {result.get('lora')}")
+
+
+def _fail(lib: Any, job_id: int, message: str) -> None:
+    if not lib.get_job(job_id).finished:
+        lib.update_job(job_id, state="failed", message=message, log=f"failed: {message}")
+
+
+def run_queue(lib: Any, *, model: str | None = None, device: str | None = None,
+              progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+              max_jobs: int | None = None, on_job=None) -> list[Any]:
+    """Run queued jobs (stale ones of this host first) until none is left; returns the finished Jobs.
+
+    ``on_job(job)`` is called after each job (the CLI prints a line). ``cancel`` stops the runner:
+    the current job is re-queued and :class:`Cancelled` raised.
+    """
+    token = cancel or CancelToken()
+    finished: list[Any] = []
+    while max_jobs is None or len(finished) < max_jobs:
+        token.raise_if_cancelled()
+        job = claim_stale(lib) or lib.claim_next_job(KIND)
+        if job is None:
+            break
+        done = execute_job(lib, job.id, model=model, device=device, progress=progress, cancel=token)
+        finished.append(done)
+        if on_job is not None:
+            on_job(done)
+    return finished
