@@ -35,18 +35,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--skip", type=int, default=10)
     p.add_argument("--cfg-source", type=float, default=3.5)
     p.add_argument("--cfg-target", type=float, default=7.5)
+    p.add_argument("--mask-lambda", type=int, default=1, help="NIMA: self-attention refinement power (Eq. 2)")
+    p.add_argument("--mask-threshold", type=float, default=0.3, help="NIMA: mask threshold")
     p.add_argument("--masactrl-step", type=int, default=8, help="MasaCtrl: first controlled step (after skip)")
     p.add_argument("--masactrl-layer", type=int, default=None,
                    help="MasaCtrl: first controlled self-attention layer (default: first decoder layer)")
     p.add_argument("--train-steps", type=int, default=None, help="prior training steps (default: the paper's 1000 epochs)")
     p.add_argument("--train-rank", type=int, default=None, help="LoRA rank of the priors")
     p.add_argument("--train-resolution", type=int, default=None, help="training resolution (default: model's native)")
+    p.add_argument("--train-lr", type=float, default=None, help="prior learning rate, UNet and text (paper: 5e-4)")
     p.add_argument("--dino-model", default="facebook/dinov2-base", help="DINOv2 folder or cached hub id")
     p.add_argument("--clip-model", default="openai/clip-vit-large-patch14", help="CLIP folder or cached hub id")
     p.add_argument("--no-metrics", action="store_true", help="only edit; a later run with metrics scores the rows")
     p.add_argument("--max-batch", type=int, default=4, help="target prompts edited in one batch")
     p.add_argument("--make-toy-dataset", type=int, default=0, metavar="N",
-                   help="first write N toy-world subjects into DATASET (must not exist yet)")
+                   help="first write N toy-world subjects into DATASET (kept as it is when it already has "
+                        "subjects, so the same command resumes)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -63,11 +67,16 @@ def run(args: argparse.Namespace) -> int:
     if args.make_toy_dataset:
         from ..evaluation.toy_dataset import make_toy_dataset
 
-        make_toy_dataset(args.dataset, args.make_toy_dataset)
-    edit = EditParams(steps=args.steps, skip=args.skip, cfg_source=args.cfg_source, cfg_target=args.cfg_target)
+        root = Path(args.dataset)
+        if root.is_dir() and any(root.glob("*/prompts.json")):
+            print(f"using the toy dataset already in {root}", file=sys.stderr)
+        else:
+            make_toy_dataset(root, args.make_toy_dataset)
+    edit = EditParams(steps=args.steps, skip=args.skip, cfg_source=args.cfg_source, cfg_target=args.cfg_target,
+                      mask_lambda=args.mask_lambda, mask_threshold=args.mask_threshold)
     edit.validate()
     training = None
-    if args.train_steps or args.train_rank or args.train_resolution:
+    if args.train_steps or args.train_rank or args.train_resolution or args.train_lr:
         from ..training import TrainingConfig
 
         training = TrainingConfig(device=args.device)
@@ -77,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
             training.rank = args.train_rank
         if args.train_resolution:
             training.resolution = args.train_resolution
+        if args.train_lr:
+            training.lr_unet = training.lr_text = args.train_lr
         training.validate()
     if args.max_batch < 1:
         raise InputError(f"--max-batch {args.max_batch} is not usable", "use 1 or more")
