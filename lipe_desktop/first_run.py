@@ -61,16 +61,17 @@ class ModelOption:
 
 
 def toy_option() -> ModelOption:
-    from lipe_engine.toyworld import TOY_MODEL_DIR
+    from lipe_engine.toyworld import default_model_source
 
-    ok = (TOY_MODEL_DIR / "model_index.json").is_file()
+    folder = Path(default_model_source())
+    ok = (folder / "model_index.json").is_file()
     detail = (
         (
             "Tiny SDXL-architecture model trained on the toy sprite world: runs on any CPU in minutes. "
             "Good for trying the whole flow; not for real photos."
         )
         if ok
-        else f"Not found at {TOY_MODEL_DIR}: this checkout has no trained toy model."
+        else f"Not found at {folder}: this checkout has no trained toy model."
     )
     # "" means "the default model", which is the toy model; the settings follow the checkout.
     label = "Toy world model (ready now, CPU)" if ok else "Toy world model"

@@ -197,3 +197,15 @@ def test_not_shown_when_configured_or_suppressed(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LIPE_NO_FIRST_RUN", "1")
     assert not maybe_show_first_run(None, AppSettings(), tmp_path)
     assert not (tmp_path / "first-run.json").exists()
+
+
+def test_toy_option_follows_the_engines_default_model(tmp_path, monkeypatch) -> None:
+    import lipe_engine.toyworld as toyworld
+
+    monkeypatch.setattr(toyworld, "TOY_MODEL_DIR", tmp_path / "not_trained_yet")
+    opt = first_run.toy_option()
+    assert not opt.available and "not_trained_yet" in opt.detail
+    (tmp_path / "not_trained_yet").mkdir()
+    (tmp_path / "not_trained_yet" / "model_index.json").write_text("{}")
+    opt = first_run.toy_option()
+    assert opt.available and opt.value == "" and "ready now" in opt.label
