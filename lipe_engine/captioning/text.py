@@ -122,7 +122,11 @@ def insert_token(text: str, class_word: str, token: str) -> str:
             text = text[: m.start()] + f"{token} {class_word}" + text[m.end():]
             return _article_fix(text, m.start(), token)
     article = "an" if token[:1].lower() in "aeiou" else "a"
-    return f"{article} {token} {class_word}, {text}" if text else f"a photo of {article} {token} {class_word}"
+    if not text:
+        return f"a photo of {article} {token} {class_word}"
+    if text[:2].istitle():  # "Wide shot, ..." continues the sentence now; acronyms keep their case
+        text = text[0].lower() + text[1:]
+    return f"{article} {token} {class_word}, {text}"
 
 
 def clean_caption(raw: str, class_word: str, token: str, max_words: int = MAX_WORDS) -> str:
