@@ -43,6 +43,12 @@ class MainWindow(QMainWindow):
         self.album.countChanged.connect(self.count_label.setText)
         self.album.contextRequested.connect(self.show_photo_menu)
         self.album.viewer.editRequested.connect(lambda p: self.open_editor([p]))
+        self.album.sidebar.photosDropped.connect(
+            lambda iid, refs: self.add_to_identity(iid, refs, "reference")
+        )
+        # dragging photos over a tab opens it, so they can be dropped on the Identities panel too
+        self.tabs.tabBar().setChangeCurrentOnDrag(True)
+        self.tabs.tabBar().setAcceptDrops(True)
         ctx.libraryChanged.connect(self.album.reload)
         self.edit_windows: list[Any] = []
         self._build_menus()

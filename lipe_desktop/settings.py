@@ -20,9 +20,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 MEMORY_MODES = ("balanced", "low", "high")
 MEMORY_MODE_HELP = {
-    "balanced": "Keep the model on the GPU while editing; unload it when training starts.",
-    "low": "Offload model parts to the CPU between steps: slower, fits 8-12 GB GPUs.",
-    "high": "Keep every loaded model in memory for the fastest repeated edits.",
+    "balanced": "Keep the edit model loaded between edits; unload it when training starts.",
+    "low": "Unload the edit model after every edit and before training: least memory, each edit reloads it.",
+    "high": "Keep the edit model loaded even while training runs: fastest, needs the most memory.",
 }
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
@@ -55,12 +55,27 @@ class AppSettings:
         s.thumb_size = int(s.thumb_size) if str(s.thumb_size).isdigit() else 160
         return s
 
+    def model_source(self) -> str:
+        """The SDXL model edits and training use: the configured one, else the shipped toy model
+        (when it is installed), else "" (the caller then asks the user to open Settings)."""
+        return self.sdxl_model.strip() or toy_model()
+
     def save(self, data_dir: Path) -> Path:
         path = data_dir / SETTINGS_NAME
         tmp = path.with_suffix(".json.part")
         tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
         os.replace(tmp, path)
         return path
+
+
+def toy_model() -> str:
+    """The shipped toy-world model folder, or "" when it is not installed (nothing is downloaded)."""
+    try:
+        from lipe_engine.toyworld import default_model_source
+    except ImportError:  # pragma: no cover - an engine without the toy world
+        return ""
+    folder = Path(default_model_source())
+    return str(folder) if (folder / "model_index.json").is_file() else ""
 
 
 def _hf_cached(repo_id: str) -> bool:

@@ -25,7 +25,12 @@ from PySide6.QtWidgets import (
 from .settings import DEVICES, MEMORY_MODE_HELP, MEMORY_MODES, PRECISIONS, AppSettings, validate
 
 _PATHS = (
-    ("sdxl_model", "SDXL model", "Diffusers folder, .safetensors file or Hugging Face id", "any"),
+    (
+        "sdxl_model",
+        "SDXL model",
+        "Diffusers folder, .safetensors file or Hugging Face id (empty: the shipped toy model)",
+        "any",
+    ),
     ("llava_gguf", "LLaVA (captions)", "LLaVA .gguf used to caption photos", "file"),
     ("llava_mmproj", "LLaVA projector", "the matching mmproj .gguf", "file"),
     ("llm_gguf", "LLM (prompts)", ".gguf language model that writes edit prompts", "file"),

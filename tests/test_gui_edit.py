@@ -154,6 +154,7 @@ def test_cancel_mid_edit_and_errors_are_readable(editor, qtbot, monkeypatch) -> 
     qtbot.waitUntil(lambda: ed.worker is None, timeout=10_000)
     assert ed.status.text() == "Cancelled." and ed.result is None and ed.run_btn.isEnabled()
     # a missing model is a one-line message, not a traceback
+    monkeypatch.setattr("lipe_desktop.settings.toy_model", lambda: "")  # no shipped toy model either
     win.ctx.settings.sdxl_model = ""
     w = ed.start_edit()
     msgs = []

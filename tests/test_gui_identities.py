@@ -11,7 +11,8 @@ pytest.importorskip("pytestqt")
 
 from gui_helpers import make_library  # noqa: E402
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.filterwarnings("ignore:Function.*is marked as deprecated")]
+SOURCE_ROLE = 0x0100 + 10  # sidebar.SourceRole (Qt.UserRole + 10)
 
 
 @pytest.fixture()
@@ -86,11 +87,111 @@ def test_album_menu_adds_to_identity_and_bad_names_are_readable(window) -> None:
     assert "Traceback" not in window.shown_errors[-1]
 
 
-def test_suggest_without_clip_model_says_how_to_fix(window, qtbot) -> None:
+def _drop(widget, mime, pos) -> None:
+    """Deliver enter, move and drop the way Qt does during a drag (through the view's viewport)."""
+    from PySide6.QtCore import QCoreApplication, QPointF, Qt
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    for kind in (QDragEnterEvent, QDragMoveEvent):
+        ev = kind(pos, *args)
+        QCoreApplication.sendEvent(widget, ev)
+        assert ev.isAccepted(), kind.__name__
+    ev = QDropEvent(QPointF(pos), *args)
+    QCoreApplication.sendEvent(widget, ev)
+    assert ev.isAccepted()
+
+
+def test_drop_photos_on_identity_in_sidebar_and_list_and_from_files(window, qtbot) -> None:
+    from PySide6.QtCore import QMimeData, QUrl
+
+    panel, album, lib = window.identities, window.album, window.ctx.library
+    rex = panel.new_identity([], values=("Rex", "dog", None))
+    toy = panel.new_identity([], values=("Toy", "robot", "object"))
+    assert window.tabs.tabBar().changeCurrentOnDrag()  # dragging over "Identities" opens the tab
+    # album grid -> the identity "Rex" in the album's sidebar
+    album.sidebar.select_source(("folder", lib.list_folders()[0].id))
+    item = next(it for it in album.sidebar._items() if it.data(0, SOURCE_ROLE) == ("identity", rex.id))
+    pos = album.sidebar.visualItemRect(item).center()
+    assert album.sidebar.identity_at(pos) == rex.id
+    _drop(album.sidebar.viewport(), album.model.mimeData([album.model.index(0), album.model.index(1)]), pos)
+    assert len(lib.identity_photos(rex.id)) == 2
+    # album grid -> "Toy" in the identities panel's list
+    row = next(i for i in range(panel.list.count()) if panel.list.item(i).data(0x0100) == toy.id)
+    pos = panel.list.visualItemRect(panel.list.item(row)).center()
+    _drop(panel.list.viewport(), album.model.mimeData([album.model.index(2)]), pos)
+    assert [link.photo.id for link in lib.identity_photos(toy.id)] == [album.model.photo(2).id]
+    assert panel.current_id() == toy.id and panel.model.rowCount() == 1
+    # a file dragged from a file manager: a library photo is added, an outside file is a readable error
+    files = QMimeData()
+    files.setUrls([QUrl.fromLocalFile(str(album.model.photo(3).path))])
+    _drop(panel.grid.viewport(), files, pos)
+    assert panel.model.rowCount() == 2
+    outside = QMimeData()
+    outside.setUrls([QUrl.fromLocalFile("/nowhere/else.jpg")])
+    _drop(panel.grid.viewport(), outside, pos)
+    assert "not in the library" in window.shown_errors[-1] and "Traceback" not in window.shown_errors[-1]
+
+
+def test_caption_button_runs_the_engine_captioner_with_settings(window, qtbot, monkeypatch) -> None:
+    import sys
+    import types
+
+    calls = []
+
+    def caption_identity(lib, identity_id, *, llava, mmproj, progress, cancel):
+        from lipe_engine.progress import ProgressReporter
+
+        calls.append((identity_id, llava, mmproj))
+        links = lib.identity_photos(identity_id)
+        reporter = ProgressReporter(progress, cancel)
+        reporter.start("captioning", len(links))
+        for link in links:
+            lib.set_caption(link.photo, "a photo of a sks dog lying on a sofa", identity=identity_id)
+            reporter.step()
+        return len(links)
+
+    # the real captioner needs a LLaVA GGUF; the panel's job is to call it and show what it wrote
+    monkeypatch.setitem(
+        sys.modules, "lipe_engine.captioning", types.SimpleNamespace(caption_identity=caption_identity)
+    )
     panel = window.identities
-    panel.new_identity([window.album.model.photo(0)], values=("Rex", "dog", None))
+    window.ctx.settings.llava_gguf, window.ctx.settings.llava_mmproj = "/m/llava.gguf", "/m/mmproj.gguf"
+    ident = panel.new_identity(
+        [window.album.model.photo(0), window.album.model.photo(1)], ("Rex", "dog", None)
+    )
+    w = panel.run_caption()
+    with qtbot.waitSignal(w.done, timeout=30_000):
+        pass
+    assert w.state == "done", window.shown_errors
+    assert calls == [(ident.id, "/m/llava.gguf", "/m/mmproj.gguf")]
+    assert "2 caption(s) written" in panel.task_note.text()
+    panel.grid.setCurrentIndex(panel.model.index(1))
+    assert panel.caption.toPlainText() == "a photo of a sks dog lying on a sofa"
+
+
+def test_suggest_similar_photos_with_clip_and_without(window, qtbot, tmp_path: Path) -> None:
+    from lipe_engine.metrics.tiny import build_tiny_clip
+
+    panel, lib = window.identities, window.ctx.library
+    ident = panel.new_identity([window.album.model.photo(0)], values=("Rex", "dog", None))
     w = panel.run_suggest()
     with qtbot.waitSignal(w.done, timeout=30_000):
         pass
     assert w.state == "failed"
-    assert window.shown_errors and "embedding model" in window.shown_errors[-1]
+    assert window.shown_errors and "Settings > CLIP" in window.shown_errors[-1]
+    window.ctx.settings.clip_model = str(build_tiny_clip(tmp_path / "clip"))
+    w = panel.run_suggest()
+    with qtbot.waitSignal(w.done, timeout=60_000):
+        pass
+    assert w.state == "done", window.shown_errors
+    assert "5 similar photo(s) suggested" in panel.task_note.text()
+    assert panel.model.rowCount() == 6
+    suggested = [p for p in panel.model.photos() if panel.model._badges[p.id] == "ref?"]
+    assert len(suggested) == 5
+    # the user's answer wins: confirm one, reject another
+    next(a for a in panel.photo_menu(suggested[:1]).actions() if a.text().startswith("Use as ref")).trigger()
+    next(a for a in panel.photo_menu(suggested[1:2]).actions() if "reject" in a.text()).trigger()
+    status = {link.photo.id: link.status for link in lib.identity_photos(ident.id, status=None)}
+    assert status[suggested[0].id] == "confirmed" and status[suggested[1].id] == "rejected"
+    assert panel.model.rowCount() == 5

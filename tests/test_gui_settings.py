@@ -63,6 +63,18 @@ def test_dialog_validates_each_location(qtbot, tmp_path: Path, tiny_sdxl_dir: Pa
         assert "CUDA is not available" in dlg.device_msg.text() and not ok.isEnabled()
         dlg.device.setCurrentText("cpu")
     dlg.memory.setCurrentText("low")
-    assert "Offload" in dlg.memory_help.text()
+    assert "after every edit" in dlg.memory_help.text()
     s = dlg.result_settings()
     assert s.sdxl_model == str(tiny_sdxl_dir) and s.device == "cpu" and s.memory_mode == "low"
+
+
+def test_empty_model_falls_back_to_the_shipped_toy_model(tmp_path: Path, monkeypatch) -> None:
+    from lipe_desktop.settings import AppSettings
+
+    toy = tmp_path / "toy_model"
+    toy.mkdir()
+    monkeypatch.setattr("lipe_engine.toyworld.default_model_source", lambda: str(toy))
+    assert AppSettings().model_source() == ""  # not installed (no model_index.json): ask the user
+    (toy / "model_index.json").write_text("{}")
+    assert AppSettings().model_source() == str(toy)
+    assert AppSettings(sdxl_model=" /my/sdxl ").model_source() == "/my/sdxl"

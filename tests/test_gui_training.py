@@ -23,6 +23,7 @@ def window(qtbot, tmp_path: Path, tiny_sdxl_dir: Path, monkeypatch):
 
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, _t, msg, *a, **k: shown.append(msg)))
+    monkeypatch.setattr("lipe_desktop.settings.toy_model", lambda: "")  # "no model" stays testable
     data, _ = make_library(tmp_path, 4)
     ctx = AppContext.open(data)
     ctx.settings.sdxl_model = str(tiny_sdxl_dir)
@@ -60,9 +61,10 @@ def test_queue_reorder_and_readable_errors(window) -> None:
 
 
 TINY = {"max_steps": 30, "resolution": 64, "checkpoint_every": 1, "rank": 4}
+SAMPLES = {"sample_every": 1, "sample_steps": 2, "sample_seeds": [0]}  # one tiny sample per step
 
 
-def _queue_tiny(window, lib):
+def _queue_tiny(window, lib, **extra):
     ident = lib.create_identity("Rex", "dog")
     lib.add_identity_photos(ident, lib.list_photos()[:3], role="reference")
     window.ctx.libraryChanged.emit()
@@ -71,7 +73,7 @@ def _queue_tiny(window, lib):
     window.identities.train_btn.click()
     assert window.tabs.currentWidget() is window.training
     lib.delete_job(jobs_of(lib)[0].id)  # re-queue with tiny settings instead of the paper's 1000 epochs
-    return ident, window.training.add_identity(ident.id, overrides=TINY)
+    return ident, window.training.add_identity(ident.id, overrides={**TINY, **extra})
 
 
 def _run_until_step(panel, qtbot, step: int) -> list[dict]:
@@ -85,10 +87,14 @@ def _run_until_step(panel, qtbot, step: int) -> list[dict]:
 def test_tiny_training_shows_progress_and_stops_mid_job(window, qtbot) -> None:
     lib = window.ctx.library
     panel = window.training
-    _ident, job = _queue_tiny(window, lib)
+    _ident, job = _queue_tiny(window, lib, **SAMPLES)
     _run_until_step(panel, qtbot, 1)
     assert "loss" in panel.status.text() and panel.bar.maximum() > 0
     assert lib.get_job(job.id).state == "running"
+    # the sample strip shows the running job's samples (polled while it runs)
+    qtbot.waitUntil(lambda: panel.samples.count() >= 1, timeout=10_000)
+    assert panel.samples.item(0).text().startswith("step ") and "seed 0" in panel.samples.item(0).text()
+    assert f"job {job.id}" in panel.samples_label.text()
     with qtbot.waitSignal(panel.runner.jobFinished, timeout=120_000) as fin:
         panel.buttons["stop"].click()
     assert fin.args[:2] == [job.id, "cancelled"]

@@ -29,15 +29,33 @@ ImageRole = Qt.ItemDataRole.UserRole + 2  # QImage | None (None: not loaded yet)
 BadgeRole = Qt.ItemDataRole.UserRole + 3  # short text badge ("ref", "target", "edit")
 ErrorRole = Qt.ItemDataRole.UserRole + 4  # why the thumbnail could not be loaded
 _AnyIndex = QModelIndex | QPersistentModelIndex
+MIME_IDS = "application/x-lipe-photo-ids"  # photo ids dragged out of a grid
+
+
+def dropped_photo_refs(mime: Any) -> list[int | str]:
+    """What a drop carries: photo ids dragged from a grid, else the local files dragged from a file
+    manager (as paths; the library says in one line when one of them is not in it)."""
+    if mime.hasFormat(MIME_IDS):
+        raw = bytes(mime.data(MIME_IDS).data()).decode()
+        return [int(x) for x in raw.split(",") if x.strip().isdigit() and int(x) > 0]
+    if mime.hasUrls():
+        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+    return []
+
+
+def accepts_photos(mime: Any) -> bool:
+    return bool(mime.hasFormat(MIME_IDS) or mime.hasUrls())
 
 
 class PhotoListModel(QAbstractListModel):
-    """Rows are photo records (anything with ``id`` and ``path``); filtering is by name substring."""
+    """Rows are photo records (anything with ``id`` and ``path``); the filter keeps the photos whose
+    path, date taken and badge contain every typed word."""
 
     def __init__(self, loader: ThumbnailLoader, parent: Any = None) -> None:
         super().__init__(parent)
         self.loader = loader
         self._all: list[Any] = []
+        self._text: list[str] = []
         self._rows: list[Any] = []
         self._row_of: dict[int, int] = {}
         self._badges: dict[int, str] = {}
@@ -50,6 +68,7 @@ class PhotoListModel(QAbstractListModel):
     def set_photos(self, photos: Sequence[Any], badges: dict[int, str] | None = None) -> None:
         self.beginResetModel()
         self._all = list(photos)
+        self._text = []
         self._badges = dict(badges or {})
         self._apply_filter()
         self.endResetModel()
@@ -65,8 +84,13 @@ class PhotoListModel(QAbstractListModel):
 
     def _apply_filter(self) -> None:
         if self._filter:
+            if len(self._text) != len(self._all):  # searchable text, built once per photo list
+                self._text = [
+                    f"{p.path} {getattr(p, 'taken_at', '') or ''} {self._badges.get(p.id, '')}".lower()
+                    for p in self._all
+                ]
             words = self._filter.split()
-            self._rows = [p for p in self._all if all(w in str(p.path).lower() for w in words)]
+            self._rows = [p for p, t in zip(self._all, self._text, strict=True) if all(w in t for w in words)]
         else:
             self._rows = list(self._all)
         self._row_of = {p.id: i for i, p in enumerate(self._rows)}
@@ -119,9 +143,7 @@ class PhotoListModel(QAbstractListModel):
 
         md = QMimeData()
         md.setUrls([QUrl.fromLocalFile(str(self._rows[i.row()].path)) for i in indexes if i.isValid()])
-        md.setData(
-            "application/x-lipe-photo-ids", ",".join(str(self._rows[i.row()].id) for i in indexes).encode()
-        )
+        md.setData(MIME_IDS, ",".join(str(self._rows[i.row()].id) for i in indexes if i.isValid()).encode())
         return md
 
     def _on_thumb(self, photo_id: int) -> None:

@@ -62,7 +62,7 @@ class AlbumPage(QWidget):
         self.viewer = PhotoViewer(self)
         self.sidebar = Sidebar(self)
         self.search = QLineEdit(self)
-        self.search.setPlaceholderText("Search file names and folders…")
+        self.search.setPlaceholderText("Search file names, folders, dates (2024-06)…")
         self.search.setClearButtonEnabled(True)
         self.zoom = QSlider(Qt.Orientation.Horizontal, self)
         self.zoom.setRange(96, 256)

@@ -1,11 +1,17 @@
-"""Left pane: "All photos", the library's folders, identities as albums, and edited versions."""
+"""Left pane: "All photos", the library's folders, identities as albums, and edited versions.
+
+Photos dragged from the grid (or files from a file manager) can be dropped on an identity here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem
+
+from .grid import accepts_photos, dropped_photo_refs
 
 SourceRole = Qt.ItemDataRole.UserRole + 10
 
@@ -17,6 +23,7 @@ class Sidebar(QTreeWidget):
     """Emits ``sourceChanged((kind, id))`` with kind in all | folder | identity | edits."""
 
     sourceChanged = Signal(object)
+    photosDropped = Signal(int, list)  # identity id, photo ids or file paths
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -25,6 +32,8 @@ class Sidebar(QTreeWidget):
         self.setRootIsDecorated(True)
         self.setUniformRowHeights(True)
         self.setMinimumWidth(200)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self._folders = QTreeWidgetItem(["Folders", ""])
         self._identities = QTreeWidgetItem(["Identities", ""])
         self._all = QTreeWidgetItem(["All photos", ""])
@@ -85,3 +94,31 @@ class Sidebar(QTreeWidget):
     def _on_current(self, current: QTreeWidgetItem | None, _prev: QTreeWidgetItem | None) -> None:
         if current is not None and current.data(0, SourceRole) is not None:
             self.sourceChanged.emit(tuple(current.data(0, SourceRole)))
+
+    # --- drops on identities ----------------------------------------------------------------------
+
+    def identity_at(self, pos: Any) -> int | None:
+        it = self.itemAt(pos)
+        src = it.data(0, SourceRole) if it is not None else None
+        return int(src[1]) if src and src[0] == "identity" else None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if accepts_photos(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if accepts_photos(event.mimeData()) and self.identity_at(event.position().toPoint()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        iid = self.identity_at(event.position().toPoint())
+        refs = dropped_photo_refs(event.mimeData())
+        if iid is None or not refs:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.photosDropped.emit(iid, refs)

@@ -168,7 +168,7 @@ class EditWindow(QWidget):
         lora = self.ctx.library.latest_lora(iid) if iid is not None else None
         return EditRequest(
             photo_path=Path(self.photo.path),
-            model=s.sdxl_model,
+            model=s.model_source(),
             source_prompt=self.source_prompt.text().strip(),
             target_prompts=[self.prompt.text().strip()],
             identity_prompt=self.subject.text().strip(),
@@ -239,6 +239,8 @@ class EditWindow(QWidget):
 
     def _on_done(self) -> None:
         self.worker = None
+        if self.ctx.settings.memory_mode == "low":
+            self.holder().unload()  # "low" memory mode: nothing stays loaded between edits
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if self.result is not None else 0)
         self._set_running(False)

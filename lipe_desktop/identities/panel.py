@@ -12,8 +12,9 @@ from dataclasses import asdict
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..album.grid import PhotoGrid, PhotoListModel
+from ..album.grid import PhotoGrid, PhotoListModel, accepts_photos, dropped_photo_refs
 from ..album.page import thumbnail_path
 from ..album.thumbnails import ThumbnailLoader
 from ..context import AppContext
@@ -37,13 +38,12 @@ from . import tasks
 from .dialog import NewIdentityDialog
 
 log = logging.getLogger(__name__)
-MIME_IDS = "application/x-lipe-photo-ids"
 
 
 class DropGrid(PhotoGrid):
-    """The identity's photo grid; accepts photos dragged from the album."""
+    """The identity's photo grid; accepts photos dragged from the album (or files from a file manager)."""
 
-    photosDropped = Signal(list)  # photo ids
+    photosDropped = Signal(list)  # photo ids or file paths
 
     def __init__(self, model: PhotoListModel, parent: Any = None) -> None:
         super().__init__(model, 120, parent)
@@ -51,21 +51,56 @@ class DropGrid(PhotoGrid):
         self.setDragDropMode(PhotoGrid.DragDropMode.DragDrop)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasFormat(MIME_IDS):
+        if accepts_photos(event.mimeData()):
             event.acceptProposedAction()
         else:
             super().dragEnterEvent(event)
 
     def dragMoveEvent(self, event: Any) -> None:
-        if event.mimeData().hasFormat(MIME_IDS):
+        if accepts_photos(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        raw = bytes(event.mimeData().data(MIME_IDS).data()).decode()
-        ids = [int(x) for x in raw.split(",") if x.strip().lstrip("-").isdigit() and int(x) > 0]
-        if ids:
-            self.photosDropped.emit(ids)
+        refs = dropped_photo_refs(event.mimeData())
+        if refs:
+            self.photosDropped.emit(refs)
             event.acceptProposedAction()
+
+
+class IdentityList(QListWidget):
+    """The identities; photos dropped on one are added to it (whichever identity is selected)."""
+
+    photosDropped = Signal(int, list)  # identity id, photo ids or file paths
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+
+    def identity_at(self, pos: Any) -> int | None:
+        it = self.itemAt(pos)
+        return it.data(Qt.ItemDataRole.UserRole) if it is not None else None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if accepts_photos(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if accepts_photos(event.mimeData()) and self.identity_at(event.position().toPoint()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        iid = self.identity_at(event.position().toPoint())
+        refs = dropped_photo_refs(event.mimeData())
+        if iid is None or not refs:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.photosDropped.emit(iid, refs)
 
 
 class IdentitiesPanel(QWidget):
@@ -74,7 +109,7 @@ class IdentitiesPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: Any = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.list = QListWidget(self)
+        self.list = IdentityList(self)
         new_btn = QPushButton("New identity…", self)
         del_btn = QPushButton("Delete", self)
         new_btn.clicked.connect(lambda: self.new_identity([]))
@@ -91,7 +126,12 @@ class IdentitiesPanel(QWidget):
         self.caption_btn = QPushButton("Caption", self)
         self.caption_btn.setToolTip("Write editing-oriented captions for the photos (LLaVA from Settings)")
         self.suggest_btn = QPushButton("Suggest similar photos", self)
+        self.suggest_btn.setToolTip(
+            "Find photos that look like this identity's (CLIP from Settings); they show with a '?' badge"
+        )
         self.train_btn = QPushButton("Queue training", self)
+        self.task_note = QLabel("", self)  # the outcome of the last Caption / Suggest run
+        self.task_note.setWordWrap(True)
         left = QVBoxLayout()
         left.addWidget(self.list, 1)
         row = QHBoxLayout()
@@ -110,6 +150,7 @@ class IdentitiesPanel(QWidget):
         right = QVBoxLayout()
         right.addWidget(self.header)
         right.addLayout(actions)
+        right.addWidget(self.task_note)
         right.addWidget(self.grid, 1)
         right.addLayout(cap_row)
         rw = QWidget(self)
@@ -122,6 +163,7 @@ class IdentitiesPanel(QWidget):
         QVBoxLayout(self).addWidget(split)
         self.list.currentItemChanged.connect(lambda *_a: self.show_identity())
         self.grid.photosDropped.connect(self.add_photo_ids)
+        self.list.photosDropped.connect(lambda iid, refs: self.add_photo_ids(refs, identity_id=iid))
         self.grid.contextRequested.connect(self._photo_menu)
         self.grid.selectionModel().selectionChanged.connect(lambda *_a: self._load_caption())
         self.save_caption_btn.clicked.connect(self.save_caption)
@@ -221,8 +263,11 @@ class IdentitiesPanel(QWidget):
 
     # --- photos -----------------------------------------------------------------------------------
 
-    def add_photo_ids(self, ids: list[int], role: str = "reference") -> None:
-        iid = self.current_id()
+    def add_photo_ids(
+        self, ids: list[int | str], role: str = "reference", identity_id: int | None = None
+    ) -> None:
+        """Add photos (ids or library file paths) to ``identity_id`` or the selected identity."""
+        iid = identity_id if identity_id is not None else self.current_id()
         if iid is None:
             return
         try:
@@ -231,6 +276,7 @@ class IdentitiesPanel(QWidget):
             self._error(exc)
             return
         self.ctx.libraryChanged.emit()
+        self.select(iid)
 
     def set_role(self, photos: list[Any], role: str) -> None:
         self.add_photo_ids([p.id for p in photos], role)
@@ -286,7 +332,11 @@ class IdentitiesPanel(QWidget):
     # --- background work --------------------------------------------------------------------------
 
     def _run(self, worker: Worker) -> Worker:
+        self.task_note.setText(f"{worker.title}…")
+        worker.failed.connect(lambda msg: self.task_note.setText(msg))
         worker.failed.connect(lambda msg: QMessageBox.warning(self, worker.title, msg))
+        worker.cancelled.connect(lambda: self.task_note.setText(f"{worker.title}: cancelled."))
+        worker.succeeded.connect(lambda r: self.task_note.setText(f"{worker.title}: {r}."))
         worker.succeeded.connect(lambda _r: self.ctx.libraryChanged.emit())
         return self.ctx.pool.start(worker)
 

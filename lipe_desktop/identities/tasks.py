@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lipe_engine.errors import LipeError
 from lipe_engine.library import Library
 from lipe_engine.progress import CancelToken, ProgressCallback
 
@@ -14,12 +15,20 @@ def suggest_similar(
     from lipe_engine.library import embeddings
 
     with Library.open(data_dir) as lib:
-        embedder = (
-            embeddings.ImageEmbedder.load(clip_model) if clip_model else embeddings.load_configured(lib)
-        )
-        embeddings.embed_photos(lib, embedder, progress=progress, cancel=cancel)
+        try:
+            embedder = (
+                embeddings.ImageEmbedder.load(clip_model) if clip_model else embeddings.load_configured(lib)
+            )
+        except embeddings.EmbeddingModelMissing as exc:
+            if clip_model:
+                raise
+            # the engine's hint names the CLI; in the app the place to fix it is Settings
+            raise LipeError(
+                "no CLIP model is set, so similar photos cannot be found",
+                "choose a CLIP folder in Settings > CLIP (suggestions)",
+            ) from exc
         found = embeddings.suggest_similar(lib, identity_id, embedder, progress=progress, cancel=cancel)
-        return f"{len(found)} similar photo(s) suggested"
+        return f"{len(found)} similar photo(s) suggested: confirm or reject them (right-click)"
 
 
 def caption_photos(
@@ -31,16 +40,12 @@ def caption_photos(
 
         captioning = importlib.import_module("lipe_engine.captioning")
     except ImportError as exc:
-        from lipe_engine.errors import LipeError
-
         raise LipeError("captioning is not available in this build", "install the 'llm' extra") from exc
     fn = getattr(captioning, "caption_identity", None)
     if fn is None:
-        from lipe_engine.errors import LipeError
-
         raise LipeError("this engine version has no identity captioner", "update LIPE Desktop")
     with Library.open(data_dir) as lib:
-        n = fn(
+        out = fn(
             lib,
             identity_id,
             llava=settings.get("llava_gguf") or None,
@@ -48,4 +53,5 @@ def caption_photos(
             progress=progress,
             cancel=cancel,
         )
-        return f"{n} caption(s) written"
+        n = len(out) if isinstance(out, (list, tuple, dict)) else out  # a count or the captions
+        return f"{n} caption(s) written" if isinstance(n, int) else "captions written"

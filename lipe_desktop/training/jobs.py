@@ -9,6 +9,7 @@ library settings (``desktop.train_order``).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,15 @@ def samples_of(job: Any) -> list[Path]:
     if not out:
         return []
     return sorted(Path(out).glob("samples/*.png"))
+
+
+_SAMPLE = re.compile(r"step_(\d+)(?:_prompt_(\d+))?_seed_(\d+)")
+
+
+def sample_label(path: Path) -> str:
+    """``step_000020_prompt_0_seed_1.png`` -> ``step 20, seed 1`` (other names: the file stem)."""
+    m = _SAMPLE.fullmatch(Path(path).stem)
+    if m is None:
+        return Path(path).stem
+    prompt = f", prompt {int(m.group(2)) + 1}" if m.group(2) and m.group(2) != "0" else ""
+    return f"step {int(m.group(1))}{prompt}, seed {m.group(3)}"

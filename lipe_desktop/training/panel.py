@@ -4,7 +4,6 @@ progress with step/loss/ETA, the latest sample images, and "Unload models"."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -95,7 +94,8 @@ class TrainingPanel(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.bar)
         lay.addWidget(self.status)
-        lay.addWidget(QLabel("Samples", self))
+        self.samples_label = QLabel("Samples (none yet)", self)
+        lay.addWidget(self.samples_label)
         lay.addWidget(self.samples)
         self.preset.currentIndexChanged.connect(self._preset_help)
         self.add_btn.clicked.connect(lambda: self.add_identity(self.identity.currentData()))
@@ -207,8 +207,11 @@ class TrainingPanel(QWidget):
             not self.runner.active and jobs.next_queued(self.ctx.library) is not None
         )
         self.buttons["stop"].setEnabled(self.runner.busy or self.runner.active)
-        if job is not None:
-            self._show_samples(job)
+        shown = job
+        if shown is None and self.runner.job_id is not None:
+            shown = self.ctx.library.get_job(self.runner.job_id)  # the running job's samples by default
+        if shown is not None:
+            self._show_samples(shown)
 
     def _move(self, delta: int) -> None:
         jid = self.selected_job_id()
@@ -269,14 +272,19 @@ class TrainingPanel(QWidget):
         self.select_job(job_id)
 
     def _show_samples(self, job: Any) -> None:
+        """The newest sample images of ``job`` (the trainer writes them every ``sample_every`` steps)."""
         paths = jobs.samples_of(job)[-8:]
-        if [self.samples.item(i).toolTip() for i in range(self.samples.count())] == [str(p) for p in paths]:  # type: ignore[union-attr]
+        shown = [it.toolTip() for i in range(self.samples.count()) if (it := self.samples.item(i))]
+        if shown == [str(p) for p in paths]:
             return
         self.samples.clear()
         for p in paths:
-            it = QListWidgetItem(QIcon(QPixmap(str(p))), Path(p).stem)
+            it = QListWidgetItem(QIcon(QPixmap(str(p))), jobs.sample_label(p))
             it.setToolTip(str(p))
             self.samples.addItem(it)
+        self.samples_label.setText(
+            f"Samples of job {job.id} (newest {len(paths)})" if paths else "Samples (none yet)"
+        )
 
     def shutdown(self) -> None:
         self._poll.stop()

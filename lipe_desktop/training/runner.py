@@ -39,8 +39,7 @@ class TrainingRunner(QObject):
 
     def start(self) -> str | None:
         """Start working through the queue; returns a readable reason when it cannot."""
-        model = self.ctx.settings.sdxl_model.strip()
-        if not model:
+        if not self.ctx.settings.model_source():
             return "No SDXL model is set: open Settings and choose the model to train on."
         self.active = True
         self.runningChanged.emit(True)
@@ -67,7 +66,7 @@ class TrainingRunner(QObject):
         if holder is not None and hasattr(holder, "unload") and self.ctx.settings.memory_mode != "high":
             holder.unload()  # free the edit model's memory for training
         cmd = jobs.child_command(
-            self.ctx.data_dir, job.id, self.ctx.settings.sdxl_model.strip(), self.ctx.settings.device
+            self.ctx.data_dir, job.id, self.ctx.settings.model_source(), self.ctx.settings.device
         )
         proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
