@@ -20,8 +20,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     from ..training import PRESETS
 
     p.add_argument("identity", help="identity name (or id)")
-    p.add_argument("--preset", default=None, choices=list(PRESETS),
-                   help="memory preset: " + "; ".join(f"{k}: {v.explanation}" for k, v in PRESETS.items()))
+    p.add_argument("--preset", default=None, metavar="|".join(PRESETS),
+                   help="GPU memory preset (16, 16gb and '16 GB' all work): " + "; ".join(f"{k}: {v.explanation}" for k, v in PRESETS.items()))
     p.add_argument("--model", default=None, help="base SDXL folder/.safetensors/hub id (default: setting "
                    "sdxl_model / $LIPE_SDXL_MODEL, else the shipped toy model)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: epochs x photos)")
@@ -40,6 +40,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class-steps", type=int, default=None, help="denoising steps per class image (default 30)")
     p.add_argument("--no-caption", action="store_true", help="do not caption uncaptioned photos first")
     p.add_argument("--output", default=None, help="output folder (default: a new folder in the library)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_data_dir_option(p)
 
 
@@ -91,7 +92,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--output resumes from the newest checkpoint.",
     )
     add_training_options(p)
-    p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
 

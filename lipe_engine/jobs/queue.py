@@ -1,8 +1,8 @@
 """The persistent identity-prior queue: library jobs of kind ``train`` run one after another.
 
 * ``enqueue`` validates the settings and adds a queued job; ``run_queue`` claims the oldest queued
-  job atomically (``Library.claim_next_job``), runs it, records ``done``/``failed`` with the error
-  message, and goes on with the next one until none is left.
+  job atomically (:func:`claim_next` records the worker in the same transaction), runs it, records
+  ``done``/``failed`` with the error message, and goes on with the next one until none is left.
 * ``cancel_job`` cancels a queued job at once; a running one is marked ``cancelled`` in the database
   and its runner (any process) notices within a second or two, checkpoints and stops.
 * A runner that is stopped (Ctrl-C, SIGTERM) puts its job back to ``queued``; one that was killed
@@ -81,6 +81,26 @@ def claim_stale(lib: Any) -> Any | None:
             c.execute("UPDATE jobs SET result = ? WHERE id = ?", (json.dumps({"worker": _worker()}), job.id))
             return lib.get_job(job.id)
     return None
+
+
+def claim_next(lib: Any) -> Any | None:
+    """Atomically take the oldest queued job and mark it running *with our worker info*.
+
+    (``Library.claim_next_job`` leaves the worker unknown for a moment, and another runner's
+    :func:`claim_stale` would take such a job for an orphan.)
+    """
+    import json
+
+    from ..library._base import now_iso
+
+    now = now_iso()
+    with lib.transaction() as c:
+        row = c.execute("SELECT id FROM jobs WHERE state = 'queued' AND kind = ? ORDER BY id LIMIT 1", (KIND,)).fetchone()
+        if row is None:
+            return None
+        c.execute("UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?), updated_at = ?, "
+                  "result = ? WHERE id = ?", (now, now, json.dumps({"worker": _worker()}), row[0]))
+    return lib.get_job(int(row[0]))
 
 
 class JobProgress:
@@ -178,7 +198,7 @@ def run_queue(lib: Any, *, model: str | None = None, device: str | None = None,
     finished: list[Any] = []
     while max_jobs is None or len(finished) < max_jobs:
         token.raise_if_cancelled()
-        job = claim_stale(lib) or lib.claim_next_job(KIND)
+        job = claim_stale(lib) or claim_next(lib)
         if job is None:
             break
         done = execute_job(lib, job.id, model=model, device=device, progress=progress, cancel=token)
