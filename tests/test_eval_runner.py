@@ -148,3 +148,28 @@ def test_eval_resumes_after_interruption(tmp_path, toy_dataset, eval_model):
     assert "n/a" in summary.markdown  # not scored yet
     again = Evaluation(toy_dataset, cfg, lambda: eval_model).run()
     assert (again.edited, again.skipped) == (0, total)
+
+
+def test_regularization_images_reach_both_priors(tmp_path, eval_model, monkeypatch):
+    import lipe_engine.evaluation.runner as runner
+
+    ds = make_toy_dataset(tmp_path / "reg", n_subjects=1, seed=3, n_regularization=2)
+    (subject,) = load_dataset(ds)
+    assert [p.name for p, _ in subject.regularization] == ["class1.png", "class2.png"]
+    assert all("sks" not in c and subject.class_word in c for _, c in subject.regularization)
+    seen = {}
+
+    def fake_prior(model, subj, kind, out_dir, training, class_items, progress, cancel):  # noqa: ANN001
+        seen[kind] = class_items
+        return None  # no LoRA: only the arguments matter here
+
+    monkeypatch.setattr(runner, "ensure_prior", fake_prior)
+    cfg = _config(tmp_path / "out", "lipe,dreamctrl")
+    cfg.score = False
+    Evaluation(ds, cfg, lambda: eval_model).run()
+    assert seen == {"editing-captions": subject.regularization, "dreambooth": subject.regularization}
+    # a caption map without the file falls back to "a photo of a <class>"
+    data = json.loads((ds / subject.name / "prompts.json").read_text())
+    del data["regularization"]["class2.png"]
+    (ds / subject.name / "prompts.json").write_text(json.dumps(data))
+    assert load_dataset(ds)[0].regularization[1][1] == f"a photo of a {subject.class_word}"

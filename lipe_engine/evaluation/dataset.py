@@ -7,6 +7,7 @@
         references/               3-5 reference photos of the subject (jpg, jpeg, png, webp)
         test.jpg                  the photo to edit (exactly one file named test.<ext>)
         prompts.json              the prompts, see below
+        regularization/           optional: class images for the priors' prior-preservation loss
 
 ``prompts.json``::
 
@@ -16,13 +17,16 @@
       "identity": "a sks dog",              # identity prompt P^e (NIMA's mask)
       "source": "a photo of a sks dog sitting on the grass",       # P^s, describes test.jpg
       "targets": ["a photo of a sks dog standing on the grass"],    # one or more P^g
-      "captions": {"ref1.jpg": "a photo of a sks dog running"}      # optional, per reference
+      "captions": {"ref1.jpg": "a photo of a sks dog running"},     # optional, per reference
+      "regularization": {"r1.jpg": "a photo of a dog running"}      # optional, per class image
     }
 
 Methods without a personal prior (MasaCtrl) and the metrics' CLIP text encoder see the prompts
 with the identifier word removed ("a photo of a dog sitting"): for them ``sks`` is noise.
-``captions`` are optional editing-oriented captions of the references; when absent, the
-training's own captioner writes them.
+``captions`` are the editing-oriented captions of the references (LIPE's prior needs them; write
+them with ``lipe caption``). Images in ``regularization/`` (with ``regularization`` captions, else
+"a photo of a <class>") train both priors with the prior-preservation loss, as in the paper; without
+the folder the priors are trained on the references alone.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class Subject:
     source: str
     targets: list[str]
     captions: dict[str, str] = field(default_factory=dict)
+    regularization: list[tuple[Path, str]] = field(default_factory=list)
 
     def plain(self, prompt: str) -> str:
         """The prompt without the identifier word (for no-prior methods and CLIP)."""
@@ -105,11 +110,18 @@ def load_subject(folder: str | Path) -> Subject:
     if not isinstance(captions, dict):
         raise InputError(f"\"captions\" in '{where}' is not an object", "map file names to captions")
     token = str(data.get("token", "sks")).strip()
+    class_word = _text(data, "class", where)
+    reg_captions = data.get("regularization") or {}
+    if not isinstance(reg_captions, dict):
+        raise InputError(f"\"regularization\" in '{where}' is not an object", "map file names to captions")
+    reg_dir = folder / "regularization"
+    regularization = [(p, str(reg_captions.get(p.name) or f"a photo of a {class_word}"))
+                      for p in (_images(reg_dir) if reg_dir.is_dir() else [])]
     return Subject(
         name=folder.name, folder=folder, references=refs, test_image=tests[0], token=token,
-        class_word=_text(data, "class", where), identity=_text(data, "identity", where),
+        class_word=class_word, identity=_text(data, "identity", where),
         source=_text(data, "source", where), targets=[t.strip() for t in targets],
-        captions={str(k): str(v) for k, v in captions.items()},
+        captions={str(k): str(v) for k, v in captions.items()}, regularization=regularization,
     )
 
 

@@ -2,8 +2,9 @@
 
 Two kinds (see :mod:`lipe_engine.baselines.methods`): LIPE's prior trained on the references with
 editing-oriented captions, and the DreamBooth prior trained on the same photos with the plain
-caption "a photo of <identity>". Both use the same training recipe and regularization set, so the
-captions are the only difference (the paper's DreamCtrl and "w/o captions" ablation).
+caption "a photo of <identity>". Both use the same training recipe and the subject's
+regularization images (if the dataset has them), so the captions are the only difference (the
+paper's DreamCtrl and "w/o captions" ablation).
 
 A prior is taken, in this order, from ``<subject>/priors/<kind>/`` (a LoRA folder or
 ``.safetensors`` shipped with the dataset), from ``<out>/priors/<subject>/<kind>/`` when a
@@ -83,6 +84,6 @@ def ensure_prior(
     items = instance_items(subject, kind)
     lora = train_identity_lora(model, items, class_items, folder, training_config,  # type: ignore[arg-type]
                                progress, cancel)
-    atomic_write_text(done, json.dumps({"lora": str(lora), "kind": kind,
-                                        "captions": [c for _, c in items]}, indent=1))
+    atomic_write_text(done, json.dumps({"lora": str(lora), "kind": kind, "captions": [c for _, c in items],
+                                        "class_images": len(class_items or [])}, indent=1))
     return lora

@@ -160,7 +160,7 @@ class Evaluation:
             lora = None
             if kind is not None:
                 lora = ensure_prior(model, subject, kind, self.config.out_dir, self.config.training,
-                                    None, self._reporter(), self.cancel)
+                                    list(subject.regularization) or None, self._reporter(), self.cancel)
             _set_prior(model, lora)
             cache = InversionCache(None)  # shared by the NIMA methods on this prior (same inversion)
             for method in dict.fromkeys(m for m, _ in items if m.prior == kind):

@@ -4,11 +4,13 @@ Each subject is one toy individual (e.g. a red striped dog): 3 reference photos 
 settings and facings, each with an editing-oriented caption in the captioner's style where the
 individual's description is replaced by the identifier ("close-up photo, a sks dog sitting facing
 left, on green grass"); a test photo in another scene; targets = the test scene's caption with each
-other pose of its kind.
+other pose of its kind. With ``n_regularization`` each subject also gets that many class images
+(other individuals of its kind, captioned "... a dog sitting ...") in ``regularization/``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,15 @@ def _caption(scene, pose: str | None = None) -> str:  # type: ignore[no-untyped-
     return text
 
 
-def make_toy_dataset(root: str | Path, n_subjects: int = 3, n_refs: int = 3, seed: int = 0) -> Path:
+def _class_caption(scene) -> str:  # type: ignore[no-untyped-def]
+    ind = scene.individual
+    return scene.caption().replace(f"a {ind.description}", f"a {ind.kind}").replace(
+        f"an {ind.description}", f"a {ind.kind}")
+
+
+def make_toy_dataset(
+    root: str | Path, n_subjects: int = 3, n_refs: int = 3, seed: int = 0, n_regularization: int = 0
+) -> Path:
     """Write ``n_subjects`` toy subjects under ``root`` (which must not hold subjects yet)."""
     from ..toyworld import POSES, Individual, random_scene
 
@@ -53,5 +63,14 @@ def make_toy_dataset(root: str | Path, n_subjects: int = 3, n_refs: int = 3, see
             "targets": [_caption(test, p) for p in others],
             "captions": captions,
         }
-        write_subject(root, f"{i + 1:02d}_{ind.colour}_{ind.kind}", refs, test.render()[0], prompts)
+        folder = write_subject(root, f"{i + 1:02d}_{ind.colour}_{ind.kind}", refs, test.render()[0], prompts)
+        if n_regularization > 0:
+            reg_captions = {}
+            (folder / "regularization").mkdir()
+            for r in range(n_regularization):
+                scene = random_scene(rng, Individual.random(rng, ind.kind))
+                scene.render()[0].save(folder / "regularization" / f"class{r + 1}.png")
+                reg_captions[f"class{r + 1}.png"] = _class_caption(scene)
+            prompts["regularization"] = reg_captions
+            (folder / "prompts.json").write_text(json.dumps(prompts, indent=2), encoding="utf-8")
     return root
