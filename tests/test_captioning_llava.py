@@ -1,16 +1,18 @@
-"""The LLaVA captioner up to the chat-handler call, and ``caption_identity`` on a real library.
+"""The LLaVA captioner end to end on a tiny model built here, and ``caption_identity`` on a real library.
 
-No LLaVA weights exist offline and a working tiny vision projector cannot be written with the
-``gguf`` package alone (the real clip/mtmd loader needs a complete vision tower), so: the language
-model is the tiny llama GGUF built in ``test_llm_tiny_gguf`` loaded by the real llama-cpp-python;
-the projector is a metadata-only mmproj GGUF (enough to pick the handler, and the real handler
-rejects it with a clean error); the handler call itself is a recording fake.
+No LLaVA weights can be downloaded, so this file writes its own: the language model is the tiny llama
+GGUF of ``test_llm_tiny_gguf``, and :func:`build_tiny_mmproj` writes a LLaVA-1.5-style projector (a
+one-block CLIP vision tower on 28 px images + the two-layer MLP projector, random weights) that the
+real llama-cpp-python ``Llava15ChatHandler`` / mtmd loader accepts, encodes an image with, and feeds
+to the model. Captions are random words, which is fine: the post-processor must still name the
+subject by its token. A recording fake handler checks the exact messages (one fresh turn per photo).
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -46,13 +48,67 @@ def build_fake_mmproj(path: Path, projector: str = "mlp", pinpoints: bool = Fals
     return path
 
 
+def build_tiny_mmproj(path: Path, n_text: int = 32, n_embd: int = 32, n_ff: int = 64, image: int = 28,
+                      patch: int = 14, seed: int = 0) -> Path:
+    """A working LLaVA-1.5-style projector GGUF: CLIP vision tower (1 block) + MLP, random weights."""
+    import gguf
+
+    rng = np.random.default_rng(seed)
+
+    def t(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) * 0.05).astype(np.float32)
+
+    def ones(n: int) -> np.ndarray:
+        return np.ones(n, np.float32)
+
+    def zeros(n: int) -> np.ndarray:
+        return np.zeros(n, np.float32)
+
+    w = gguf.GGUFWriter(str(path), "clip")
+    w.add_bool("clip.has_vision_encoder", True)
+    w.add_bool("clip.has_llava_projector", True)
+    w.add_string("clip.projector_type", "mlp")
+    w.add_bool("clip.use_gelu", True)
+    for key, value in (("image_size", image), ("patch_size", patch), ("embedding_length", n_embd),
+                       ("feed_forward_length", n_ff), ("projection_dim", n_text), ("block_count", 1),
+                       ("attention.head_count", 4)):
+        w.add_uint32(f"clip.vision.{key}", value)
+    w.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-5)
+    w.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])
+    w.add_array("clip.vision.image_std", [0.5, 0.5, 0.5])
+    w.add_tensor("v.patch_embd.weight", t(n_embd, 3, patch, patch))
+    w.add_tensor("v.class_embd", t(n_embd))
+    w.add_tensor("v.position_embd.weight", t((image // patch) ** 2 + 1, n_embd))
+    w.add_tensor("v.pre_ln.weight", ones(n_embd))
+    w.add_tensor("v.pre_ln.bias", zeros(n_embd))
+    for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
+        w.add_tensor(f"v.blk.0.{name}.weight", t(n_embd, n_embd))
+        w.add_tensor(f"v.blk.0.{name}.bias", zeros(n_embd))
+    for name in ("ln1", "ln2"):
+        w.add_tensor(f"v.blk.0.{name}.weight", ones(n_embd))
+        w.add_tensor(f"v.blk.0.{name}.bias", zeros(n_embd))
+    w.add_tensor("v.blk.0.ffn_up.weight", t(n_ff, n_embd))
+    w.add_tensor("v.blk.0.ffn_up.bias", zeros(n_ff))
+    w.add_tensor("v.blk.0.ffn_down.weight", t(n_embd, n_ff))
+    w.add_tensor("v.blk.0.ffn_down.bias", zeros(n_embd))
+    w.add_tensor("mm.0.weight", t(n_text, n_embd))  # LLaVA's projector: linear, GELU, linear
+    w.add_tensor("mm.0.bias", zeros(n_text))
+    w.add_tensor("mm.2.weight", t(n_text, n_text))
+    w.add_tensor("mm.2.bias", zeros(n_text))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
 @pytest.fixture(scope="module")
 def ggufs(tmp_path_factory) -> tuple[Path, Path]:
     pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
     from test_llm_tiny_gguf import build_tiny_llama_gguf
 
     d = tmp_path_factory.mktemp("llava")
-    return build_tiny_llama_gguf(d / "tiny-llava.gguf"), build_fake_mmproj(d / "mmproj-tiny.gguf")
+    return build_tiny_llama_gguf(d / "tiny-llava.gguf"), build_tiny_mmproj(d / "mmproj-tiny.gguf")
 
 
 class FakeHandler:
@@ -140,11 +196,24 @@ def test_one_fresh_single_turn_per_photo_and_the_model_is_closed(ggufs, fake_han
     assert getattr(llama, "_ctx", None) is None or getattr(llama._ctx, "ctx", None) is None  # memory freed
 
 
-def test_the_real_handler_rejects_a_projector_without_a_vision_tower(ggufs) -> None:
-    model, mmproj = ggufs
-    with LlavaCaptioner(model, mmproj, n_gpu_layers=0, n_ctx=256) as cap, pytest.raises(ModelLoadError) as err:
+def test_the_real_handler_rejects_a_projector_without_a_vision_tower(ggufs, tmp_path: Path) -> None:
+    model, _ = ggufs
+    empty = build_fake_mmproj(tmp_path / "mmproj-empty.gguf")
+    with LlavaCaptioner(model, empty, n_gpu_layers=0, n_ctx=256) as cap, pytest.raises(ModelLoadError) as err:
         cap.describe(Image.new("RGB", (64, 64)), "describe it")
     assert "\n" not in str(err.value)
+
+
+def test_real_llava_handler_captions_the_identity_end_to_end(library, ggufs) -> None:
+    """No fake: Llava15ChatHandler + mtmd encode each photo with the tiny projector, the tiny LLM answers."""
+    lib, ident = library
+    model, mmproj = ggufs
+    n = caption_identity(lib, ident.id, llava=model, mmproj=mmproj, n_gpu_layers=0)
+    assert n == 3
+    for link in lib.identity_photos(ident.id, role="reference"):
+        cap = lib.get_caption(link.photo, identity=ident.id)
+        assert cap is not None and "llava15" in cap.model
+        assert len(re.findall(r"\bsks dog\b", cap.text)) == 1 and len(cap.text.split()) <= 72
 
 
 @pytest.fixture()

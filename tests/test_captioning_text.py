@@ -64,3 +64,8 @@ def test_request_asks_for_the_editing_oriented_fields() -> None:
     for field in ("perspective", "style", "faces", "subject", "action", "hair", "setting", "70 words"):
         assert field in text, field
     assert "{subject}" in CAPTION_REQUEST and "a dog" in text
+
+
+def test_control_bytes_of_a_broken_decode_are_dropped() -> None:
+    out = clean_caption("photo\x00 of a\x12 dog\x18 running\x1b", "dog", "sks")
+    assert out == "Photo of a sks dog running"

@@ -51,6 +51,7 @@ def _strip_markup(text: str) -> str:
     text = re.sub(r"</?s>|<\|[a-z_]+\|>|\[/?INST\]", " ", text)  # template tokens that leak through
     text = re.sub(r"\b(?:USER|ASSISTANT|SYSTEM|Human|AI)\s*:\s*", " ", text)  # role prefixes of the prompt format
     text = re.sub(r"\*\*|__|`|#+\s", "", text)
+    text = "".join(ch for ch in text if ch in "\n\t" or ch.isprintable())  # control bytes of broken decodes
     return text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2019", "'")
 
 
