@@ -1,10 +1,9 @@
 """Training child process: ``python -m lipe_desktop.training.child --data-dir D --job N --model M``.
 
-Runs one queued training job of the library with the engine's ``train_identity_lora`` and reports
+Runs one queued training job of the library through the engine's job runner and reports
 JSON lines on stdout (see ``protocol``), so a crash in training cannot take the GUI down. SIGTERM
 (the GUI's Stop) cancels cleanly: the engine checkpoints the current step and the job can be resumed.
-This is a thin adapter; when the engine's job runner (``lipe_engine.jobs``) offers the same, it
-should replace the body of :func:`run`.
+The work itself is the engine's job runner (``lipe_engine.jobs.execute_job``); this is the adapter.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import argparse
 import logging
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,64 +28,40 @@ def say(kind: str, **fields: Any) -> None:
     print(encode(kind, **fields), flush=True)
 
 
-def _items(lib: Library, ident: Any) -> list[tuple[Any, str]]:
-    refs = lib.identity_photos(ident.id, role="reference")
-    if not refs:
-        raise LipeError(
-            f"identity '{ident.name}' has no reference photos", "add 3-5 photos of it in Identities"
-        )
-    out = []
-    for link in refs:
-        cap = lib.get_caption(link.photo, identity=ident.id)
-        out.append((link.photo.path, cap.text if cap else f"a photo of a {ident.instance_prompt}"))
-    return out
-
-
 def run(lib: Library, job_id: int, model: str, device: str, token: CancelToken) -> int:
-    from lipe_engine.training import config_from_preset, train_identity_lora
+    from lipe_engine.jobs import execute_job
 
     job = lib.get_job(job_id)
     if job.state != "queued":
         raise LipeError(f"training job {job_id} is {job.state}", "queue it again (Resume) to run it")
-    cfg_in = job.config or {}
-    lib.update_job(job_id, state="running", progress=0.0, message="starting")
-    ident = lib.get_identity(int(job.identity_id or 0))
-    overrides = dict(cfg_in.get("overrides") or {})
-    if device and device != "auto":
-        overrides.setdefault("device", device)
-    config = config_from_preset(cfg_in.get("preset"), **overrides)
-    last = [0.0]
 
     def progress(ev: ProgressEvent) -> None:
-        loss = ev.info.get("loss") if ev.info else None
         say(
             "progress",
             stage=ev.stage,
             step=ev.step,
             total=ev.total,
             eta_s=ev.eta_s,
-            loss=loss,
+            loss=ev.info.get("loss") if ev.info else None,
             global_step=ev.info.get("global_step") if ev.info else None,
         )
-        now = time.monotonic()
-        if now - last[0] > 1.0 or ev.step == ev.total:
-            last[0] = now
-            lib.update_job(job_id, progress=ev.fraction, message=f"{ev.stage} {ev.step}/{ev.total}")
 
-    lora_dir = train_identity_lora(
-        model, _items(lib, ident), None, cfg_in["output_dir"], config, progress=progress, cancel=token
+    # The engine's job runner records progress, the outcome and the LoRA in the library itself.
+    done = execute_job(
+        lib,
+        job_id,
+        model=model,
+        device=device,
+        progress=progress,
+        cancel=token,
+        on_stop="cancelled",
+        raise_errors=True,
     )
-    lora = lib.record_lora(
-        ident,
-        lora_dir,
-        base_model=model,
-        settings={"preset": cfg_in.get("preset"), **overrides},
-        job_id=job_id,
-    )
-    lib.update_job(
-        job_id, state="done", progress=1.0, message="prior trained", result={"lora": str(lora_dir)}
-    )
-    say("done", lora=str(lora_dir), lora_id=lora.id)
+    if done.state != "done":  # cancelled from elsewhere (e.g. `lipe queue cancel`)
+        say("cancelled")
+        return 0
+    result = done.result or {}
+    say("done", lora=result.get("lora"), lora_id=result.get("lora_id"))
     return 0
 
 
