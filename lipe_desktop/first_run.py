@@ -276,3 +276,16 @@ def maybe_show_first_run(
     mark_done(Path(data_dir), choice)
     log.info("first run: %s", choice)
     return changed
+
+
+def run_at_start(ctx, parent: QWidget | None = None) -> bool:  # type: ignore[no-untyped-def]
+    """What the app calls after showing its main window (not in ``--smoke``): the welcome dialog on
+    the first start, then ``ctx.settingsChanged`` when the user's choice changed the settings."""
+    try:
+        changed = maybe_show_first_run(parent, ctx.settings, ctx.data_dir)
+    except OSError as exc:  # an unwritable data dir must not stop the app from starting
+        log.warning("first run: %s", exc)
+        return False
+    if changed:
+        ctx.settingsChanged.emit()
+    return changed

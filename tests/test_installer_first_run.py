@@ -209,3 +209,23 @@ def test_toy_option_follows_the_engines_default_model(tmp_path, monkeypatch) -> 
     (tmp_path / "not_trained_yet" / "model_index.json").write_text("{}")
     opt = first_run.toy_option()
     assert opt.available and opt.value == "" and "ready now" in opt.label
+
+
+def test_run_at_start_tells_the_app_when_settings_changed(qtbot, tmp_path, toy_dir, monkeypatch) -> None:
+    from PySide6.QtCore import QObject, Signal
+
+    class Ctx(QObject):  # the two things of lipe_desktop.context.AppContext it uses
+        settingsChanged = Signal()
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.settings, self.data_dir = AppSettings(), tmp_path
+
+    ctx = Ctx()
+    _accept_with(monkeypatch, pick="about 7 GB")
+    monkeypatch.setattr(first_run, "discovered_options", lambda: [])
+    with qtbot.waitSignal(ctx.settingsChanged, timeout=1000):
+        assert first_run.run_at_start(ctx)
+    assert ctx.settings.sdxl_model == SDXL_BASE_ID and ctx.settings.allow_downloads
+    assert AppSettings.load(tmp_path).sdxl_model == SDXL_BASE_ID
+    assert not first_run.run_at_start(ctx)  # second start: nothing

@@ -116,6 +116,7 @@ def test_install_creates_venv_with_cpu_torch_and_lipe(installed) -> None:
     assert r.returncode == 0, r.stderr
     version, cuda = r.stdout.split()
     assert version.startswith("2.13.0") and cuda == "None", r.stdout
+    assert f"torch {version} (cpu build)" in installed["log"], installed["log"][-500:]
     # Through the launcher link, as a user would type it.
     link = installed["home"] / ".local" / "bin" / "lipe"
     assert link.is_symlink() and link.resolve() == (venv / "bin" / "lipe").resolve()
@@ -154,6 +155,7 @@ def test_second_run_reuses_everything_then_uninstall(installed) -> None:
     r = _run(["bash", str(INSTALL), "--prefix", str(prefix)], env)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "reusing venv" in r.stdout and "torch already installed" in r.stdout
+    assert "already installed from" in r.stdout, "an unchanged editable app needs no pip run"
     assert torch_dir.stat().st_mtime_ns == stamp, "a re-run must not reinstall torch"
 
     # Something of the user's in the data dir and a foreign launcher: both must survive.

@@ -22,7 +22,8 @@
 # shows pip's full output for the app step. User data (library, settings, models) is never touched.
 set -euo pipefail
 
-say() { printf '[lipe-install] %s\n' "$*"; }
+# Elapsed seconds on every line: installs on slow disks/networks show where the time goes.
+say() { printf '[lipe-install %4ss] %s\n' "$SECONDS" "$*"; }
 die() { printf '[lipe-install] error: %s\n' "$*" >&2; exit 1; }
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -139,9 +140,19 @@ if [ "$TORCH_MODE" != skip ]; then
 fi
 
 # --- the app --------------------------------------------------------------------------------------
-say "installing LIPE Desktop from $REPO"
-pip_install ${LIPE_VERBOSE:+--verbose} --quiet "${APP_ARGS[@]}"
-"$VENV/bin/lipe" --version >/dev/null || die "the installed 'lipe' does not start: see the pip output above."
+# The install is editable, so code changes need no reinstall; only new dependencies or entry points
+# (pyproject.toml) or other extras do. The stamp records what the last successful install used.
+STAMP="$PREFIX/app-stamp.txt"
+want_stamp="$(printf '%s\n%s\n%s\n' "$REPO" "$EXTRAS" "$(cksum < "$REPO/pyproject.toml")")"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && "$VENV/bin/lipe" --version >/dev/null 2>&1; then
+  say "LIPE Desktop already installed from $REPO (pyproject.toml unchanged), keeping it"
+else
+  say "installing LIPE Desktop from $REPO"
+  rm -f "$STAMP"
+  pip_install ${LIPE_VERBOSE:+--verbose} --quiet "${APP_ARGS[@]}"
+  "$VENV/bin/lipe" --version >/dev/null || die "the installed 'lipe' does not start: see the pip output above."
+  printf '%s' "$want_stamp" > "$STAMP"
+fi
 
 # --- launchers, desktop entry, icon ---------------------------------------------------------------
 MANIFEST="$PREFIX/install-manifest.txt"
@@ -188,5 +199,5 @@ EOF
 fi
 mv "$MANIFEST.tmp" "$MANIFEST"
 
-say "done: $("$VENV/bin/lipe" --version), torch $("$VPY" -c 'import torch; print(torch.__version__, "cuda" if torch.cuda.is_available() else "cpu")' 2>/dev/null || echo '(not installed)')"
+say "done: $("$VENV/bin/lipe" --version), torch $("$VPY" "$REPO/installers/common/torch_state.py" --describe 2>/dev/null || echo '(unknown)')"
 say "start it with: $VENV/bin/lipe-desktop   (uninstall: installers/linux/uninstall.sh --prefix $PREFIX)"

@@ -56,6 +56,6 @@ DATA="${XDG_DATA_HOME:-$HOME/.local/share}"
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database -q "$DATA/applications" || true
 # Only what install.sh made; anything else a user put in the prefix stays.
 rm -rf "$PREFIX/venv"
-rm -f "$MANIFEST"
+rm -f "$PREFIX/app-stamp.txt" "$MANIFEST"
 rmdir "$PREFIX" 2>/dev/null && say "removed $PREFIX" || say "removed $PREFIX/venv (kept other files in $PREFIX)"
 say "kept your library, settings and models (delete them from the app's data folder if you want them gone)"
