@@ -10,3 +10,7 @@ Layout (views never compute anything; they call the engine through :mod:`lipe_de
 - ``identities``, ``training``: identities panel and training queue.
 - ``settings_dialog``: model locations, device, precision, memory mode.
 """
+
+from .qtfix import immortalize_none
+
+immortalize_none()  # first, before any Qt call can leak references to None (see qtfix)

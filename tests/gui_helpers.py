@@ -31,3 +31,31 @@ def make_library(root: Path, n: int = 12) -> tuple[Path, Path]:
         f = lib.add_folder(folder)
         lib.scan([f.id])
     return data, folder
+
+
+def make_big_library(root: Path, n: int, distinct: int = 8) -> Path:
+    """A data dir with ``n`` photo records (inserted directly: scanning is not what these tests time)
+    whose files are hard links to ``distinct`` generated JPEGs; each record has its own content hash."""
+    import os
+
+    from lipe_engine.library import Library
+
+    originals = make_photos(root / "originals", distinct, (320, 240))
+    folder = root / "Pictures"
+    folder.mkdir()
+    rows = []
+    for i in range(n):
+        dest = folder / f"IMG_{i:05d}.jpg"
+        os.link(originals[i % distinct], dest)
+        st = dest.stat()
+        rows.append((str(dest), f"{i:064x}", st.st_size, st.st_mtime, f"20{10 + i % 15}-06-01T12:00"))
+    data = root / "data"
+    with Library.open(data) as lib:
+        f = lib.add_folder(folder)
+        with lib.transaction() as c:
+            c.executemany(
+                "INSERT INTO photos(folder_id, path, content_hash, size, mtime, width, height, taken_at, "
+                "orientation, format) VALUES (?, ?, ?, ?, ?, 320, 240, ?, 1, 'JPEG')",
+                [(f.id, *r) for r in rows],
+            )
+    return data

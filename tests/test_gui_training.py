@@ -37,11 +37,15 @@ def window(qtbot, tmp_path: Path, tiny_sdxl_dir: Path, monkeypatch):
     ctx.close()
 
 
-def test_queue_reorder_and_readable_errors(window) -> None:
+def test_queue_reorder_and_readable_errors(window, qtbot) -> None:
     from PySide6.QtCore import Qt
 
     lib = window.ctx.library
     panel = window.training
+    qtbot.waitUntil(lambda: panel.preset.count() == 5, timeout=30_000)  # presets load on a thread
+    assert panel.preset.itemText(1) == "12 GB GPU"
+    panel.preset.setCurrentIndex(1)
+    assert panel.preset_help.text().startswith("12 GB GPU: rank 16")  # the one-line explanation
     a = lib.create_identity("A", "dog")
     b = lib.create_identity("B", "cat")
     window.ctx.libraryChanged.emit()

@@ -71,8 +71,8 @@ class Sidebar(QTreeWidget):
                 parent.addChild(child)
             parent.setExpanded(True)
         self.resizeColumnToContents(1)
-        self.blockSignals(False)
         self.select_source(current or ALL)
+        self.blockSignals(False)  # after selecting: the caller shows the source once (10,000 photos)
 
     def current_source(self) -> tuple[str, int | None] | None:
         it = self.currentItem()

@@ -4,14 +4,15 @@ The grid's model asks :meth:`ThumbnailLoader.get` from ``data()``: a cached ``QI
 once; otherwise the photo is queued and ``None`` is returned (the delegate paints a placeholder).
 Worker threads ask the engine for the thumbnail file (``Library.thumbnails.get`` renders it from the
 original when missing), read it into a ``QImage`` (safe outside the GUI thread) and emit ``loaded``.
-The queue is a bounded LIFO: while the user scrolls fast, the rows they scrolled past are dropped.
+The queue is a bounded LIFO: while the user scrolls fast, the rows they scrolled past are dropped, and a
+tile requested again (back on screen) moves to the front.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,9 @@ class ThumbnailLoader(QObject):
         self._cache: OrderedDict[int, QImage] = OrderedDict()
         self._cache_items = cache_items
         self._failed: dict[int, str] = {}
-        self._pending: deque[tuple[int, Any]] = deque()
-        self._queued: set[int] = set()
+        # requests, oldest first; a tile requested again moves to the newest end (it is on screen now)
+        self._pending: OrderedDict[int, Any] = OrderedDict()
+        self._inflight: set[int] = set()
         self._max_pending = max_pending
         self._lock = threading.Lock()
         self._active = 0
@@ -83,13 +85,14 @@ class ThumbnailLoader(QObject):
         if photo_id in self._failed or self._closed:
             return None
         with self._lock:
-            if photo_id in self._queued:
+            if photo_id in self._inflight:
                 return None
-            self._pending.append((photo_id, photo))
-            self._queued.add(photo_id)
-            while len(self._pending) > self._max_pending:
-                old, _ = self._pending.popleft()
-                self._queued.discard(old)
+            if photo_id in self._pending:
+                self._pending.move_to_end(photo_id)
+            else:
+                self._pending[photo_id] = photo
+                while len(self._pending) > self._max_pending:
+                    self._pending.popitem(last=False)  # scrolled past long ago
             start = self._active < self._threads
             if start:
                 self._active += 1
@@ -108,7 +111,7 @@ class ThumbnailLoader(QObject):
     def clear(self) -> None:
         with self._lock:
             self._pending.clear()
-            self._queued.clear()
+            self._inflight.clear()
         self._cache.clear()
         self._failed.clear()
 
@@ -116,7 +119,7 @@ class ThumbnailLoader(QObject):
         self._closed = True
         with self._lock:
             self._pending.clear()
-            self._queued.clear()
+            self._inflight.clear()
         self._pool.waitForDone(timeout_ms)
 
     def wait_idle(self, timeout_ms: int = 5000) -> bool:
@@ -124,7 +127,7 @@ class ThumbnailLoader(QObject):
 
     def _on_loaded(self, photo_id: int, img: QImage) -> None:
         with self._lock:
-            self._queued.discard(photo_id)
+            self._inflight.discard(photo_id)
         self._cache[photo_id] = img
         self._cache.move_to_end(photo_id)
         while len(self._cache) > self._cache_items:
@@ -133,7 +136,7 @@ class ThumbnailLoader(QObject):
 
     def _on_failed(self, photo_id: int, message: str) -> None:
         with self._lock:
-            self._queued.discard(photo_id)
+            self._inflight.discard(photo_id)
         self._failed[photo_id] = message
         self.failed.emit(photo_id, message)
 
@@ -145,7 +148,8 @@ class ThumbnailLoader(QObject):
                 if not self._pending or self._closed:
                     self._active -= 1
                     return
-                photo_id, photo = self._pending.pop()  # newest request first
+                photo_id, photo = self._pending.popitem(last=True)  # newest request first
+                self._inflight.add(photo_id)
             try:
                 path = self._path_for(photo)
                 img = QImage(str(path))

@@ -3,10 +3,12 @@ progress with step/loss/ETA, the latest sample images, and "Unload models"."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,6 +38,15 @@ log = logging.getLogger(__name__)
 COLUMNS = ("Job", "Identity", "Preset", "State", "Progress", "Message")
 
 
+class _Presets(QObject):
+    loaded = Signal(dict)  # preset name -> one-line explanation
+
+    def load(self) -> None:  # runs on a plain thread; the signal is delivered on the GUI thread
+        presets = jobs.presets()
+        with contextlib.suppress(RuntimeError):  # the panel was closed first
+            self.loaded.emit(presets)
+
+
 class TrainingPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: Any = None) -> None:
         super().__init__(parent)
@@ -44,9 +55,11 @@ class TrainingPanel(QWidget):
         self.identity = QComboBox(self)
         self.preset = QComboBox(self)
         self.preset.addItem("Paper defaults (large GPU)", None)
-        for name, text in jobs.presets().items():
-            self.preset.addItem(name, name)
-            self.preset.setItemData(self.preset.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+        # the presets live in the training engine, whose import pulls in torch (~3 s): load them on a
+        # thread so the window opens at once
+        self._presets = _Presets(self)
+        self._presets.loaded.connect(self._fill_presets)
+        threading.Thread(target=self._presets.load, name="lipe-presets", daemon=True).start()
         self.preset_help = QLabel("", self)
         self.preset_help.setWordWrap(True)
         self.add_btn = QPushButton("Add to queue", self)
@@ -133,6 +146,12 @@ class TrainingPanel(QWidget):
         i = self.identity.findData(current)
         self.identity.setCurrentIndex(max(0, i))
         self.add_btn.setEnabled(self.identity.count() > 0)
+
+    def _fill_presets(self, presets: dict[str, str]) -> None:
+        for name, text in presets.items():
+            self.preset.addItem(f"{name.upper().replace('GB', ' GB')} GPU", name)
+            self.preset.setItemData(self.preset.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+        self._preset_help()
 
     def _preset_help(self, *_a: Any) -> None:
         tip = self.preset.currentData(Qt.ItemDataRole.ToolTipRole)
