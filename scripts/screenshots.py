@@ -20,15 +20,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def make_photos(folder: Path, n: int) -> None:
+def make_photos(folder: Path, n: int, rex_count: int = 8) -> list[str]:
+    """Toy-world photos (256 px): the first ``rex_count`` show one dog, "Rex", in different poses and
+    places; returns their captions (the toy world's ground truth, in the captioner's style)."""
+    import numpy as np
     from PIL import Image
 
     from lipe_engine.toyworld import scene_from_seed
+    from lipe_engine.toyworld.world import Individual, random_scene
 
     folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    rex = Individual.random(rng, kind="dog")
+    captions = []
     for i in range(n):
-        img, _mask = scene_from_seed(1000 + i).render()
+        scene = random_scene(rng, individual=rex) if i < rex_count else scene_from_seed(1000 + i)
+        img, _mask = scene.render()
         img.resize((256, 256), Image.Resampling.NEAREST).save(folder / f"toy_{i:03d}.jpg", quality=92)
+        captions.append(scene.caption().replace(f"{rex.colour} {rex.pattern} dog", "sks dog"))
+    return captions
 
 
 def pump(app, seconds: float) -> None:
@@ -39,15 +49,35 @@ def pump(app, seconds: float) -> None:
 
 
 def pick_model(arg: str | None, tmp: Path) -> str:
+    """The given model, else what the app uses without settings (the shipped toy model), else a tiny
+    random one (its edits are noise; the screenshots then only show the layout)."""
     if arg:
         return arg
-    from lipe_engine.toyworld import TOY_MODEL_DIR
+    from lipe_desktop.settings import toy_model
 
-    if (TOY_MODEL_DIR / "model_index.json").is_file():
-        return str(TOY_MODEL_DIR)
+    if toy_model():
+        return toy_model()
     from lipe_engine.models.tiny import build_tiny_sdxl
 
+    print("toy model not installed: using a tiny random model", file=sys.stderr)
     return str(build_tiny_sdxl(tmp / "tiny"))
+
+
+def shoot(widget, path: Path) -> None:
+    """Grab ``widget`` and save it as a 256-colour PNG (screenshots stay ~30-150 KB in the repository)."""
+    from PIL import Image
+
+    widget.grab().save(str(path))
+    with Image.open(path) as im:
+        rgb = im.convert("RGB")
+    rgb.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+
+
+def wait_for(app, done, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while not done() and time.monotonic() < end:
+        pump(app, 0.1)
+    return bool(done())
 
 
 def main() -> int:
@@ -55,6 +85,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--model", default=None)
     ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--train-seconds", type=float, default=300, help="how long to let training run")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,19 +95,21 @@ def main() -> int:
     from lipe_desktop.context import AppContext
     from lipe_desktop.main_window import MainWindow
     from lipe_desktop.settings_dialog import SettingsDialog
+    from lipe_desktop.training import jobs
     from lipe_engine.library import Library
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
-        make_photos(tmp / "Pictures" / "toy-world", 48)
+        captions = make_photos(tmp / "Pictures" / "toy-world", 48)
         with Library.open(tmp / "data") as lib:
             lib.scan([lib.add_folder(tmp / "Pictures" / "toy-world").id])
             photos = lib.list_photos(order="path")
             rex = lib.create_identity("Rex", "dog")
-            lib.add_identity_photos(rex, photos[:4], role="reference")
-            lib.add_identity_photos(rex, photos[4:6], role="target")
-            lib.set_caption(photos[0], "a photo of a sks dog sitting in a park", identity=rex.id, by_user=True)
+            lib.add_identity_photos(rex, photos[:5], role="reference")
+            lib.add_identity_photos(rex, photos[5:8], role="target")
+            for p, text in zip(photos[:5], captions, strict=False):
+                lib.set_caption(p, text, identity=rex.id, by_user=True)
         ctx = AppContext.open(tmp / "data")
         ctx.settings.sdxl_model = pick_model(args.model, tmp)
         ctx.settings.device = "cpu"
@@ -86,11 +119,13 @@ def main() -> int:
         pump(app, 0.5)
         win.album.loader.wait_idle(20_000)
         pump(app, 1.0)
+        win.album.sidebar.select_source(("folder", ctx.library.list_folders()[0].id))
+        pump(app, 0.3)
         win.album.grid.setCurrentIndex(win.album.model.index(5))
-        win.grab().save(str(out / "album.png"))
+        shoot(win, out / "album.png")
         win.album.open_viewer(win.album.model.photo(5))
         pump(app, 1.5)
-        win.grab().save(str(out / "viewer.png"))
+        shoot(win, out / "viewer.png")
         win.album.viewer.closed.emit()
         if win.identities is not None:
             win.tabs.setCurrentWidget(win.identities)
@@ -98,19 +133,33 @@ def main() -> int:
             win.identities.loader.wait_idle(20_000)
             win.identities.grid.setCurrentIndex(win.identities.model.index(0))
             pump(app, 1.0)
-            win.grab().save(str(out / "identities.png"))
+            shoot(win, out / "identities.png")
         if win.training is not None:
-            win.training.add_identity(rex.id)
-            win.tabs.setCurrentWidget(win.training)
-            pump(app, 0.5)
-            win.grab().save(str(out / "training.png"))
+            panel = win.training
+            wait_for(app, lambda: panel.preset.count() > 1, 60)
+            # a few real training steps so the progress, loss, ETA and sample strip show
+            tiny = {"max_steps": 40, "resolution": 64, "rank": 4, "checkpoint_every": 2}
+            job = panel.add_identity(
+                rex.id, overrides={**tiny, "sample_every": 2, "sample_steps": 8, "sample_seeds": [0, 1]}
+            )
+            panel.add_identity(rex.id, preset="24gb")  # queued behind it
+            panel.preset.setCurrentIndex(panel.preset.findData("12gb"))  # its one-line explanation shows
+            panel.start()
+            win.tabs.setCurrentWidget(panel)
+            wait_for(app, lambda: len(jobs.samples_of(job)) >= 6, args.train_seconds)  # three sample rounds
+            pump(app, 2.5)  # the panel polls every 2 s
+            shoot(win, out / "training.png")
+            panel.runner.stop()
+            wait_for(app, lambda: not panel.runner.busy, 120)
         win.tabs.setCurrentIndex(0)
         dlg = SettingsDialog(ctx.settings, win)
-        dlg.show()
+        dlg.edits["llava_gguf"].setText(str(Path.home() / "models" / "llava-v1.6-mistral-7b.Q4_K_M.gguf"))
+        dlg.show()  # the LLaVA path does not exist here: the dialog says so, and what else it needs
         pump(app, 0.5)
-        dlg.grab().save(str(out / "settings.png"))
+        shoot(dlg, out / "settings.png")
         dlg.close()
-        ed = win.open_editor([win.album.model.photo(4)])
+        target = next(p for p in win.album.model.photos() if p.path.name == "toy_005.jpg")  # Rex, a target
+        ed = win.open_editor([target])
         ed.resize(1280, 760)
         ed.use_suggestion("standing")
         ed.advanced.setChecked(True)
@@ -125,11 +174,13 @@ def main() -> int:
         ed.canvas.set_mask_mode(2)
         ed.canvas.slider_view.set_split(0.5)
         pump(app, 0.5)
-        ed.grab().save(str(out / "edit.png"))
+        shoot(ed, out / "edit.png")
         ed.canvas.tabs.setCurrentIndex(1)
-        ed.canvas.set_mask_mode(0)
+        ed.canvas.set_mask_mode(3, step=ed.canvas.step.maximum() // 2)  # the target mask mid-edit
+        pump(app, 0.3)
+        ed.canvas.side_view.left.zoom_by(1.6)  # the right view follows (synced zoom)
         pump(app, 0.5)
-        ed.grab().save(str(out / "edit-side-by-side.png"))
+        shoot(ed, out / "edit-side-by-side.png")
         del worker
         ed.close()
         win.close()

@@ -109,7 +109,10 @@ class AlbumPage(QWidget):
     def reload(self) -> None:
         """Re-read the sidebar lists and the current source from the library."""
         lib = self.ctx.library
-        folders = [(f.id, str(f.path), lib.count_photos(f.id)) for f in lib.list_folders()]
+        folders = [
+            (f.id, Path(f.path).name or str(f.path), lib.count_photos(f.id), str(f.path))
+            for f in lib.list_folders()
+        ]
         idents = [
             (i.id, f"{i.name} ({i.class_word})", len(lib.identity_photos(i.id, status=None)))
             for i in lib.list_identities()

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
 
 from .grid import accepts_photos, dropped_photo_refs
 
@@ -29,6 +29,10 @@ class Sidebar(QTreeWidget):
         super().__init__(parent)
         self.setHeaderHidden(True)
         self.setColumnCount(2)
+        # names take the width, counts hug the right edge
+        self.header().setStretchLastSection(False)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.setRootIsDecorated(True)
         self.setUniformRowHeights(True)
         self.setMinimumWidth(200)
@@ -49,12 +53,12 @@ class Sidebar(QTreeWidget):
 
     def populate(
         self,
-        folders: list[tuple[int, str, int]],
-        identities: list[tuple[int, str, int]],
+        folders: list[tuple[Any, ...]],
+        identities: list[tuple[Any, ...]],
         total: int,
         edits: int,
     ) -> None:
-        """``folders``/``identities``: (id, label, photo count); keeps the current selection."""
+        """``folders``/``identities``: (id, label, photo count[, tooltip]); keeps the current selection."""
         current = self.current_source()
         self.blockSignals(True)
         self._all.setText(1, str(total))
@@ -64,10 +68,10 @@ class Sidebar(QTreeWidget):
             (self._identities, identities, "identity"),
         ):
             parent.takeChildren()
-            for id_, label, count in rows:
+            for id_, label, count, *tip in rows:
                 child = QTreeWidgetItem([label, str(count)])
                 child.setData(0, SourceRole, (kind, id_))
-                child.setToolTip(0, label)
+                child.setToolTip(0, tip[0] if tip else label)
                 parent.addChild(child)
             parent.setExpanded(True)
         self.resizeColumnToContents(1)

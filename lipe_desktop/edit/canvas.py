@@ -38,6 +38,8 @@ class EditCanvas(QWidget):
         self.tabs.addTab(self.side_view, "Side by side")
         self.result_box = QComboBox(self)
         self.result_box.setToolTip("Which output to show (one per prompt and seed)")
+        self.result_box.setMinimumContentsLength(24)  # room for "…sks dog standing (seed 3)"
+        self.result_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.mask_box = QComboBox(self)
         self.mask_box.addItems(["No mask", "Source mask", "Target mask (final)", "Target mask at step"])
         self.step = QSlider(Qt.Orientation.Horizontal, self)

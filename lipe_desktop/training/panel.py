@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -68,7 +69,10 @@ class TrainingPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        for c in range(len(COLUMNS) - 1):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout()
@@ -185,7 +189,7 @@ class TrainingPanel(QWidget):
             cells = (
                 str(j.id),
                 names.get(j.identity_id or -1, "?"),
-                cfg.get("preset") or "paper",
+                cfg.get("preset") or ("custom" if cfg.get("overrides") else "paper"),
                 j.state,
                 f"{j.progress * 100:.0f}%",
                 j.message,
@@ -196,7 +200,6 @@ class TrainingPanel(QWidget):
                 self.table.setItem(r, c, item)
             if j.id == selected:
                 self.table.selectRow(r)
-        self.table.resizeColumnsToContents()
         running = self.runner.busy or self.runner.active
         if running and not self._poll.isActive():
             self._poll.start()
@@ -298,7 +301,12 @@ class TrainingPanel(QWidget):
             return
         self.samples.clear()
         for p in paths:
-            it = QListWidgetItem(QIcon(QPixmap(str(p))), jobs.sample_label(p))
+            pm = QPixmap(str(p))
+            if not pm.isNull() and pm.width() < 128:  # small training resolutions: show pixels, larger
+                pm = pm.scaled(
+                    128, 128, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+                )
+            it = QListWidgetItem(QIcon(pm), jobs.sample_label(p))
             it.setToolTip(str(p))
             self.samples.addItem(it)
         self.samples_label.setText(
