@@ -183,3 +183,27 @@ def test_two_worker_processes_share_the_queue(data: Path) -> None:
     used = {line.split("CUDA_VISIBLE_DEVICES=")[1].split(")")[0] for j in jobs for line in j.log.splitlines()
             if "CUDA_VISIBLE_DEVICES=" in line}
     assert used <= {"7", "8"} and len(jobs) == 4
+
+
+def test_cli_caption_set_writes_a_user_caption(data: Path, capsys) -> None:
+    with Library.open(data) as lib:
+        photo = lib.identity_photos("Rex", role="reference")[0].photo
+    assert lipe(data, "caption", "Rex", "--set", str(photo.id), "my sks dog on the sofa") == 0
+    with Library.open(data) as lib:
+        cap = lib.get_caption(photo, identity=lib.get_identity("Rex").id)
+        assert cap.edited_by_user and cap.text == "my sks dog on the sofa"
+
+
+def test_no_model_anywhere_is_a_clear_error(data: Path, tmp_path: Path, monkeypatch) -> None:
+    from lipe_engine.training import locations
+
+    monkeypatch.setattr("lipe_engine.toyworld.default_model_source", lambda: str(tmp_path / "no_toy_model"))
+    with Library.open(data) as lib:
+        lib.set_setting("sdxl_model", None)
+        with pytest.raises(InputError, match="no SDXL model configured"):
+            locations.sdxl_model(None, lib)
+        assert locations.sdxl_model("/x/model", lib) == "/x/model"
+        monkeypatch.setenv("LIPE_SDXL_MODEL", "/env/model")
+        assert locations.sdxl_model(None, lib) == "/env/model"
+        lib.set_setting("sdxl_model", "/setting/model")
+        assert locations.sdxl_model(None, lib) == "/setting/model"  # setting before environment

@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--missing-only", action="store_true", help="only photos without a caption")
     p.add_argument("--overwrite-edited", action="store_true", help="also replace captions you edited")
     p.add_argument("--cpu", action="store_true", help="keep the model off the GPU")
+    p.add_argument("--set", nargs=2, metavar=("PHOTO", "TEXT"), default=None,
+                   help="write your own caption for one photo (id or path) instead; it is never overwritten")
     p.add_argument("--quiet", action="store_true")
     add_data_dir_option(p)
     p.set_defaults(func=run)
@@ -37,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
 
     with open_library(args) as lib:
         ident = lib.get_identity(_ident_ref(args.identity))
+        if args.set:
+            photo, text = args.set
+            cap = lib.set_caption(_ident_ref(photo), text, identity=ident.id, by_user=True)
+            print(f"caption of photo {cap.photo_id} for '{ident.name}': {cap.text}")
+            return 0
         n = caption_identity(lib, ident.id, llava=args.llava, mmproj=args.mmproj, handler=args.handler,
                              only_missing=args.missing_only, overwrite_user_edits=args.overwrite_edited,
                              n_gpu_layers=0 if args.cpu else -1, progress=TerminalProgress(quiet=args.quiet))

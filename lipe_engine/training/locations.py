@@ -57,9 +57,14 @@ def sdxl_model(explicit: str | os.PathLike[str] | None = None, lib: Any = None) 
     found = resolve("sdxl_model", explicit, lib)
     if found:
         return found
+    from ..errors import InputError
     from ..toyworld import default_model_source
 
-    return str(default_model_source())
+    toy = Path(default_model_source())
+    if not toy.exists():
+        raise InputError("no SDXL model configured (and the toy model is not installed)",
+                         "pass --model, set $LIPE_SDXL_MODEL, or pick the SDXL model in the desktop Settings")
+    return str(toy)
 
 
 def data_cache_dir(lib: Any) -> Path:
