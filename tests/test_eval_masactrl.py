@@ -94,3 +94,12 @@ def test_masactrl_bad_inputs(tiny_model, photo):
         masactrl_edit(tiny_model, photo, SRC, [TGT], MasaCtrlParams(steps=4, skip=4))
     with pytest.raises(InputError):
         masactrl_edit(tiny_model, photo, "", [TGT], MasaCtrlParams(steps=4))
+
+
+def test_start_step_scales_with_steps():
+    assert MasaCtrlParams(steps=100).first_step() == 8  # MasaCtrl's 4 of 50
+    assert MasaCtrlParams(steps=50).first_step() == 4
+    assert MasaCtrlParams(steps=10).first_step() == 1  # a short CPU run is still controlled
+    assert MasaCtrlParams(steps=10, start_step=5).first_step() == 5
+    with pytest.raises(InputError):
+        MasaCtrlParams(steps=10, start_step=-1).validate()

@@ -13,7 +13,9 @@ DreamBooth-tuned model.
 Layers are the UNet's self-attention (``attn1``) layers in forward order: down blocks, mid block,
 up blocks (SDXL: 70; 4 + 20 down, 10 mid, 30 + 6 up). ``start_layer=None`` means the first decoder
 layer (SDXL: 34), following the MasaCtrl paper, which controls the decoder only because encoder
-queries do not yet carry a clear layout. ``start_step=8`` of 100 matches MasaCtrl's 4 of 50.
+queries do not yet carry a clear layout. ``start_step=None`` means 8% of ``steps`` (8 of 100),
+MasaCtrl's 4 of 50; it scales so that a short run (e.g. 10 steps on CPU) is still controlled for
+most of its steps rather than only the last one.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ class MasaCtrlParams:
     cfg_source: float = 3.5
     cfg_target: float = 7.5
     skip: int = 10
-    start_step: int = 8  # counted from the first sampled step (after skip)
+    start_step: int | None = None  # counted from the first sampled step (after skip); None: 8% of steps
     start_layer: int | None = None  # None: the first decoder self-attention layer
     end_layer: int | None = None  # exclusive; None: the last layer
     inversion_seed: int = 0
@@ -169,8 +171,13 @@ class MasaCtrlParams:
             raise InputError(f"steps={self.steps} is out of range", "use 2 to 1000")
         if not 0 <= self.skip < self.steps:
             raise InputError(f"skip={self.skip} is out of range", f"use 0 to {self.steps - 1}")
-        if self.start_step < 0 or (self.start_layer is not None and self.start_layer < 0):
+        if (self.start_step is not None and self.start_step < 0) or (
+                self.start_layer is not None and self.start_layer < 0):
             raise InputError("MasaCtrl start step/layer is negative", "use 0 or more")
+
+    def first_step(self) -> int:
+        """The first controlled step (MasaCtrl: 4 of 50, i.e. 8% of the steps)."""
+        return round(0.08 * self.steps) if self.start_step is None else self.start_step
 
 
 @dataclass
@@ -226,7 +233,7 @@ def masactrl_edit(
     names, first_decoder = self_attention_layers(pipe.unet)
     lo = first_decoder if params.start_layer is None else params.start_layer
     hi = len(names) if params.end_layer is None else min(params.end_layer, len(names))
-    ctl = MasaController(params.start_step, frozenset(range(lo, hi)))
+    ctl = MasaController(params.first_step(), frozenset(range(lo, hi)))
 
     def told_batch(n: int) -> None:
         ctl.n = n

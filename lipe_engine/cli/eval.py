@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cfg-target", type=float, default=7.5)
     p.add_argument("--mask-lambda", type=int, default=1, help="NIMA: self-attention refinement power (Eq. 2)")
     p.add_argument("--mask-threshold", type=float, default=0.3, help="NIMA: mask threshold")
-    p.add_argument("--masactrl-step", type=int, default=8, help="MasaCtrl: first controlled step (after skip)")
+    p.add_argument("--masactrl-step", type=int, default=None,
+                   help="MasaCtrl: first controlled step after skip (default: 8%% of --steps, MasaCtrl's 4 of 50)")
     p.add_argument("--masactrl-layer", type=int, default=None,
                    help="MasaCtrl: first controlled self-attention layer (default: first decoder layer)")
     p.add_argument("--train-steps", type=int, default=None, help="prior training steps (default: the paper's 1000 epochs)")
