@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
         ident = lib.get_identity(_ident_ref(args.identity))
         if args.set:
             photo, text = args.set
-            cap = lib.set_caption(_ident_ref(photo), text, identity=ident.id, by_user=True)
-            print(f"caption of photo {cap.photo_id} for '{ident.name}': {cap.text}")
+            stored = lib.set_caption(_ident_ref(photo), text, identity=ident.id, by_user=True)
+            print(f"caption of photo {stored.photo_id} for '{ident.name}': {stored.text}")
             return 0
         n = caption_identity(lib, ident.id, llava=args.llava, mmproj=args.mmproj, handler=args.handler,
                              only_missing=args.missing_only, overwrite_user_edits=args.overwrite_edited,
