@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-WORDS = ("a dog cat photo of running sitting on the in park beach grass jumping lying view side front "
-         "high detail light sharp focus golden hour portrait with at near camera looking").split()
+WORDS = [
+    "a", "dog", "cat", "photo", "of", "running", "sitting", "on", "the", "in", "park", "beach", "grass", "jumping",
+    "lying", "view", "side", "front", "high", "detail", "light", "sharp", "focus", "golden", "hour", "portrait",
+    "with", "at", "near", "camera", "looking",
+]
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>\n"
     "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
