@@ -97,6 +97,8 @@ def test_queue_add_list_run_cancel_with_a_failing_job(data: Path, capsys) -> Non
     rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
     assert [rows[i]["state"] for i in (1, 2, 3)] == ["failed", "done", "cancelled"]
     assert rows[2]["result"]["lora"].endswith("lora")
+    assert lipe(data, "queue", "list", "--active") == 0
+    assert "0 job(s)" in capsys.readouterr().err
     assert lipe(data, "queue", "cancel", "2") == 2  # finished jobs stay finished
     assert lipe(data, "queue", "retry", "3") == 0
     with Library.open(data) as lib:

@@ -36,8 +36,7 @@ def _list(args: argparse.Namespace) -> int:
     from ..jobs import KIND
 
     with open_library(args) as lib:
-        jobs = lib.list_jobs(kind=KIND, states=None if args.all else ["queued", "running", "failed", "cancelled", "done"],
-                             limit=args.limit)
+        jobs = lib.list_jobs(kind=KIND, states=["queued", "running"] if args.active else None, limit=args.limit)
         rows = [_row(lib, j) for j in sorted(jobs, key=lambda j: j.id)]
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
@@ -117,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_add)
 
     p = sub.add_parser("list", help="jobs and their state")
-    p.add_argument("--all", action="store_true")
+    p.add_argument("--active", action="store_true", help="only queued and running jobs")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--json", action="store_true")
     add_data_dir_option(p)
