@@ -88,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.smoke:
         QTimer.singleShot(300, win.close)
         QTimer.singleShot(400, app.quit)
+    else:
+        from .first_run import run_at_start
+
+        QTimer.singleShot(0, lambda: run_at_start(ctx, win))  # the welcome dialog, over the open window
     code = app.exec()
     ctx.close()
     if args.smoke:

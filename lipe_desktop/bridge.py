@@ -39,3 +39,53 @@ def export_copy(src: Path, dest: Path, *, progress: ProgressCallback, cancel: Ca
 
 def summary_of(result: Any) -> str:
     return str(result) if result is not None else "done"
+
+
+# Diffusers SDXL files only: the repositories also hold 7 GB single-file checkpoints and fp16 copies.
+SDXL_FILES = [
+    "model_index.json",
+    "*/*.json",
+    "*/*.txt",
+    "*/model.safetensors",
+    "*/diffusion_pytorch_model.safetensors",
+]
+
+
+def needs_download(source: str, allow_downloads: bool) -> bool:
+    """True only when the user allowed downloads and ``source`` is a hub id that is not cached yet."""
+    from .settings import _HF_ID, _hf_cached
+
+    text = source.strip()
+    if not allow_downloads or Path(text).expanduser().exists() or not _HF_ID.match(text):
+        return False
+    return not _hf_cached(text)
+
+
+def download_model(repo_id: str, *, progress: ProgressCallback, cancel: CancelToken) -> str:
+    """Fetch a diffusers SDXL repository into the Hugging Face cache (the user asked for it: Settings
+    "Allow downloads" or the first-run choice). Cancel takes effect between files."""
+    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub.utils import filter_repo_objects
+
+    from lipe_engine.errors import ModelLoadError
+    from lipe_engine.progress import ProgressReporter
+
+    reporter = ProgressReporter(progress, cancel)
+    try:
+        names = list(filter_repo_objects(HfApi().list_repo_files(repo_id), allow_patterns=SDXL_FILES))
+        reporter.start(f"Downloading {repo_id}", len(names))
+        for name in names:
+            hf_hub_download(repo_id, name)
+            reporter.step()
+    except Exception as exc:  # noqa: BLE001 - network, auth and offline errors all become one line
+        from lipe_engine.errors import Cancelled
+
+        if isinstance(exc, Cancelled):
+            raise
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            f"could not download '{repo_id}' ({first})",
+            "check the internet connection and the model id, or pick a local model in Settings",
+        ) from exc
+    log.info("downloaded %s (%d files)", repo_id, len(names))
+    return repo_id

@@ -40,6 +40,10 @@ class MainWindow(QMainWindow):
         self.jobs = JobStatus(ctx.pool, self)
         self.statusBar().addWidget(self.count_label)
         self.statusBar().addPermanentWidget(self.jobs)
+        self.training_label = QLabel(self)  # the training queue runs outside the worker pool
+        self.statusBar().addPermanentWidget(self.training_label)
+        if self.training is not None:
+            self.training.jobStatus.connect(self.training_label.setText)
         self.album.countChanged.connect(self.count_label.setText)
         self.album.contextRequested.connect(self.show_photo_menu)
         self.album.viewer.editRequested.connect(lambda p: self.open_editor([p]))

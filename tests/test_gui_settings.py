@@ -78,3 +78,17 @@ def test_empty_model_falls_back_to_the_shipped_toy_model(tmp_path: Path, monkeyp
     (toy / "model_index.json").write_text("{}")
     assert AppSettings().model_source() == str(toy)
     assert AppSettings(sdxl_model=" /my/sdxl ").model_source() == "/my/sdxl"
+
+
+def test_downloads_only_when_allowed_and_offline_failure_is_one_line(tmp_path: Path) -> None:
+    from lipe_desktop.bridge import download_model, needs_download
+    from lipe_engine.errors import LipeError
+    from lipe_engine.progress import CancelToken
+
+    assert not needs_download("stabilityai/not-cached-xyz", allow_downloads=False)
+    assert needs_download("stabilityai/not-cached-xyz", allow_downloads=True)
+    assert not needs_download(str(tmp_path), allow_downloads=True)  # a local folder is never fetched
+    with pytest.raises(LipeError) as err:  # the tests run with HF_HUB_OFFLINE=1: nothing leaves
+        download_model("stabilityai/not-cached-xyz", progress=lambda _e: None, cancel=CancelToken())
+    assert "could not download 'stabilityai/not-cached-xyz'" in str(err.value)
+    assert "\n" not in str(err.value) and "Settings" in str(err.value)

@@ -62,6 +62,13 @@ def test_queue_reorder_and_readable_errors(window, qtbot) -> None:
     panel.select_job(ja.id)
     panel.remove_selected()
     assert panel.table.rowCount() == 1
+    # "Unload models" frees the model the edit window keeps loaded
+    from lipe_desktop.edit.engine import ModelHolder
+
+    holder = window.ctx.models = ModelHolder()
+    holder._model, holder._key = object(), ("m", "cpu", "auto", None)
+    panel.buttons["unload"].click()
+    assert holder._model is None and "unloaded" in panel.status.text()
 
 
 TINY = {"max_steps": 30, "resolution": 64, "checkpoint_every": 1, "rank": 4}
@@ -94,6 +101,7 @@ def test_tiny_training_shows_progress_and_stops_mid_job(window, qtbot) -> None:
     _ident, job = _queue_tiny(window, lib, **SAMPLES)
     _run_until_step(panel, qtbot, 1)
     assert "loss" in panel.status.text() and panel.bar.maximum() > 0
+    assert window.training_label.text().startswith(f"Training job {job.id}: ")  # also in the status bar
     assert lib.get_job(job.id).state == "running"
     # the sample strip shows the running job's samples (polled while it runs)
     qtbot.waitUntil(lambda: panel.samples.count() >= 1, timeout=10_000)

@@ -12,6 +12,8 @@ from typing import Any
 from lipe_engine.errors import InputError
 from lipe_engine.progress import CancelToken, ProgressCallback, ProgressReporter
 
+from ..bridge import download_model, needs_download
+
 log = logging.getLogger(__name__)
 
 PROMPT_SUGGESTIONS = (
@@ -32,6 +34,7 @@ class EditRequest:
     device: str = "auto"
     precision: str = "auto"
     cache_dir: Path | None = None
+    allow_downloads: bool = False  # fetch a hub id that is not cached (the user allowed it)
 
 
 class ModelHolder:
@@ -97,6 +100,8 @@ def run_edit(
         raise InputError("no SDXL model is set", "open Settings and choose the SDXL model folder or file")
     if not any(t.strip() for t in req.target_prompts):
         raise InputError("the target prompt is empty", "type what the subject should do, e.g. 'sitting'")
+    if needs_download(req.model, req.allow_downloads):
+        download_model(req.model, progress=progress, cancel=cancel)
     reporter = ProgressReporter(progress, cancel)
     kwargs: dict[str, Any] = {k: (tuple(v) if k == "seeds" else v) for k, v in req.params.items()}
     params = EditParams(**kwargs)

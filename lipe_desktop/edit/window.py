@@ -169,6 +169,7 @@ class EditWindow(QWidget):
         return EditRequest(
             photo_path=Path(self.photo.path),
             model=s.model_source(),
+            allow_downloads=s.allow_downloads,
             source_prompt=self.source_prompt.text().strip(),
             target_prompts=[self.prompt.text().strip()],
             identity_prompt=self.subject.text().strip(),

@@ -49,6 +49,8 @@ class _Presets(QObject):
 
 
 class TrainingPanel(QWidget):
+    jobStatus = Signal(str)  # one line about the running job, for the main window's status bar
+
     def __init__(self, ctx: AppContext, parent: Any = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -126,6 +128,7 @@ class TrainingPanel(QWidget):
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.runner.progress.connect(self._on_progress)
         self.runner.jobFinished.connect(self._on_finished)
+        self.runner.problem.connect(self._show_problem)
         self.runner.runningChanged.connect(lambda _r: self.refresh())
         self._poll = QTimer(self, interval=2000)
         self._poll.timeout.connect(self.refresh)
@@ -260,9 +263,12 @@ class TrainingPanel(QWidget):
     def start(self) -> None:
         problem = self.runner.start()
         if problem:
-            self.status.setText(problem)
-            QMessageBox.warning(self, "Training queue", problem)
+            self._show_problem(problem)
         self.refresh()
+
+    def _show_problem(self, problem: str) -> None:
+        self.status.setText(problem)
+        QMessageBox.warning(self, "Training queue", problem)
 
     def unload_models(self) -> None:
         holder = self.ctx.models
@@ -284,12 +290,14 @@ class TrainingPanel(QWidget):
             self.bar.setRange(0, ev.total)
             self.bar.setValue(min(ev.step, ev.total))
         self.status.setText(f"Job {job_id}: {describe(ev)}")
+        self.jobStatus.emit(f"Training job {job_id}: {describe(ev)}")
         if ev.stage != self._last_stage:
             self._last_stage = ev.stage
             self.refresh()
 
     def _on_finished(self, job_id: int, state: str, message: str) -> None:
         self.status.setText(f"Job {job_id} {state}: {message}")
+        self.jobStatus.emit(f"Training job {job_id} {state}")
         self.refresh()
         self.select_job(job_id)
 

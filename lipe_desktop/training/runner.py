@@ -8,7 +8,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from ..bridge import download_model, needs_download
 from ..context import AppContext
+from ..workers import Worker
 from . import jobs
 from .protocol import decode
 
@@ -21,6 +23,7 @@ class TrainingRunner(QObject):
     sample = Signal(int, str)  # job id, sample image path
     jobFinished = Signal(int, str, str)  # job id, state, message
     runningChanged = Signal(bool)
+    problem = Signal(str)  # a readable reason the queue could not start (e.g. a failed download)
 
     def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -30,6 +33,7 @@ class TrainingRunner(QObject):
         self.active = False  # the queue keeps going after each job
         self._buf = b""
         self._last_error = ""
+        self._download: Worker | None = None
         self._kill = QTimer(self, singleShot=True, interval=KILL_AFTER_MS)
         self._kill.timeout.connect(self._force_kill)
 
@@ -39,13 +43,26 @@ class TrainingRunner(QObject):
 
     def start(self) -> str | None:
         """Start working through the queue; returns a readable reason when it cannot."""
-        if not self.ctx.settings.model_source():
+        model = self.ctx.settings.model_source()
+        if not model:
             return "No SDXL model is set: open Settings and choose the model to train on."
+        if needs_download(model, self.ctx.settings.allow_downloads):
+            self._fetch(model)  # the user allowed downloads: fetch first (status bar), then start
+            return None
         self.active = True
         self.runningChanged.emit(True)
         if not self.busy:
             self._launch_next()
         return None
+
+    def _fetch(self, model: str) -> None:
+        if self._download is not None:
+            return
+        w = Worker(f"Downloading {model}", download_model, model)
+        w.succeeded.connect(lambda _r: self.start())
+        w.failed.connect(self.problem.emit)
+        w.done.connect(lambda: setattr(self, "_download", None))
+        self._download = self.ctx.pool.start(w)
 
     def stop(self) -> None:
         """Stop after checkpointing the current step (SIGTERM); kill if it does not exit in time."""
