@@ -140,7 +140,9 @@ def main() -> int:
             # a few real training steps so the progress, loss, ETA and sample strip show
             tiny = {"max_steps": 40, "resolution": 64, "rank": 4, "checkpoint_every": 2}
             job = panel.add_identity(
-                rex.id, overrides={**tiny, "sample_every": 2, "sample_steps": 8, "sample_seeds": [0, 1]}
+                rex.id,
+                overrides={**tiny, "sample_every": 2, "sample_steps": 8, "sample_seeds": [0, 1]},
+                class_images=0,
             )
             panel.add_identity(rex.id, preset="24gb")  # queued behind it
             panel.preset.setCurrentIndex(panel.preset.findData("12gb"))  # its one-line explanation shows

@@ -24,6 +24,7 @@ def window(qtbot, tmp_path: Path, tiny_sdxl_dir: Path, monkeypatch):
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, _t, msg, *a, **k: shown.append(msg)))
     monkeypatch.setattr("lipe_desktop.settings.toy_model", lambda: "")  # "no model" stays testable
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the training child: one torch thread on shared cores
     data, _ = make_library(tmp_path, 4)
     ctx = AppContext.open(data)
     ctx.settings.sdxl_model = str(tiny_sdxl_dir)
@@ -50,6 +51,9 @@ def test_queue_reorder_and_readable_errors(window, qtbot) -> None:
     b = lib.create_identity("B", "cat")
     window.ctx.libraryChanged.emit()
     ja, jb = panel.add_identity(a.id), panel.add_identity(b.id, preset="12gb")
+    # the paper's recipe by default: prior preservation with class images; captions need LLaVA
+    assert ja.config["class_images"] == 100 and ja.config["caption"] is False
+    assert panel.table.item(1, 2).text() == "12gb + 100 class"
     assert [panel.table.item(r, 1).text() for r in range(2)] == ["A", "B"]
     assert "12 GB" in panel.preset.itemData(panel.preset.findData("12gb"), Qt.ItemDataRole.ToolTipRole)
     panel.select_job(jb.id)
@@ -84,7 +88,7 @@ def _queue_tiny(window, lib, **extra):
     window.identities.train_btn.click()
     assert window.tabs.currentWidget() is window.training
     lib.delete_job(jobs_of(lib)[0].id)  # re-queue with tiny settings instead of the paper's 1000 epochs
-    return ident, window.training.add_identity(ident.id, overrides={**TINY, **extra})
+    return ident, window.training.add_identity(ident.id, overrides={**TINY, **extra}, class_images=0)
 
 
 def _run_until_step(panel, qtbot, step: int) -> list[dict]:

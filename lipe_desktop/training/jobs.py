@@ -33,10 +33,23 @@ def enqueue(
     preset: str | None,
     overrides: dict[str, Any] | None = None,
     output_dir: str | None = None,
+    *,
+    caption: bool = False,
+    class_images: int = 0,
 ) -> Any:
+    """Queue a training job. ``caption``: first caption the photos that have none (LLaVA from
+    Settings); ``class_images``: render that many class images from regularization prompts (LLM from
+    Settings, else templates) for prior preservation, as in the paper. Both run in the engine's job."""
     ident = lib.get_identity(identity_id)
     out = output_dir or str(lib.new_lora_dir(ident))
-    config = {"preset": preset, "overrides": dict(overrides or {}), "output_dir": out, "runner": "desktop"}
+    config = {
+        "preset": preset,
+        "overrides": dict(overrides or {}),
+        "output_dir": out,
+        "runner": "desktop",
+        "caption": bool(caption),
+        "class_images": max(0, int(class_images)),
+    }
     job = lib.create_job(KIND, config=config, identity=ident.id)
     set_order(lib, order(lib) + [job.id])
     return job
@@ -45,7 +58,15 @@ def enqueue(
 def resume(lib: Any, job: Any) -> Any:
     """A new queued job continuing a stopped/failed one (same output folder, same settings)."""
     cfg = job.config or {}
-    return enqueue(lib, int(job.identity_id), cfg.get("preset"), cfg.get("overrides"), cfg.get("output_dir"))
+    return enqueue(
+        lib,
+        int(job.identity_id),
+        cfg.get("preset"),
+        cfg.get("overrides"),
+        cfg.get("output_dir"),
+        caption=bool(cfg.get("caption")),
+        class_images=int(cfg.get("class_images") or 0),
+    )
 
 
 def order(lib: Any) -> list[int]:

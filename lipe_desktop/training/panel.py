@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -66,6 +68,18 @@ class TrainingPanel(QWidget):
         self.preset_help = QLabel("", self)
         self.preset_help.setWordWrap(True)
         self.add_btn = QPushButton("Add to queue", self)
+        self.caption_first = QCheckBox("Caption photos without a caption first (LLaVA)", self)
+        self.caption_first.setChecked(bool(ctx.settings.llava_gguf))
+        self.caption_first.setToolTip(
+            "Editing-oriented captions, as in the paper; skipped if LLaVA is not set"
+        )
+        self.class_images = QSpinBox(self)
+        self.class_images.setRange(0, 400)
+        self.class_images.setValue(100)
+        self.class_images.setToolTip(
+            "Images of the class ('a dog ...') from regularization prompts (LLM from Settings, else templates), "
+            "rendered once per class and reused; 0 trains on your photos only"
+        )
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -106,8 +120,15 @@ class TrainingPanel(QWidget):
         add_row.addWidget(QLabel("Preset", self))
         add_row.addWidget(self.preset, 1)
         add_row.addWidget(self.add_btn)
+        opt_row = QHBoxLayout()
+        opt_row.addWidget(self.caption_first)
+        opt_row.addSpacing(16)
+        opt_row.addWidget(QLabel("Class images (prior preservation)", self))
+        opt_row.addWidget(self.class_images)
+        opt_row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.addLayout(add_row)
+        lay.addLayout(opt_row)
         lay.addWidget(self.preset_help)
         lay.addWidget(self.table, 1)
         lay.addLayout(row)
@@ -169,12 +190,23 @@ class TrainingPanel(QWidget):
         )
 
     def add_identity(
-        self, identity_id: int | None, preset: str | None = None, overrides: dict[str, Any] | None = None
+        self,
+        identity_id: int | None,
+        preset: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        class_images: int | None = None,
     ) -> Any:
         if identity_id is None:
             return None
         try:
-            job = jobs.enqueue(self.ctx.library, identity_id, preset or self.preset.currentData(), overrides)
+            job = jobs.enqueue(
+                self.ctx.library,
+                identity_id,
+                preset or self.preset.currentData(),
+                overrides,
+                caption=self.caption_first.isChecked(),
+                class_images=self.class_images.value() if class_images is None else class_images,
+            )
         except Exception as exc:  # noqa: BLE001
             QMessageBox.warning(self, "Training queue", user_message(exc))
             return None
@@ -192,7 +224,8 @@ class TrainingPanel(QWidget):
             cells = (
                 str(j.id),
                 names.get(j.identity_id or -1, "?"),
-                cfg.get("preset") or ("custom" if cfg.get("overrides") else "paper"),
+                (cfg.get("preset") or ("custom" if cfg.get("overrides") else "paper"))
+                + (f" + {cfg['class_images']} class" if cfg.get("class_images") else ""),
                 j.state,
                 f"{j.progress * 100:.0f}%",
                 j.message,

@@ -15,7 +15,7 @@ from . import jobs
 from .protocol import decode
 
 log = logging.getLogger(__name__)
-KILL_AFTER_MS = 30_000
+KILL_AFTER_MS = 120_000  # a step, a sample render and the checkpoint can take a while on a busy GPU
 
 
 class TrainingRunner(QObject):
