@@ -75,6 +75,8 @@ class MainWindow(QMainWindow):
             log.warning("training panel unavailable: %s", exc)
         if self.identities is not None and self.training is not None:
             self.identities.trainRequested.connect(self._queue_training)
+        if self.identities is not None:
+            self.identities.editRequested.connect(lambda p: self.open_editor([p]))
 
     def _queue_training(self, identity_id: int) -> None:
         self.training.add_identity(identity_id)

@@ -140,6 +140,24 @@ def test_tiny_edit_from_context_menu_shows_compare_and_saves_version(editor, qtb
     assert win.ctx.library.list_edits()[0].target_prompt == "a photo of a sks dog sitting"
     out = ed.export(str(tmp_path / "exported.jpg"))
     assert out is not None and out.is_file()
+    # the new version shows under "Edited versions"; editing it again records another version of the
+    # original photo (from the identities panel's menu as well: "Edit pose…" is everywhere)
+    from lipe_desktop.album.sidebar import EDITS
+
+    win.album.sidebar.select_source(EDITS)
+    assert win.album.model.rowCount() == 1
+    version = win.album.model.photo(0)
+    next(a for a in win.build_photo_menu([version]).actions() if a.text() == "Edit pose…").trigger()
+    ed2 = win.edit_windows[-1]
+    qtbot.addWidget(ed2)
+    assert ed2 is not ed and ed2.photo is version
+    ed2.use_suggestion("lying down")
+    _fast(ed2, 4)
+    with qtbot.waitSignal(ed2.start_edit().done, timeout=120_000):
+        pass
+    assert ed2.save_version() is not None, ed2.status.text()
+    assert len(win.ctx.library.list_edits(ed.photo)) == 2
+    ed2.close()
 
 
 def test_cancel_mid_edit_and_errors_are_readable(editor, qtbot, monkeypatch) -> None:

@@ -62,6 +62,11 @@ def test_create_identity_drop_photos_roles_and_captions(window, qtbot) -> None:
     next(a for a in menu.actions() if a.text().startswith("Use as target")).trigger()
     links = {link.photo.id: link.role for link in window.ctx.library.identity_photos(ident.id)}
     assert links[p.id] == "target"
+    # ...and edit it from there
+    next(a for a in panel.photo_menu([p]).actions() if a.text() == "Edit pose…").trigger()
+    assert window.edit_windows and window.edit_windows[-1].photo.id == p.id
+    assert window.edit_windows[-1].identity_id() == ident.id  # its identity is preselected
+    window.edit_windows[-1].close()
     # the album sidebar lists the identity as an album with its badges
     album.sidebar.select_source(("identity", ident.id))
     assert album.model.rowCount() == 3

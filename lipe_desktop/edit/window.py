@@ -264,9 +264,13 @@ class EditWindow(QWidget):
         iid = self.identity_id()
         lora = self.ctx.library.latest_lora(iid) if iid is not None else None
         try:
+            # an edit of an edited version is recorded as another version of the original photo
+            base = self.photo
+            if getattr(base, "content_hash", None) is None and getattr(base, "photo_id", None):
+                base = self.ctx.library.get_photo(base.photo_id)
             edit = save_version(
                 self.ctx.library,
-                self.photo,
+                base,
                 self.result,
                 self.canvas.current_index(),
                 self.request,

@@ -105,6 +105,7 @@ class IdentityList(QListWidget):
 
 class IdentitiesPanel(QWidget):
     trainRequested = Signal(int)  # identity id
+    editRequested = Signal(object)  # a photo (its target photos are what one edits)
 
     def __init__(self, ctx: AppContext, parent: Any = None) -> None:
         super().__init__(parent)
@@ -296,6 +297,8 @@ class IdentitiesPanel(QWidget):
 
     def photo_menu(self, photos: list[Any]) -> QMenu:
         m = QMenu(self)
+        m.addAction("Edit pose…", lambda: self.editRequested.emit(photos[0]))
+        m.addSeparator()
         m.addAction("Use as reference (training)", lambda: self.set_role(photos, "reference"))
         m.addAction("Use as target (to edit)", lambda: self.set_role(photos, "target"))
         m.addAction("Remove from identity", lambda: self.remove(photos))
