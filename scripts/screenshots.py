@@ -108,7 +108,7 @@ def main() -> int:
             rex = lib.create_identity("Rex", "dog")
             lib.add_identity_photos(rex, photos[:5], role="reference")
             lib.add_identity_photos(rex, photos[5:8], role="target")
-            for p, text in zip(photos[:5], captions, strict=False):
+            for p, text in zip(photos[:8], captions, strict=False):
                 lib.set_caption(p, text, identity=rex.id, by_user=True)
         ctx = AppContext.open(tmp / "data")
         ctx.settings.sdxl_model = pick_model(args.model, tmp)
@@ -163,7 +163,11 @@ def main() -> int:
         target = next(p for p in win.album.model.photos() if p.path.name == "toy_005.jpg")  # Rex, a target
         ed = win.open_editor([target])
         ed.resize(1280, 760)
-        ed.use_suggestion("standing")
+        # the source prompt is the photo's caption; the target changes only the pose in it
+        pose = next(w for w in ("standing", "sitting", "lying") if w in ed.source_prompt.text())
+        ed.prompt.setText(
+            ed.source_prompt.text().replace(pose, "sitting" if pose != "sitting" else "standing")
+        )
         ed.advanced.setChecked(True)
         ed.advanced.steps.setValue(args.steps)
         ed.advanced.skip.setValue(2)

@@ -77,6 +77,10 @@ def test_create_identity_drop_photos_roles_and_captions(window, qtbot) -> None:
     panel.save_caption()
     cap = window.ctx.library.get_caption(panel.model.photo(0), identity=ident.id)
     assert cap.text == "a photo of a sks dog sitting on grass" and cap.edited_by_user
+    # editing that photo starts from its caption as the source prompt (what the inversion needs)
+    next(a for a in panel.photo_menu([panel.model.photo(0)]).actions() if a.text() == "Edit pose…").trigger()
+    assert window.edit_windows[-1].source_prompt.text() == "a photo of a sks dog sitting on grass"
+    window.edit_windows[-1].close()
 
 
 def test_album_menu_adds_to_identity_and_bad_names_are_readable(window) -> None:

@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lipe_engine.errors import LipeError
+
 from ..album.viewer import _Loaded, read_image_async
 from ..context import AppContext
 from ..job_status import describe
@@ -153,6 +155,18 @@ class EditWindow(QWidget):
             "(edits use the base model until then)."
         )
         self.subject.setText(ident.instance_prompt)
+        caption = self._caption(iid)
+        if caption:  # the photo's caption describes it best for the inversion (the paper's source prompt)
+            self.source_prompt.setText(caption)
+
+    def _caption(self, identity_id: int) -> str | None:
+        if not getattr(self.photo, "content_hash", None):
+            return None  # an edited version has no caption of its own
+        try:
+            cap = self.ctx.library.get_caption(self.photo, identity=identity_id)
+        except LipeError:
+            return None
+        return cap.text if cap else None
 
     def _on_subject(self, text: str) -> None:
         self.source_prompt.setText(f"a photo of a {text.strip()}")
