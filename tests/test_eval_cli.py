@@ -6,9 +6,19 @@ import csv
 from pathlib import Path
 
 import pytest
+import torch
 
 from lipe_engine.cli import main
 from lipe_engine.metrics.tiny import build_tiny_clip, build_tiny_dinov2
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """The CI machine's 2 cores are shared: one torch thread avoids oversubscription (much faster)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +31,8 @@ def _argv(ds: Path, out: Path, model: Path, dino: Path | str, clip: Path | str, 
     return ["eval", str(ds), "--make-toy-dataset", "1", "--out", str(out), "--model", str(model),
             "--dino-model", str(dino), "--clip-model", str(clip), "--device", "cpu", "--precision", "fp32",
             "--steps", "3", "--skip", "1", "--mask-lambda", "0", "--mask-threshold", "0.95",
-            "--train-steps", "2", "--train-rank", "2", "--train-resolution", "64", "--train-lr", "1e-3", *extra]
+            "--train-steps", "2", "--train-rank", "2", "--train-resolution", "64", "--train-lr", "1e-3",
+            "--threads", "1", *extra]
 
 
 def test_cli_runs_scores_and_resumes(tmp_path, tiny_sdxl_dir, metric_dirs, capsys) -> None:

@@ -52,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--make-toy-dataset", type=int, default=0, metavar="N",
                    help="first write N toy-world subjects into DATASET (kept as it is when it already has "
                         "subjects, so the same command resumes)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's; 1 is often faster on busy shared cores)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -65,6 +67,12 @@ def run(args: argparse.Namespace) -> int:
     from ..nima import EditParams
 
     methods = parse_methods(args.methods)
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise InputError(f"--threads {args.threads} is not usable", "use 1 or more")
+        torch.set_num_threads(args.threads)
     if args.make_toy_dataset:
         from ..evaluation.toy_dataset import make_toy_dataset
 
