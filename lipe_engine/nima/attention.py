@@ -9,7 +9,7 @@ resolution: 32x32 for SDXL at 1024^2, i.e. down_blocks.2, mid_block and up_block
   attend to extra keys projected from the identity-aware prompt P^e ("a sks dog") with the layer's
   ``to_k``. Only its attention map is kept (summed over the identity tokens); its values never
   enter the output. No extra UNet pass is made;
-- for self-attention, compute softmax(q k^T / sqrt(d)) in fp32.
+- for self-attention, compute softmax(q k^T / sqrt(d)) in fp32 (every ``self_stride``-th layer).
 
 Maps are averaged over heads and added to running sums (Eq. 1 and Eq. 2 average over layers and
 steps), never stored per step and layer.
@@ -85,21 +85,29 @@ class AttentionRecorder:
     (which rows of the CFG batch are the conditional ones whose maps count).
     """
 
-    def __init__(self, identity_embeds: torch.Tensor, token_index: list[int]) -> None:
+    def __init__(self, identity_embeds: torch.Tensor, token_index: list[int], self_stride: int = 1) -> None:
         self.identity_embeds = identity_embeds  # (1, 77, D) from both text encoders
-        self.token_index = torch.tensor(token_index, dtype=torch.long)
+        self.token_index = torch.tensor(token_index, dtype=torch.long, device=identity_embeds.device)
+        # Self-attention maps are taken from every ``self_stride``-th recorded layer: they are the
+        # expensive part of recording (an L x L softmax per head), and their mean over many layers
+        # (60 blocks at SDXL's 32x32) changes little when every other layer is left out.
+        self.self_stride = max(1, int(self_stride))
         self.store: AttentionStore | None = None
         self.cond_slice = slice(None)
         self._identity_keys: dict[int, torch.Tensor] = {}
 
-    def identity_keys(self, attn: Any) -> torch.Tensor:
-        """to_k(P^e) for this layer; constant during an edit, so computed once per layer."""
+    def identity_keys(self, attn: Any, head_dim: int) -> torch.Tensor:
+        """to_k(P^e) for this layer as (1, heads, d, 77), fp32, pre-scaled by 1/sqrt(d): constant
+        during an edit, so computed once per layer."""
         key = self._identity_keys.get(id(attn))
         if key is None:
             ehs = self.identity_embeds.to(attn.to_k.weight.dtype)
             if attn.norm_cross:
                 ehs = attn.norm_encoder_hidden_states(ehs)
-            key = attn.to_k(ehs)
+            k = attn.to_k(ehs).view(1, -1, attn.heads, head_dim).transpose(1, 2)
+            if attn.norm_k is not None:
+                k = attn.norm_k(k)
+            key = (k.float() * head_dim**-0.5).transpose(-1, -2).contiguous()
             self._identity_keys[id(attn)] = key
         return key
 
@@ -176,18 +184,14 @@ class RecordingAttnProcessor:
         store = rec.store
         assert store is not None
         q = query[rec.cond_slice].float()  # (n, heads, L, d)
-        scale = head_dim**-0.5
         if self.cross:
-            k_id = rec.identity_keys(attn).view(1, -1, attn.heads, head_dim).transpose(1, 2)
-            if attn.norm_k is not None:
-                k_id = attn.norm_k(k_id)
-            probs = torch.softmax(q @ k_id.float().transpose(-1, -2) * scale, dim=-1)  # (n, h, L, 77)
-            idx = rec.token_index.to(probs.device)
-            store.ca_sum += probs.mean(dim=1).index_select(-1, idx).sum(dim=-1)
+            probs = torch.softmax(q @ rec.identity_keys(attn, head_dim), dim=-1)  # (n, h, L, 77)
+            # attention the identity tokens receive, summed over those tokens, averaged over heads
+            store.ca_sum += probs.index_select(-1, rec.token_index).sum(dim=-1).mean(dim=1)
             store.ca_count += 1
         else:
             k = key[rec.cond_slice].float()
-            probs = torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1)  # (n, h, L, L)
+            probs = torch.softmax((q * head_dim**-0.5) @ k.transpose(-1, -2), dim=-1)  # (n, h, L, L)
             store.sa_sum += probs.mean(dim=1)
             store.sa_count += 1
 
@@ -218,7 +222,8 @@ def recording(unet: Any, recorder: AttentionRecorder, downsample: int | None = N
     original = dict(unet.attn_processors)
     chosen, factor = recorded_layers(unet, downsample)
     procs = dict(original)
-    for name in chosen:
+    self_layers = [n for n in chosen if ".attn2." not in n]
+    for name in [n for n in chosen if ".attn2." in n] + self_layers[:: recorder.self_stride]:
         procs[name] = RecordingAttnProcessor(recorder, cross=".attn2." in name)
     unet.set_attn_processor(procs)
     try:

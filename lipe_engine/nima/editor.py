@@ -54,6 +54,7 @@ class EditParams:
     variation: float = 0.3  # how much fresh seeded noise the seeded outputs mix into the z maps
     inversion_seed: int = 0
     record_downsample: int | None = None  # None: coarsest attention resolution (SDXL latent/4)
+    self_attention_stride: int = 2  # self-attention maps from every 2nd recorded layer (cost; see attention.py)
     identity_words: tuple[str, ...] | None = None
     keep_mask_history: bool = True
 
@@ -72,6 +73,9 @@ class EditParams:
             raise InputError(f"mask threshold {self.mask_threshold} is out of range", "use 0 to 1")
         if self.mask_lambda < 0 or self.mask_lambda > 16:
             raise InputError(f"mask lambda {self.mask_lambda} is out of range", "use 0 to 16")
+        if not 1 <= self.self_attention_stride <= 64:
+            raise InputError(f"self-attention stride {self.self_attention_stride} is out of range",
+                             "use 1 (every recorded layer) to 64")
         if not self.seeds:
             raise InputError("no seeds given", "give at least one seed (or none for the plain edit)")
         if not 0.0 <= self.variation <= 1.0:
@@ -124,7 +128,7 @@ class NimaSession:
         self.schedule = make_schedule(pipe.scheduler, params.steps)
         ident = self.denoiser.encode([self.identity_prompt])
         tokens = identity_token_index(pipe.tokenizer, self.identity_prompt, params.identity_words)
-        self.recorder = AttentionRecorder(ident.embeds, tokens)
+        self.recorder = AttentionRecorder(ident.embeds, tokens, params.self_attention_stride)
         self.denoiser.before_call = self._set_cond_rows
         w, h = self.photo.image.size
         self.latent_hw = (h // model.vae_scale_factor, w // model.vae_scale_factor)
@@ -151,7 +155,8 @@ class NimaSession:
         return inversion_key(
             photo=self.photo.content_hash, size=self.photo.image.size, model=self.model.cache_key,
             source=self.source_prompt, identity=self.identity_prompt, steps=p.steps, cfg=p.cfg_source,
-            skip=p.skip, seed=p.inversion_seed, record=p.record_downsample, words=p.identity_words,
+            skip=p.skip, seed=p.inversion_seed, record=p.record_downsample,
+            sa_stride=p.self_attention_stride, words=p.identity_words,
             dtype=str(self.model.dtype),
         )
 
