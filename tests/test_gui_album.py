@@ -90,6 +90,29 @@ def test_add_folder_scans_in_background(window, qtbot, tmp_path: Path) -> None:
     assert window.album.sidebar.topLevelItem(1).childCount() == 2
 
 
+def test_folder_tree_shows_subfolders(window, qtbot, tmp_path: Path) -> None:
+    from gui_helpers import make_photos
+
+    trip = tmp_path / "trip"
+    make_photos(trip / "2024" / "beach", 3)
+    make_photos(trip / "2024" / "hills", 2)
+    make_photos(trip, 1)
+    with qtbot.waitSignal(window.ctx.libraryChanged, timeout=20_000):
+        window.add_folder(str(trip))
+    album = window.album
+    folder = album.sidebar.topLevelItem(1).child(1)
+    assert folder.text(0) == "trip" and folder.text(1) == "6"
+    year = folder.child(0)
+    assert (year.text(0), year.text(1), year.childCount()) == ("2024", "5", 2)
+    assert [year.child(i).text(0) for i in range(2)] == ["beach", "hills"]
+    album.sidebar.setCurrentItem(year.child(0))
+    assert album.source == ("dir", str(trip / "2024" / "beach")) and album.model.rowCount() == 3
+    album.sidebar.setCurrentItem(year)
+    assert album.model.rowCount() == 5
+    album.sidebar.setCurrentItem(folder)
+    assert album.model.rowCount() == 6
+
+
 def test_ten_thousand_photos_open_scroll_and_search(qtbot, tmp_path: Path) -> None:
     """The numbers in the README come from benchmarks/gui_library.py; this keeps the behaviour."""
     import time

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,28 @@ def thumbnail_path(library: Any, item: Any) -> Path:
     if getattr(item, "content_hash", None):
         return Path(library.thumbnails.get(item))
     return Path(item.path)
+
+
+def subfolder_counts(roots: list[Any], photos: list[Any]) -> dict[int, list[tuple[str, str, int]]]:
+    """Per library folder: (relative path, absolute path, photos in it and below) of each folder
+    inside it that holds photos, for the sidebar's tree (nothing when all photos sit at the root)."""
+    root_of = {f.id: Path(f.path) for f in roots}
+    counts: dict[tuple[int, str], int] = {}
+    for p in photos:
+        root = root_of.get(p.folder_id)
+        if root is None:
+            continue
+        try:
+            parts = Path(p.path).parent.relative_to(root).parts
+        except ValueError:
+            continue
+        for k in range(1, len(parts) + 1):
+            key = (p.folder_id, "/".join(parts[:k]))
+            counts[key] = counts.get(key, 0) + 1
+    out: dict[int, list[tuple[str, str, int]]] = {}
+    for (fid, rel), n in counts.items():
+        out.setdefault(fid, []).append((rel, str(root_of[fid].joinpath(*rel.split("/"))), n))
+    return out
 
 
 class AlbumPage(QWidget):
@@ -103,21 +126,24 @@ class AlbumPage(QWidget):
         self.grid.contextRequested.connect(self.contextRequested.emit)
         self.viewer.closed.connect(lambda: self.stack.setCurrentIndex(0))
         self.source: tuple[str, int | None] = ALL
+        self._photos: list[Any] = []
 
     # --- contents ---------------------------------------------------------------------------------
 
     def reload(self) -> None:
         """Re-read the sidebar lists and the current source from the library."""
         lib = self.ctx.library
+        self._photos = lib.list_photos()  # once per reload; folders and subfolders filter it
+        roots = lib.list_folders()
         folders = [
-            (f.id, Path(f.path).name or str(f.path), lib.count_photos(f.id), str(f.path))
-            for f in lib.list_folders()
+            (f.id, Path(f.path).name or str(f.path), lib.count_photos(f.id), str(f.path)) for f in roots
         ]
+        subfolders = subfolder_counts(roots, self._photos)
         idents = [
             (i.id, f"{i.name} ({i.class_word})", len(lib.identity_photos(i.id, status=None)))
             for i in lib.list_identities()
         ]
-        self.sidebar.populate(folders, idents, lib.count_photos(), len(lib.list_edits()))
+        self.sidebar.populate(folders, idents, lib.count_photos(), len(lib.list_edits()), subfolders)
         self.show_source(self.sidebar.current_source() or ALL)
 
     def show_source(self, source: tuple[str, int | None]) -> None:
@@ -127,7 +153,10 @@ class AlbumPage(QWidget):
         badges: dict[int, str] = {}
         items: list[Any]
         if kind == "folder" and id_ is not None:
-            items = lib.list_photos(id_)
+            items = [p for p in self._photos if p.folder_id == id_]
+        elif kind == "dir" and id_ is not None:
+            prefix = os.path.join(str(id_), "")
+            items = [p for p in self._photos if str(p.path).startswith(prefix)]
         elif kind == "identity" and id_ is not None:
             links = lib.identity_photos(id_, status=None)
             items = [link.photo for link in links if link.status != "rejected"]
@@ -141,7 +170,7 @@ class AlbumPage(QWidget):
             ]
             badges = {it.id: "edit" for it in items}
         else:
-            items = lib.list_photos()
+            items = self._photos
         self.model.set_photos(items, badges)
         self.stack.setCurrentIndex(0)
 

@@ -20,7 +20,7 @@ EDITS = ("edits", None)
 
 
 class Sidebar(QTreeWidget):
-    """Emits ``sourceChanged((kind, id))`` with kind in all | folder | identity | edits."""
+    """Emits ``sourceChanged((kind, id))`` with kind in all | folder | dir (id: a path) | identity | edits."""
 
     sourceChanged = Signal(object)
     photosDropped = Signal(int, list)  # identity id, photo ids or file paths
@@ -57,8 +57,11 @@ class Sidebar(QTreeWidget):
         identities: list[tuple[Any, ...]],
         total: int,
         edits: int,
+        subfolders: dict[Any, list[tuple[str, str, int]]] | None = None,
     ) -> None:
-        """``folders``/``identities``: (id, label, photo count[, tooltip]); keeps the current selection."""
+        """``folders``/``identities``: (id, label, photo count[, tooltip]); ``subfolders``: folder id ->
+        (path relative to it, absolute path, photo count) of the folders inside that hold photos,
+        shown as a tree under it. Keeps the current selection."""
         current = self.current_source()
         self.blockSignals(True)
         self._all.setText(1, str(total))
@@ -73,10 +76,23 @@ class Sidebar(QTreeWidget):
                 child.setData(0, SourceRole, (kind, id_))
                 child.setToolTip(0, tip[0] if tip else label)
                 parent.addChild(child)
+                if kind == "folder":
+                    self._add_subfolders(child, (subfolders or {}).get(id_, []))
             parent.setExpanded(True)
         self.resizeColumnToContents(1)
         self.select_source(current or ALL)
         self.blockSignals(False)  # after selecting: the caller shows the source once (10,000 photos)
+
+    @staticmethod
+    def _add_subfolders(root: QTreeWidgetItem, rows: list[tuple[str, str, int]]) -> None:
+        items: dict[str, QTreeWidgetItem] = {}
+        for rel, path, count in sorted(rows):  # parents sort before their children
+            parent = items.get(rel.rpartition("/")[0], root)
+            item = QTreeWidgetItem([rel.rpartition("/")[2], str(count)])
+            item.setData(0, SourceRole, ("dir", path))
+            item.setToolTip(0, path)
+            parent.addChild(item)
+            items[rel] = item
 
     def current_source(self) -> tuple[str, int | None] | None:
         it = self.currentItem()
@@ -91,8 +107,12 @@ class Sidebar(QTreeWidget):
 
     def _items(self) -> list[QTreeWidgetItem]:
         out = [self._all, self._edits]
-        for parent in (self._folders, self._identities):
-            out += [c for i in range(parent.childCount()) if (c := parent.child(i)) is not None]
+        todo = [self._folders, self._identities]
+        while todo:  # every level of the folder tree
+            parent = todo.pop()
+            kids = [c for i in range(parent.childCount()) if (c := parent.child(i)) is not None]
+            out += kids
+            todo += kids
         return out
 
     def _on_current(self, current: QTreeWidgetItem | None, _prev: QTreeWidgetItem | None) -> None:
