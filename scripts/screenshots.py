@@ -111,7 +111,11 @@ def main() -> int:
             for p, text in zip(photos[:8], captions, strict=False):
                 lib.set_caption(p, text, identity=rex.id, by_user=True)
         ctx = AppContext.open(tmp / "data")
-        ctx.settings.sdxl_model = pick_model(args.model, tmp)
+        model = pick_model(args.model, tmp)
+        from lipe_desktop.settings import toy_model
+
+        # the shipped toy model is what an empty setting means: leave it empty, as a user would
+        ctx.settings.sdxl_model = "" if model == toy_model() else model
         ctx.settings.device = "cpu"
         win = MainWindow(ctx)
         win.resize(1280, 800)
