@@ -132,6 +132,15 @@ def test_resume_continues_from_the_checkpoint_and_records_the_prior(window, qtbo
         panel.buttons["stop"].click()
     panel.select_job(job.id)
     again = panel.resume_selected()
+    # a crash of the training process (killed): the job is marked failed, the app stays, Resume works
+    _run_until_step(panel, qtbot, 3)
+    with qtbot.waitSignal(panel.runner.jobFinished, timeout=60_000) as fin:
+        panel.runner.proc.kill()
+    assert fin.args[:2] == [again.id, "failed"] and "exited unexpectedly" in fin.args[2]
+    panel.runner.stop()  # the queue would otherwise go on with the next job
+    panel.select_job(again.id)
+    assert panel.buttons["resume"].isEnabled()
+    again = panel.resume_selected()
     lib.update_job(again.id, result=None)
     events: list[dict] = []
     panel.runner.progress.connect(lambda _j, m: events.append(m))
