@@ -105,7 +105,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory):
     r = _run(["bash", str(INSTALL), "--prefix", str(prefix)], env)
     seconds = time.monotonic() - t0
     assert r.returncode == 0, f"install failed ({seconds:.0f}s):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    print(f"fresh install: {seconds:.0f}s")
+    size = subprocess.run(["du", "-sm", str(prefix)], capture_output=True, text=True).stdout.split()[:1]
+    print(f"fresh install: {seconds:.0f}s, prefix {size[0] if size else '?'} MB")
     return {"root": root, "home": home, "prefix": prefix, "env": env, "log": r.stdout}
 
 
