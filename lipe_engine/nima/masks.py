@@ -4,7 +4,7 @@ M^1 = mean over layers and steps of the identity cross-attention (Eq. 1);
 M^2 = SA_mean^lambda x M^1 (Eq. 2): the mask is propagated lambda times through the averaged
 self-attention, so each position takes the attention-weighted mask of the places it attends to,
 which snaps the blurry cross-attention onto the subject's layout;
-then normalised by its maximum, optionally dilated (max-pool, as prompt-to-prompt's LocalBlend),
+then min-max normalised, optionally dilated (max-pool, as prompt-to-prompt's LocalBlend),
 upsampled to the latent size and thresholded (hard, or a soft ramp of width ``softness``).
 M_t = M^s U M^e_t (Eq. 3) is the element-wise maximum.
 """
@@ -44,7 +44,14 @@ def refined_map(store: AttentionStore, lam: int) -> torch.Tensor:
 def identity_mask(store: AttentionStore, latent_hw: tuple[int, int], params: MaskParams) -> torch.Tensor:
     """Mask in [0, 1] of shape (n, 1, H, W) at latent resolution."""
     m = refined_map(store, params.lam).unsqueeze(1)
-    m = m / m.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    # Min-max rather than divide-by-max: attention is a distribution, so a map with a weak peak
+    # (a small model, a subject the prompt describes loosely) has a high floor everywhere, and
+    # dividing by the max alone would put the whole image above any threshold. For peaked maps
+    # (floor near 0) the two agree.
+    flat = m.flatten(1)
+    lo = flat.amin(dim=1).view(-1, 1, 1, 1)
+    hi = flat.amax(dim=1).view(-1, 1, 1, 1)
+    m = (m - lo) / (hi - lo).clamp_min(1e-12)
     if params.dilate > 0:
         k = 2 * params.dilate + 1
         m = F.max_pool2d(m, kernel_size=k, stride=1, padding=params.dilate)

@@ -15,6 +15,11 @@ from .world import KINDS, SIZE, WORDS, Individual, Scene, random_scene, scene_fr
 
 TOY_MODEL_DIR = Path(__file__).resolve().parents[2] / "resources" / "toy_model"
 
+# NIMA settings for the toy model. Its identity attention is less peaked than SDXL's (64 px photos,
+# 2-layer text encoders), so the subject stands out at a higher threshold of the min-max normalised
+# map, and dilating by one attention cell (4 px of 64) would swallow a small sprite's surroundings.
+TOY_EDIT_PARAMS: dict[str, float | int] = {"mask_threshold": 0.6, "mask_dilate": 0}
+
 
 def default_model_source() -> str:
     """Path of the shipped toy model folder (used when no model is configured)."""
@@ -22,6 +27,6 @@ def default_model_source() -> str:
 
 
 __all__ = [
-    "KINDS", "POSES", "SETTINGS", "SIZE", "TOY_MODEL_DIR", "WORDS", "Individual", "Scene",
+    "KINDS", "POSES", "SETTINGS", "SIZE", "TOY_EDIT_PARAMS", "TOY_MODEL_DIR", "WORDS", "Individual", "Scene",
     "default_model_source", "random_scene", "render_background", "scene_from_seed",
 ]

@@ -63,13 +63,15 @@ def run_variant(name: str, model: LoadedModel, cases: list[EditCase], personaliz
     """Edit every case; returns the results and the per-case edit regions (union masks at pixel size,
     OR the ground-truth sprite mask) so a mask-less variant can be scored on the same background."""
     from ..nima import EditParams, edit_image
+    from . import TOY_EDIT_PARAMS
 
     out = VariantResult(name)
     regions = []
     for i, case in enumerate(cases):
         photo, gt = case.scene.render()
         src, tgt, ident = case.prompts(personalized)
-        p = EditParams(steps=steps, skip=max(1, steps // 10), use_mask=use_mask, **params)  # type: ignore[arg-type]
+        settings = {**TOY_EDIT_PARAMS, **params}
+        p = EditParams(steps=steps, skip=max(1, steps // 10), use_mask=use_mask, **settings)  # type: ignore[arg-type]
         res = edit_image(model, photo, src, [tgt], ident, params=p, progress=progress)
         edited = res.images[0]
         if region is not None:
