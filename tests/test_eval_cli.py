@@ -6,19 +6,11 @@ import csv
 from pathlib import Path
 
 import pytest
-import torch
 
 from lipe_engine.cli import main
 from lipe_engine.metrics.tiny import build_tiny_clip, build_tiny_dinov2
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The CI machine's 2 cores are shared: one torch thread avoids oversubscription (much faster)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,7 @@ SRC = "a photo of a dog sitting"
 TGT = "a photo of a dog standing"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The CI machine's 2 cores are shared: one torch thread avoids oversubscription (much faster)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from lipe_engine.baselines.methods import parse_methods
 from lipe_engine.errors import Cancelled, InputError
@@ -19,14 +18,7 @@ from lipe_engine.metrics.tiny import build_tiny_clip, build_tiny_dinov2
 from lipe_engine.nima import EditParams
 from lipe_engine.progress import CancelToken
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The CI machine's 2 cores are shared: one torch thread avoids oversubscription (much faster)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from lipe_engine.errors import Cancelled, InputError
@@ -17,12 +16,7 @@ from lipe_engine.training.class_images import class_images_dir, render_class_ima
 KW = dict(resolution=32, steps=2, seed=3)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pixels(path: Path) -> np.ndarray:

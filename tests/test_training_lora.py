@@ -18,13 +18,7 @@ from lipe_engine.training.trainer import encode_prompts
 RES = 32  # pixels; latent 16x16 keeps a CPU step well under a second
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The test machine's cores are shared: one thread avoids oversubscription (and is deterministic)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _photo(color, box_color, shift=0) -> Image.Image:

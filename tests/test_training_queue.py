@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from lipe_engine.cli import main
 from lipe_engine.errors import Cancelled, InputError
@@ -21,12 +20,7 @@ from lipe_engine.prompts import template_prompts
 TINY = {"resolution": 32, "rank": 4, "checkpoint_every": 1, "lr_unet": 1e-3, "lr_text": 1e-3}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture()
