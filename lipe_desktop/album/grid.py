@@ -47,6 +47,33 @@ def accepts_photos(mime: Any) -> bool:
     return bool(mime.hasFormat(MIME_IDS) or mime.hasUrls())
 
 
+class IdentityDropTarget:
+    """Drag-and-drop of photos onto the identity under the cursor, for an item view that defines
+    ``identity_at(pos) -> int | None`` and a ``photosDropped(int, list)`` signal (mix in first)."""
+
+    def dragEnterEvent(self, event: Any) -> None:
+        if accepts_photos(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        at = self.identity_at(event.position().toPoint())  # type: ignore[attr-defined]
+        if accepts_photos(event.mimeData()) and at is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: Any) -> None:
+        iid = self.identity_at(event.position().toPoint())  # type: ignore[attr-defined]
+        refs = dropped_photo_refs(event.mimeData())
+        if iid is None or not refs:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.photosDropped.emit(iid, refs)  # type: ignore[attr-defined]
+
+
 class PhotoListModel(QAbstractListModel):
     """Rows are photo records (anything with ``id`` and ``path``); the filter keeps the photos whose
     path, date taken and badge contain every typed word."""

@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
 
-from .grid import accepts_photos, dropped_photo_refs
+from .grid import IdentityDropTarget
 
 SourceRole = Qt.ItemDataRole.UserRole + 10
 
@@ -19,7 +18,7 @@ ALL = ("all", None)
 EDITS = ("edits", None)
 
 
-class Sidebar(QTreeWidget):
+class Sidebar(IdentityDropTarget, QTreeWidget):
     """Emits ``sourceChanged((kind, id))`` with kind in all | folder | dir (id: a path) | identity | edits."""
 
     sourceChanged = Signal(object)
@@ -125,24 +124,3 @@ class Sidebar(QTreeWidget):
         it = self.itemAt(pos)
         src = it.data(0, SourceRole) if it is not None else None
         return int(src[1]) if src and src[0] == "identity" else None
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if accepts_photos(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if accepts_photos(event.mimeData()) and self.identity_at(event.position().toPoint()) is not None:
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        iid = self.identity_at(event.position().toPoint())
-        refs = dropped_photo_refs(event.mimeData())
-        if iid is None or not refs:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.photosDropped.emit(iid, refs)

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..album.grid import PhotoGrid, PhotoListModel, accepts_photos, dropped_photo_refs
+from ..album.grid import IdentityDropTarget, PhotoGrid, PhotoListModel, accepts_photos, dropped_photo_refs
 from ..album.page import thumbnail_path
 from ..album.thumbnails import ThumbnailLoader
 from ..context import AppContext
@@ -67,7 +67,7 @@ class DropGrid(PhotoGrid):
             event.acceptProposedAction()
 
 
-class IdentityList(QListWidget):
+class IdentityList(IdentityDropTarget, QListWidget):
     """The identities; photos dropped on one are added to it (whichever identity is selected)."""
 
     photosDropped = Signal(int, list)  # identity id, photo ids or file paths
@@ -80,27 +80,6 @@ class IdentityList(QListWidget):
     def identity_at(self, pos: Any) -> int | None:
         it = self.itemAt(pos)
         return it.data(Qt.ItemDataRole.UserRole) if it is not None else None
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if accepts_photos(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if accepts_photos(event.mimeData()) and self.identity_at(event.position().toPoint()) is not None:
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        iid = self.identity_at(event.position().toPoint())
-        refs = dropped_photo_refs(event.mimeData())
-        if iid is None or not refs:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.photosDropped.emit(iid, refs)
 
 
 class IdentitiesPanel(QWidget):
