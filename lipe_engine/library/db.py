@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -216,6 +217,21 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
 # --- connections ----------------------------------------------------------------------------------
 
 
+def _set_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL, retrying: on a brand-new file several processes race for the exclusive lock
+    this needs, and SQLite may report "locked" at once instead of waiting for the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.01
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 def connect(db_path: Path, *, migrate_to: int | None = SCHEMA_VERSION) -> sqlite_utils.Database:
     """Open (creating if needed) the library file with WAL, foreign keys and a busy timeout."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -224,7 +240,7 @@ def connect(db_path: Path, *, migrate_to: int | None = SCHEMA_VERSION) -> sqlite
             str(db_path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _set_wal(conn)
         if str(mode).lower() != "wal":  # pragma: no cover - only on file systems without shm
             conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("PRAGMA foreign_keys = ON")
