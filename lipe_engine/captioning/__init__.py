@@ -27,18 +27,24 @@ from .text import CAPTION_REQUEST, MAX_WORDS, caption_request, clean_caption, in
 
 __all__ = [
     "CAPTION_REQUEST", "HANDLERS", "MAX_WORDS", "LlavaCaptioner", "caption_identity", "caption_request",
-    "choose_handler", "clean_caption", "image_data_uri", "insert_token", "photos_to_caption", "single_turn",
+    "choose_handler", "clean_caption", "image_data_uri", "insert_token", "photos_to_caption", "reference_links",
+    "single_turn",
 ]
 
 
-def photos_to_caption(lib: Any, ident: Any, only_missing: bool, overwrite_user_edits: bool) -> list[Any]:
-    """Reference photos whose identity caption should be (re)written by the model."""
+def reference_links(lib: Any, ident: Any) -> list[Any]:
+    """The identity's reference photo links; an identity without any cannot be captioned or trained."""
     refs = lib.identity_photos(ident.id, role="reference")
     if not refs:
         raise InputError(f"identity '{ident.name}' has no reference photo",
                          "add 1 or more photos of it as references (3-5 work best)")
+    return list(refs)
+
+
+def photos_to_caption(lib: Any, ident: Any, only_missing: bool, overwrite_user_edits: bool) -> list[Any]:
+    """Reference photos whose identity caption should be (re)written by the model."""
     todo = []
-    for link in refs:
+    for link in reference_links(lib, ident):
         cap = lib.get_caption(link.photo, identity=ident.id, fallback_generic=False)
         if cap is None:
             todo.append(link.photo)

@@ -59,12 +59,10 @@ def job_config(
 
 def reference_items(lib: Any, ident: Any) -> list[tuple[Path, str]]:
     """(photo path, caption) of every reference photo; uncaptioned photos get the plain instance prompt."""
-    refs = lib.identity_photos(ident.id, role="reference")
-    if not refs:
-        raise InputError(f"identity '{ident.name}' has no reference photo",
-                         "add 1 or more photos of it as references (3-5 work best)")
+    from ..captioning import reference_links
+
     out = []
-    for link in refs:
+    for link in reference_links(lib, ident):
         cap = lib.get_caption(link.photo, identity=ident.id)
         out.append((link.photo.path, cap.text if cap else f"a photo of a {ident.instance_prompt}"))
     return out
