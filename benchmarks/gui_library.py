@@ -32,6 +32,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 
 def make_originals(folder: Path, n: int) -> list[Path]:
@@ -54,30 +55,9 @@ def make_originals(folder: Path, n: int) -> list[Path]:
 
 
 def build_library(root: Path, n: int, distinct: int) -> Path:
-    from lipe_engine.library import Library
+    from gui_helpers import make_big_library  # the same bulk insert the 10k-photo GUI test uses
 
-    originals = make_originals(root / "originals", distinct)
-    photos = root / "Pictures"
-    photos.mkdir()
-    rows = []
-    for i in range(n):
-        src = originals[i % distinct]
-        dest = photos / f"IMG_{i:05d}.jpg"
-        os.link(src, dest)
-        st = dest.stat()
-        rows.append(
-            (str(dest), f"{i:064x}", st.st_size, st.st_mtime, f"20{10 + i % 15}-0{1 + i % 9}-1{i % 10}T12:00")
-        )
-    data = root / "data"
-    with Library.open(data) as lib:
-        folder = lib.add_folder(photos)
-        with lib.transaction() as c:
-            c.executemany(
-                "INSERT INTO photos(folder_id, path, content_hash, size, mtime, width, height, taken_at, "
-                "orientation, format) VALUES (?, ?, ?, ?, ?, 1600, 1200, ?, 1, 'JPEG')",
-                [(folder.id, *r) for r in rows],
-            )
-    return data
+    return make_big_library(root, n, originals=make_originals(root / "originals", distinct))
 
 
 def visible_rows(grid) -> list[int]:

@@ -33,29 +33,34 @@ def make_library(root: Path, n: int = 12) -> tuple[Path, Path]:
     return data, folder
 
 
-def make_big_library(root: Path, n: int, distinct: int = 8) -> Path:
-    """A data dir with ``n`` photo records (inserted directly: scanning is not what these tests time)
-    whose files are hard links to ``distinct`` generated JPEGs; each record has its own content hash."""
+def make_big_library(root: Path, n: int, distinct: int = 8, originals: list[Path] | None = None) -> Path:
+    """A data dir with ``n`` photo records (inserted directly: scanning is not what these tests and
+    benchmarks time) whose files are hard links to ``originals`` (default: ``distinct`` generated
+    320x240 JPEGs); each record has its own content hash and a capture date spread over 15 years."""
     import os
 
     from lipe_engine.library import Library
 
-    originals = make_photos(root / "originals", distinct, (320, 240))
+    if originals is None:
+        originals = make_photos(root / "originals", distinct, (320, 240))
+    with Image.open(originals[0]) as im:
+        width, height = im.size
     folder = root / "Pictures"
     folder.mkdir()
     rows = []
     for i in range(n):
         dest = folder / f"IMG_{i:05d}.jpg"
-        os.link(originals[i % distinct], dest)
+        os.link(originals[i % len(originals)], dest)
         st = dest.stat()
-        rows.append((str(dest), f"{i:064x}", st.st_size, st.st_mtime, f"20{10 + i % 15}-06-01T12:00"))
+        taken = f"20{10 + i % 15}-0{1 + i % 9}-1{i % 10}T12:00"
+        rows.append((str(dest), f"{i:064x}", st.st_size, st.st_mtime, width, height, taken))
     data = root / "data"
     with Library.open(data) as lib:
         f = lib.add_folder(folder)
         with lib.transaction() as c:
             c.executemany(
                 "INSERT INTO photos(folder_id, path, content_hash, size, mtime, width, height, taken_at, "
-                "orientation, format) VALUES (?, ?, ?, ?, ?, 320, 240, ?, 1, 'JPEG')",
+                "orientation, format) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 'JPEG')",
                 [(f.id, *r) for r in rows],
             )
     return data

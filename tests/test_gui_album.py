@@ -150,7 +150,7 @@ def test_ten_thousand_photos_open_scroll_and_search(qtbot, tmp_path: Path) -> No
     album.model.set_filter("img_0999")
     assert album.model.rowCount() == 10 and time.perf_counter() - t < 2
     album.model.set_filter("2012-06")  # date taken
-    assert album.model.rowCount() == 10_000 // 15 + 1
+    assert album.model.rowCount() == sum(1 for i in range(10_000) if (i % 15, i % 9) == (2, 5))  # 2012, June
     win.close()
     ctx.close()
 
