@@ -29,12 +29,14 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lipe_engine.models.edit_defaults import EDIT_DEFAULTS_FILE  # noqa: E402
 from lipe_engine.models.tiny import (  # noqa: E402
     SDXL_SCHEDULER_CONFIG,
     TinySDXLConfig,
     build_tiny_components,
     build_tiny_sdxl,
 )
+from lipe_engine.toyworld import TOY_EDIT_PARAMS  # noqa: E402
 from lipe_engine.toyworld.world import WORDS, random_scene  # noqa: E402
 
 CONFIG = TinySDXLConfig(
@@ -290,6 +292,7 @@ def export(pipe, work: Path, out: Path) -> None:
     export_pipe.to(torch.float16)
     export_pipe.save_pretrained(out, safe_serialization=True)
     (out / "toy_model.json").write_text(json.dumps({"unet_steps": saved["step"], "words": list(WORDS)}))
+    (out / EDIT_DEFAULTS_FILE).write_text(json.dumps(TOY_EDIT_PARAMS, indent=1) + "\n")
     log(work, f"exported step {saved['step']} to {out}")
 
 

@@ -184,3 +184,35 @@ def test_cancel_mid_edit_and_errors_are_readable(editor, qtbot, monkeypatch) -> 
     w.failed.connect(msgs.append)
     qtbot.waitUntil(lambda: ed.worker is None, timeout=10_000)
     assert msgs and "Settings" in msgs[0] and "Traceback" not in msgs[0]
+
+
+def test_edit_window_starts_from_the_models_own_settings(qtbot, tmp_path: Path) -> None:
+    """A model folder's lipe_edit_defaults.json (the toy model ships one) fills the Advanced box;
+    a broken one is reported in the window's status line, in one line naming the file."""
+    import json
+
+    from lipe_desktop.context import AppContext
+    from lipe_desktop.edit.window import EditWindow
+    from lipe_engine.models.edit_defaults import EDIT_DEFAULTS_FILE
+
+    data, _ = make_library(tmp_path, 1)
+    ctx = AppContext.open(data)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / EDIT_DEFAULTS_FILE).write_text(json.dumps({"steps": 30, "skip": 3, "mask_threshold": 0.45,
+                                                       "record_downsample": 2}))
+    ctx.settings.sdxl_model = str(model)
+    photo = ctx.library.list_photos()[0]
+    ed = EditWindow(ctx, photo)
+    qtbot.addWidget(ed)
+    v = ed.advanced.values()
+    assert (v["steps"], v["skip"], v["mask_threshold"]) == (30, 3, pytest.approx(0.45))
+    assert v["cfg_target"] == pytest.approx(7.5)  # not in the file: the paper's
+    (model / EDIT_DEFAULTS_FILE).write_text("{broken")
+    ed2 = EditWindow(ctx, photo)
+    qtbot.addWidget(ed2)
+    assert EDIT_DEFAULTS_FILE in ed2.status.text() and "not readable JSON" in ed2.status.text()
+    assert ed2.advanced.values()["steps"] == 100
+    ed.close()
+    ed2.close()
+    ctx.close()

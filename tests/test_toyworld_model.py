@@ -1,8 +1,8 @@
 """Behavioural tests of the shipped toy-world model (resources/toy_model) with NIMA, fixed seeds.
 
 What LIPE claims, checked against the world's ground truth: the identity mask finds the subject,
-the background survives the edit, prompts change the pose, the learned prior keeps identity better
-than the general prior, and NIMA's mask keeps the background better than no mask.
+the background survives the edit, the edit reaches the target pose, the learned prior keeps
+identity better than the general prior, and NIMA's mask keeps the background better than no mask.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lipe_engine.toyworld import TOY_MODEL_DIR, Individual
+from lipe_engine.models.edit_defaults import read_edit_defaults
+from lipe_engine.toyworld import TOY_EDIT_PARAMS, TOY_MODEL_DIR, Individual
 from lipe_engine.toyworld.ablation import run_variant, train_prior
 from lipe_engine.toyworld.identity import edit_cases
 
@@ -39,6 +40,8 @@ def test_toy_model_is_small_and_sdxl_shaped(toy) -> None:
     assert toy.native_size == 64
     size = sum(p.stat().st_size for p in Path(TOY_MODEL_DIR).rglob("*.safetensors"))
     assert size < 20e6
+    # its edit settings travel with it (app, CLI, demo and these tests all read them from the folder)
+    assert read_edit_defaults(TOY_MODEL_DIR) == TOY_EDIT_PARAMS
     # the identity words NIMA's mask reads must be single tokens in both tokenizers
     for word in ("sks", "dog", "bird", "robot"):
         assert len(pipe.tokenizer(word, add_special_tokens=False).input_ids) == 1, word
@@ -88,10 +91,9 @@ def test_learned_prior_keeps_identity_better(personal, base_masked) -> None:
     assert personal.mean("identity_distance") < base.mean("identity_distance")
 
 
-def test_learned_prior_reaches_the_target_pose_more_often(personal, base_masked) -> None:
-    # The issue asks for "most cases"; the shipped toy model (95 min of CPU training) reaches the
-    # target pose in about a third of them (README, toy-world table), so what is asserted here is
-    # the paper's comparison: the personalized prior edits the pose at least as often, and sometimes.
-    base, _ = base_masked
-    assert personal.mean("pose_reached") > 0
-    assert personal.mean("pose_reached") >= base.mean("pose_reached")
+def test_lipe_edit_reaches_the_target_pose_in_most_cases(personal) -> None:
+    # the drawn sprite's silhouette (what differs from the known background) best matches the
+    # individual's rendering in the target pose; facing is not part of it (see README: the toy model's
+    # heads are too rough for left/right to be judged reliably)
+    reached = [c.pose_reached for c in personal.cases]
+    assert sum(reached) > len(reached) / 2, reached

@@ -94,7 +94,7 @@ def run_edit(
     holder: ModelHolder, req: EditRequest, *, progress: ProgressCallback, cancel: CancelToken
 ) -> Any:
     """Load (or reuse) the model and run ``edit_image``; returns the engine's ``EditResult``."""
-    from lipe_engine.nima import EditParams, InversionCache, edit_image
+    from lipe_engine.nima import InversionCache, edit_image, edit_params_for
 
     if not req.model.strip():
         raise InputError("no SDXL model is set", "open Settings and choose the SDXL model folder or file")
@@ -103,8 +103,7 @@ def run_edit(
     if needs_download(req.model, req.allow_downloads):
         download_model(req.model, progress=progress, cancel=cancel)
     reporter = ProgressReporter(progress, cancel)
-    kwargs: dict[str, Any] = {k: (tuple(v) if k == "seeds" else v) for k, v in req.params.items()}
-    params = EditParams(**kwargs)
+    params = edit_params_for(req.model, **req.params)  # + what the model ships with (lipe_edit_defaults.json)
     model = holder.get(req.model, req.device, req.precision, req.lora_path, reporter)
     cache = InversionCache(req.cache_dir) if req.cache_dir is not None else None
     return edit_image(

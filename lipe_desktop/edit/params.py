@@ -59,6 +59,20 @@ class AdvancedParams(QGroupBox):
         for child in self.findChildren(QWidget):
             child.setVisible(on)
 
+    def show_model_defaults(self, defaults: dict[str, Any]) -> None:
+        """Start from the settings the chosen model ships with (e.g. the toy model's fewer steps);
+        its settings without a field here still apply, added by the engine when the edit runs."""
+        fields = {"steps": self.steps, "skip": self.skip, "cfg_source": self.cfg_source,
+                  "cfg_target": self.cfg_target, "mask_lambda": self.mask_lambda, "mask_threshold": self.threshold}
+        for name, widget in fields.items():
+            value = defaults.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                widget.setValue(value)  # type: ignore[attr-defined]
+        if isinstance(defaults.get("use_mask"), bool):
+            self.use_mask.setChecked(defaults["use_mask"])
+        if isinstance(defaults.get("composite"), bool):
+            self.composite.setChecked(defaults["composite"])
+
     def seeds(self) -> list[int | None]:
         n, s = self.count.value(), self.seed.value()
         if s < 0:

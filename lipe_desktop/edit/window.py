@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from lipe_engine.errors import LipeError
+from lipe_engine.models.edit_defaults import read_edit_defaults
 
 from ..album.viewer import _Loaded, read_image_async
 from ..context import AppContext
@@ -63,6 +64,10 @@ class EditWindow(QWidget):
         self.save_btn = QPushButton("Save as new version", self)
         self.export_btn = QPushButton("Export…", self)
         self.canvas = EditCanvas(self)
+        try:
+            self.advanced.show_model_defaults(read_edit_defaults(ctx.settings.model_source()))
+        except LipeError as exc:  # the edit itself reports it again when run
+            self.status.setText(str(exc))
         self._build()
         self._fill_identities()
         self.run_btn.clicked.connect(self.start_edit)

@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import InputError
     from ..models.loader import load_lora, load_sdxl
-    from ..nima import EditParams, edit_image
-    from ..toyworld import POSES, TOY_EDIT_PARAMS, Individual, default_model_source
+    from ..nima import edit_image, edit_params_for
+    from ..toyworld import POSES, Individual, default_model_source
     from ..toyworld.checks import classify_pose, identity_distance, iou, masked_psnr, resize_mask
     from ..toyworld.identity import EditCase, class_scenes, edit_cases, reference_scenes, sks_caption
     from ..training import TrainingConfig, train_identity_lora
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     src, tgt, ident = case.prompts(personalized=True)
     say(f"edit: '{src}' -> '{tgt}' (identity '{ident}')")
     t0 = time.perf_counter()
-    params = EditParams(steps=args.steps, skip=max(1, args.steps // 10), **TOY_EDIT_PARAMS)  # type: ignore[arg-type]
+    params = edit_params_for(source, steps=args.steps, skip=max(1, args.steps // 10))  # + the model's own settings
     res = edit_image(model, photo, src, [tgt], ident, params=params, progress=progress)
     t_edit = time.perf_counter() - t0
     edited = res.images[0]

@@ -25,12 +25,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-config", default=None, help="diffusers SDXL folder with configs for a single-file model")
     p.add_argument("--out", required=True, help="output PNG; with several outputs, _1, _2... are added")
     p.add_argument("--save-masks", default=None, metavar="DIR", help="write source/target/union masks as PNGs here")
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--skip", type=int, default=10)
-    p.add_argument("--cfg-source", type=float, default=3.5)
-    p.add_argument("--cfg-target", type=float, default=7.5)
-    p.add_argument("--mask-lambda", type=int, default=1, help="self-attention refinement power (Eq. 2)")
-    p.add_argument("--mask-threshold", type=float, default=0.3)
+    p.add_argument("--steps", type=int, default=None,
+                   help="default: 100 (the paper's), or the model's own setting")
+    p.add_argument("--skip", type=int, default=None,
+                   help="default: 10 (the paper's), or the model's own setting")
+    p.add_argument("--cfg-source", type=float, default=None,
+                   help="default: 3.5 (the paper's), or the model's own setting")
+    p.add_argument("--cfg-target", type=float, default=None,
+                   help="default: 7.5 (the paper's), or the model's own setting")
+    p.add_argument("--mask-lambda", type=int, default=None, help="self-attention refinement power (Eq. 2; default 1)")
+    p.add_argument("--mask-threshold", type=float, default=None, help="default: 0.3, or the model's own setting")
     p.add_argument("--no-mask", action="store_true", help="ablation: no NIMA blend")
     p.add_argument("--composite", action="store_true", help="paste original pixels back outside the mask")
     p.add_argument("--seed", type=int, action="append", default=None,
@@ -67,22 +71,22 @@ def save_mask(arr, path: Path) -> None:  # type: ignore[no-untyped-def]
 
 def run(args: argparse.Namespace) -> int:
     from ..models.loader import load_lora, load_sdxl
-    from ..nima import EditParams, InversionCache, edit_image
+    from ..nima import InversionCache, edit_image, edit_params_for
 
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
         raise InputError(f"output '{out}' has no image suffix", "end it with .png, .jpg or .webp")
     if Path(args.image).resolve() == out.resolve():
         raise InputError("the output would overwrite the original photo", "choose another --out path")
-    model = load_sdxl(args.model or default_model(), device=args.device, dtype=args.precision,
-                      config=args.model_config)
+    source = args.model or default_model()
+    model = load_sdxl(source, device=args.device, dtype=args.precision, config=args.model_config)
     for lora in args.lora:
         load_lora(model, lora)
     seeds: tuple[int | None, ...] = (None, *args.seed) if args.seed else (None,)
-    params = EditParams(
-        steps=args.steps, skip=args.skip, cfg_source=args.cfg_source, cfg_target=args.cfg_target,
-        mask_lambda=args.mask_lambda, mask_threshold=args.mask_threshold, use_mask=not args.no_mask,
-        composite=args.composite, seeds=seeds,
+    params = edit_params_for(  # options not given fall back to the model's shipped settings, then the paper's
+        source, steps=args.steps, skip=args.skip, cfg_source=args.cfg_source, cfg_target=args.cfg_target,
+        mask_lambda=args.mask_lambda, mask_threshold=args.mask_threshold, use_mask=False if args.no_mask else None,
+        composite=True if args.composite else None, seeds=seeds,
     )
     cache = InversionCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
     res = edit_image(model, args.image, args.prompt_source, args.prompt_target, args.identity_prompt,
