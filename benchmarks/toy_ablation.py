@@ -55,6 +55,7 @@ def main() -> None:
     names = ["general prior, no mask", "general prior + NIMA mask", "learned prior, no mask",
              "LIPE: learned prior + NIMA mask", "LIPE + pixel composite"]
     rows = {name: VariantResult(name) for name in names}
+    per_kind: dict[str, dict[str, VariantResult]] = {}
     seconds: dict[str, float] = dict.fromkeys([*names, "prior training"], 0.0)
     for kind in kinds:
         model = load_sdxl(args.model, device="cpu", dtype="fp32")  # fresh: no earlier individual's LoRA
@@ -67,6 +68,7 @@ def main() -> None:
                                        use_mask=use_mask, steps=args.steps, region=region, **kw)
             seconds[name] += time.perf_counter() - t0
             rows[name].cases.extend(res.cases)
+            per_kind.setdefault(kind, {})[name] = res  # noqa: B023
             return regions
 
         regions = variant(names[1], False, True)
@@ -84,6 +86,9 @@ def main() -> None:
     print(f"\ntoy model {args.model}; {args.cases} edits of each of {', '.join(kinds)}, {args.steps} NIMA steps, "
           f"prior {args.prior_steps} LoRA steps\n")
     print(table([rows[name] for name in names]))
+    for kind, results in per_kind.items():
+        print(f"\n{kind} ({INDIVIDUALS[kind].description}) alone:\n")
+        print(table([results[name] for name in names]))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ resumes from there; --export writes the diffusers folder (safetensors) used by t
 
     nice -n 10 python scripts/train_toy_model.py --stage vae --minutes 12
     nice -n 10 python scripts/train_toy_model.py --stage unet --minutes 60 --export resources/toy_model
+
+The shipped model (2 shared CPU cores): vae 18 min; unet 95 min (lr 8e-4, 2 threads, 8,325 steps),
+then resumed for 105 min (--lr 4e-4 --threads 1); decoder 55 min alongside the first unet run.
 """
 
 from __future__ import annotations
