@@ -31,6 +31,9 @@ def test_explicit_over_model_over_paper(tmp_path: Path) -> None:
     assert edit_params_for(tmp_path / "elsewhere") == EditParams()  # no file: the paper's settings
     assert edit_params_for("stabilityai/stable-diffusion-xl-base-1.0", seeds=[None, 3]).seeds == (None, 3)
     assert model_edit_defaults(None) == {} and read_edit_defaults("") == {}
+    # lists from JSON or Qt become tuples in EditParams itself: equal and hashable however built
+    from_json = EditParams(seeds=[None, 3], identity_words=["sks"])
+    assert from_json == EditParams(seeds=(None, 3), identity_words=("sks",)) and hash(from_json)
 
 
 @pytest.mark.parametrize(("content", "words"), [

@@ -23,8 +23,6 @@ def model_edit_defaults(source: str | Path | None) -> dict[str, Any]:
     unknown = sorted(set(values) - known)
     if unknown:
         raise InputError(f"'{path}' names unknown edit settings {unknown}", "use EditParams names or delete the file")
-    if isinstance(values.get("seeds"), list):
-        values["seeds"] = tuple(values["seeds"])
     try:
         EditParams(**values).validate()
     except (InputError, TypeError) as exc:
@@ -36,8 +34,6 @@ def edit_params_for(source: str | Path | None, **explicit: Any) -> EditParams:
     """``EditParams`` for the model ``source``: ``explicit`` values (None means not given) over the
     model's shipped settings over the paper's."""
     given = {k: v for k, v in explicit.items() if v is not None}
-    if isinstance(given.get("seeds"), list):
-        given["seeds"] = tuple(given["seeds"])
     params = EditParams(**{**model_edit_defaults(source), **given})
-    params.validate()
+    params.validate()  # a bad value fails here, before the caller loads a model
     return params

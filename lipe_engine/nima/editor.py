@@ -58,6 +58,14 @@ class EditParams:
     identity_words: tuple[str, ...] | None = None
     keep_mask_history: bool = True
 
+    def __post_init__(self) -> None:
+        # JSON (saved edits, a model's lipe_edit_defaults.json) and Qt widgets give lists; the
+        # params stay hashable and compare equal however they were built
+        for name in ("seeds", "identity_words"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
