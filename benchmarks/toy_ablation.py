@@ -26,16 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from lipe_engine.models.loader import load_lora, load_sdxl  # noqa: E402
-from lipe_engine.toyworld import TOY_MODEL_DIR, Individual  # noqa: E402
-from lipe_engine.toyworld.ablation import VariantResult, run_variant, table, train_prior  # noqa: E402
+from lipe_engine.toyworld import TOY_MODEL_DIR  # noqa: E402
+from lipe_engine.toyworld.ablation import (  # noqa: E402
+    ABLATION_INDIVIDUALS,
+    VariantResult,
+    run_variant,
+    table,
+    train_prior,
+)
 from lipe_engine.toyworld.identity import edit_cases  # noqa: E402
-
-# one individual of each kind (fixed markings), so the figures are not one sprite's luck
-INDIVIDUALS = {
-    "dog": Individual("dog", "red", "striped", "white", "blue"),
-    "robot": Individual("robot", "yellow", "spotted", "black", "red"),
-    "bird": Individual("bird", "blue", "plain", "white", "orange"),
-}
 
 
 def main() -> None:
@@ -49,37 +48,38 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in INDIVIDUALS]
+    unknown = [k for k in kinds if k not in ABLATION_INDIVIDUALS]
     if unknown:
-        raise SystemExit(f"toy_ablation: unknown kinds {unknown}: use some of {', '.join(INDIVIDUALS)}")
+        raise SystemExit(f"toy_ablation: unknown kinds {unknown}: use some of {', '.join(ABLATION_INDIVIDUALS)}")
     names = ["general prior, no mask", "general prior + NIMA mask", "learned prior, no mask",
              "LIPE: learned prior + NIMA mask", "LIPE + pixel composite"]
     rows = {name: VariantResult(name) for name in names}
     per_kind: dict[str, dict[str, VariantResult]] = {}
     seconds: dict[str, float] = dict.fromkeys([*names, "prior training"], 0.0)
+
+    def variant(kind: str, model, cases, name: str, personalized: bool, use_mask: bool,  # type: ignore[no-untyped-def]
+                region=None, **kw):
+        t0 = time.perf_counter()
+        res, regions = run_variant(name, model, cases, personalized=personalized, use_mask=use_mask,
+                                   steps=args.steps, region=region, **kw)
+        seconds[name] += time.perf_counter() - t0
+        rows[name].cases.extend(res.cases)
+        per_kind.setdefault(kind, {})[name] = res
+        return regions
+
     for kind in kinds:
         model = load_sdxl(args.model, device="cpu", dtype="fp32")  # fresh: no earlier individual's LoRA
-        identity = INDIVIDUALS[kind]
+        identity = ABLATION_INDIVIDUALS[kind]
         cases = edit_cases(identity, args.cases, seed=100)
-
-        def variant(name: str, personalized: bool, use_mask: bool, region=None, **kw):  # type: ignore[no-untyped-def]
-            t0 = time.perf_counter()
-            res, regions = run_variant(name, model, cases, personalized=personalized,  # noqa: B023
-                                       use_mask=use_mask, steps=args.steps, region=region, **kw)
-            seconds[name] += time.perf_counter() - t0
-            rows[name].cases.extend(res.cases)
-            per_kind.setdefault(kind, {})[name] = res  # noqa: B023
-            return regions
-
-        regions = variant(names[1], False, True)
-        variant(names[0], False, False, regions)
+        regions = variant(kind, model, cases, names[1], False, True)
+        variant(kind, model, cases, names[0], False, False, regions)
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             load_lora(model, train_prior(model, identity, Path(tmp) / "prior", steps=args.prior_steps))
             seconds["prior training"] += time.perf_counter() - t0
-            variant(names[2], True, False, regions)
-            variant(names[3], True, True, regions)
-            variant(names[4], True, True, regions, composite=True)
+            variant(kind, model, cases, names[2], True, False, regions)
+            variant(kind, model, cases, names[3], True, True, regions)
+            variant(kind, model, cases, names[4], True, True, regions, composite=True)
         print(f"  {kind}: done", flush=True)
     for name, t in seconds.items():
         print(f"  {name}: {t:.0f} s")
@@ -87,7 +87,7 @@ def main() -> None:
           f"prior {args.prior_steps} LoRA steps\n")
     print(table([rows[name] for name in names]))
     for kind, results in per_kind.items():
-        print(f"\n{kind} ({INDIVIDUALS[kind].description}) alone:\n")
+        print(f"\n{kind} ({ABLATION_INDIVIDUALS[kind].description}) alone:\n")
         print(table([results[name] for name in names]))
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from lipe_engine.models.edit_defaults import read_edit_defaults
-from lipe_engine.toyworld import TOY_EDIT_PARAMS, TOY_MODEL_DIR, Individual
-from lipe_engine.toyworld.ablation import run_variant, train_prior
+from lipe_engine.toyworld import TOY_EDIT_PARAMS, TOY_MODEL_DIR
+from lipe_engine.toyworld.ablation import ABLATION_INDIVIDUALS, run_variant, train_prior
 from lipe_engine.toyworld.identity import edit_cases
 
 STEPS = 30
-IDENTITY = Individual("dog", "red", "striped", "white", "blue")
+IDENTITY = ABLATION_INDIVIDUALS["dog"]
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,14 @@ from .checks import classify_pose, identity_distance, iou, masked_psnr, resize_m
 from .identity import EditCase, class_scenes, reference_scenes, sks_caption
 from .world import Individual
 
+# The individuals the ablation benchmark and the behavioural tests edit: one of each kind, with
+# fixed markings, so the figures are not one sprite's luck (the tests use the dog).
+ABLATION_INDIVIDUALS: dict[str, Individual] = {
+    "dog": Individual("dog", "red", "striped", "white", "blue"),
+    "robot": Individual("robot", "yellow", "spotted", "black", "red"),
+    "bird": Individual("bird", "blue", "plain", "white", "orange"),
+}
+
 
 @dataclass
 class CaseResult:
