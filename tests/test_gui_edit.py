@@ -70,17 +70,12 @@ def test_canvas_overlays_and_side_by_side_sync(qtbot) -> None:
 
 
 @pytest.fixture(scope="module")
-def holder():
-    import torch
-
+def holder(one_torch_thread):
     from lipe_desktop.edit.engine import ModelHolder
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # several threads on the shared 2-core CI machine are much slower
     h = ModelHolder()  # one tiny model load shared by this module's edits
     yield h
     h.unload()
-    torch.set_num_threads(before)
 
 
 @pytest.fixture()
