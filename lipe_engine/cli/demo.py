@@ -68,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     from ..toyworld.identity import EditCase, class_scenes, edit_cases, reference_scenes, sks_caption
     from ..training import TrainingConfig, train_identity_lora
 
+    if args.target_pose and args.target_pose not in POSES[args.kind]:  # before minutes of training
+        raise InputError(f"pose '{args.target_pose}' is not one of {args.kind}'s",
+                         f"use one of {', '.join(POSES[args.kind])}")
     torch.set_num_threads(max(1, args.threads))
     progress = TerminalProgress(quiet=args.quiet)
     say = (lambda *a: None) if args.quiet else print
@@ -101,9 +104,6 @@ def run(args: argparse.Namespace) -> int:
 
     case = edit_cases(individual, 1, seed=args.seed + 2)[0]
     if args.target_pose:
-        if args.target_pose not in POSES[args.kind]:
-            raise InputError(f"pose '{args.target_pose}' is not one of {args.kind}'s",
-                             f"use one of {', '.join(POSES[args.kind])}")
         case = EditCase(case.scene, args.target_pose)
     photo, gt_mask = case.scene.render()
     photo.save(out / "target_photo.png")
