@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMessageB
 from . import bridge
 from .album.page import AlbumPage
 from .context import AppContext
+from .install_check import InstallCheckLabel
 from .job_status import JobStatus
 from .logs import log_file, user_message
 from .workers import Worker
@@ -44,6 +45,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.training_label)
         if self.training is not None:
             self.training.jobStatus.connect(self.training_label.setText)
+        self.install_check = InstallCheckLabel(self)  # `lipe doctor`'s checks: problems shown, all logged
+        self.statusBar().addPermanentWidget(self.install_check)
+        self.install_check.start(ctx.pool, ctx.data_dir)
         self.album.countChanged.connect(self.count_label.setText)
         self.album.contextRequested.connect(self.show_photo_menu)
         self.album.viewer.editRequested.connect(lambda p: self.open_editor([p]))

@@ -7,6 +7,7 @@ is checked separately with a fake ``nvidia-smi`` in dry-run mode (no GPU needed)
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -123,6 +124,21 @@ def test_install_creates_venv_with_cpu_torch_and_lipe(installed) -> None:
     assert link.is_symlink() and link.resolve() == (venv / "bin" / "lipe").resolve()
     r = _run([str(link), "--version"], installed["env"], timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "lipe 0.1.0", (r.stdout, r.stderr)
+
+
+def test_install_has_exactly_the_locked_versions(installed) -> None:
+    """Every package the installed venv holds that the lock names is at the locked version, with the
+    desktop and captioning extras (llama-cpp-python) installed by default."""
+    from lipe_engine.doctor import LOCK_NAME, base_version, canonical, read_lock
+
+    pins = read_lock(REPO / LOCK_NAME)
+    venv_py = installed["prefix"] / "venv" / "bin" / "python"
+    r = _run([str(venv_py), "-m", "pip", "list", "--format=json"], installed["env"], timeout=120)
+    assert r.returncode == 0, r.stderr
+    have = {canonical(d["name"]): d["version"] for d in json.loads(r.stdout)}
+    assert {"torch", "diffusers", "transformers", "peft", "pyside6-essentials", "llama-cpp-python"} <= set(have)
+    wrong = {n: (v, pins[n]) for n, v in have.items() if n in pins and base_version(v) != base_version(pins[n])}
+    assert not wrong, f"not the locked versions: {wrong}"
 
 
 def test_desktop_smoke_starts_offscreen(installed) -> None:

@@ -4,16 +4,18 @@
 # desktop entry with an icon. Safe to run again: it reuses the venv and skips what is already right.
 # The app is installed editable: it runs from this checkout (the shipped toy model and icons live in
 # resources/), so keep the folder; to update, `git pull` and run this script again.
+# Every package comes at the version in requirements-lock.txt (the tested set); torch at the locked
+# version in the build (CPU or CUDA) this machine needs.
 #
 #   installers/linux/install.sh [options]
 #     --prefix DIR        where the venv lives            (env LIPE_PREFIX, default ~/.local/opt/lipe-desktop)
 #     --torch MODE        auto | cpu | cuda | skip         (env LIPE_TORCH, default auto)
-#     --torch-spec SPEC   torch requirement               (env LIPE_TORCH_SPEC, default torch==2.13.0)
+#     --torch-spec SPEC   torch requirement               (env LIPE_TORCH_SPEC, default: the lock's torch)
 #     --torch-index URL   index for torch; "pip" = pip's own configuration
 #                         (env LIPE_TORCH_INDEX, default https://download.pytorch.org/whl/{cpu,cuXXX})
 #     --cuda-tag TAG      e.g. cu128; default picked from the driver's CUDA version (env LIPE_CUDA_TAG)
-#     --extras LIST       app extras, comma separated     (env LIPE_EXTRAS, default gui; add llm for
-#                         llama-cpp-python, which compiles for several minutes)
+#     --extras LIST       app extras, comma separated     (env LIPE_EXTRAS, default gui,llm; llm is
+#                         llama-cpp-python for captioning, compiled on install: several minutes)
 #     --bin-dir DIR       where to link lipe, lipe-desktop (env LIPE_BIN_DIR, default ~/.local/bin; "none" = skip)
 #     --no-desktop        no .desktop entry / icon
 #     --python PY         interpreter for the venv (env LIPE_PYTHON; default the first python3.x >= 3.10)
@@ -28,13 +30,16 @@ die() { printf '[lipe-install] error: %s\n' "$*" >&2; exit 1; }
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 [ -f "$REPO/pyproject.toml" ] || die "no pyproject.toml in $REPO: run this script from a LIPE Desktop checkout."
+LOCK="$REPO/requirements-lock.txt"
+[ -f "$LOCK" ] || die "no requirements-lock.txt in $REPO: restore it with 'git checkout requirements-lock.txt'."
+LOCKED_TORCH="$(sed -n 's/^\(torch==[^ ]*\).*/\1/p' "$LOCK")"
 
 PREFIX="${LIPE_PREFIX:-$HOME/.local/opt/lipe-desktop}"
 TORCH_MODE="${LIPE_TORCH:-auto}"
-TORCH_SPEC="${LIPE_TORCH_SPEC:-torch==2.13.0}"
+TORCH_SPEC="${LIPE_TORCH_SPEC:-$LOCKED_TORCH}"
 TORCH_INDEX="${LIPE_TORCH_INDEX:-}"
 CUDA_TAG="${LIPE_CUDA_TAG:-}"
-EXTRAS="${LIPE_EXTRAS:-gui}"
+EXTRAS="${LIPE_EXTRAS:-gui,llm}"
 BIN_DIR="${LIPE_BIN_DIR:-$HOME/.local/bin}"
 PYTHON="${LIPE_PYTHON:-}"
 DESKTOP=1
@@ -110,7 +115,7 @@ say "prefix: $PREFIX (venv: $VENV)"
 say "python: $PYTHON ($("$PYTHON" -c 'import platform; print(platform.python_version())'))"
 say "nvidia driver: ${DRIVER_CUDA:+CUDA $DRIVER_CUDA}${DRIVER_CUDA:-none}"
 say "torch:  mode=$TORCH_MODE spec=$TORCH_SPEC${CUDA_TAG:+ cuda_tag=$CUDA_TAG} index=${TORCH_INDEX:-n/a}"
-say "app:    pip install ${APP_ARGS[*]}"
+say "app:    pip install -c $LOCK ${APP_ARGS[*]}"
 [ "$DRY_RUN" = 1 ] && { say "dry run: nothing changed."; exit 0; }
 
 # --- venv -----------------------------------------------------------------------------------------
@@ -123,6 +128,9 @@ else
 fi
 VPY="$VENV/bin/python"
 pip_install() { "$VPY" -m pip install --disable-pip-version-check ${PIP_EXTRA[@]+"${PIP_EXTRA[@]}"} "$@"; }
+# pip and the build tools at the locked versions: the app and llama-cpp-python are built with them
+# (--no-build-isolation), so no unpinned build backend is fetched at install time.
+pip_install --quiet -c "$LOCK" pip setuptools wheel scikit-build-core
 
 # --- torch ----------------------------------------------------------------------------------------
 if [ "$TORCH_MODE" != skip ]; then
@@ -143,13 +151,13 @@ fi
 # The install is editable, so code changes need no reinstall; only new dependencies or entry points
 # (pyproject.toml) or other extras do. The stamp records what the last successful install used.
 STAMP="$PREFIX/app-stamp.txt"
-want_stamp="$(printf '%s\n%s\n%s\n' "$REPO" "$EXTRAS" "$(cksum < "$REPO/pyproject.toml")")"
+want_stamp="$(printf '%s\n%s\n%s\n%s\n' "$REPO" "$EXTRAS" "$(cksum < "$REPO/pyproject.toml")" "$(cksum < "$LOCK")")"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && "$VENV/bin/lipe" --version >/dev/null 2>&1; then
-  say "LIPE Desktop already installed from $REPO (pyproject.toml unchanged), keeping it"
+  say "LIPE Desktop already installed from $REPO (pyproject.toml and the lock unchanged), keeping it"
 else
   say "installing LIPE Desktop from $REPO"
   rm -f "$STAMP"
-  pip_install ${LIPE_VERBOSE:+--verbose} --quiet "${APP_ARGS[@]}"
+  pip_install ${LIPE_VERBOSE:+--verbose} --quiet --no-build-isolation -c "$LOCK" "${APP_ARGS[@]}"
   "$VENV/bin/lipe" --version >/dev/null || die "the installed 'lipe' does not start: see the pip output above."
   printf '%s' "$want_stamp" > "$STAMP"
 fi

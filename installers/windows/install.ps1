@@ -15,7 +15,7 @@ param(
     [string]$Prefix = $(if ($env:LIPE_PREFIX) { $env:LIPE_PREFIX } else { Join-Path $env:LOCALAPPDATA "Programs\LIPE Desktop" }),
     [ValidateSet("auto", "cpu", "cuda", "skip")]
     [string]$Torch = $(if ($env:LIPE_TORCH) { $env:LIPE_TORCH } else { "auto" }),
-    [string]$TorchSpec = $(if ($env:LIPE_TORCH_SPEC) { $env:LIPE_TORCH_SPEC } else { "torch==2.13.0" }),
+    [string]$TorchSpec = $env:LIPE_TORCH_SPEC,     # default: the torch pinned in requirements-lock.txt
     [string]$TorchIndex = $env:LIPE_TORCH_INDEX,   # "pip" = pip's own configuration
     [string]$CudaTag = $env:LIPE_CUDA_TAG,         # e.g. cu128; default from the driver's CUDA version
     [string]$Extras = $(if ($env:LIPE_EXTRAS) { $env:LIPE_EXTRAS } else { "gui" }),
@@ -35,6 +35,10 @@ function Run($exe, [string[]]$argv) {
 
 $Repo = (Resolve-Path (Join-Path $PSScriptRoot "..\..")).Path
 if (-not (Test-Path (Join-Path $Repo "pyproject.toml"))) { Die "no pyproject.toml in ${Repo}: run this from a LIPE Desktop checkout." }
+# Every package at the tested version (requirements-lock.txt); torch at the locked version in the build this machine needs.
+$Lock = Join-Path $Repo "requirements-lock.txt"
+if (-not (Test-Path $Lock)) { Die "no requirements-lock.txt in ${Repo}: restore it with 'git checkout requirements-lock.txt'." }
+if (-not $TorchSpec) { $TorchSpec = (Select-String -Path $Lock -Pattern '^(torch==\S+)').Matches[0].Groups[1].Value }
 
 # --- interpreter: the py launcher's newest 3.10+, else python on PATH ---------------------------------
 function Test-Python([string[]]$cmd) {
@@ -86,7 +90,7 @@ Say "prefix: $Prefix (venv: $Venv)"
 Say "python: $($PyCmd -join ' ')"
 Say "nvidia driver: $(if ($DriverCuda) { "CUDA $DriverCuda" } else { 'none' })"
 Say "torch:  mode=$Torch spec=$TorchSpec$(if ($CudaTag) { " cuda_tag=$CudaTag" }) index=$(if ($TorchIndex) { $TorchIndex } else { 'n/a' })"
-Say "app:    pip install -e $AppTarget"
+Say "app:    pip install -c $Lock -e $AppTarget"
 if ($DryRun) { Say "dry run: nothing changed."; exit 0 }
 
 # --- venv -----------------------------------------------------------------------------------------
@@ -103,6 +107,8 @@ else {
 }
 $PipExtra = @(); if ($env:LIPE_PIP_ARGS) { $PipExtra = $env:LIPE_PIP_ARGS -split "\s+" | Where-Object { $_ } }
 function Pip-Install([string[]]$argv) { Run $VPy (@("-m", "pip", "install", "--disable-pip-version-check") + $PipExtra + $argv) }
+# pip and the build tools at the locked versions (the app is built with them: --no-build-isolation)
+Pip-Install @("--quiet", "-c", $Lock, "pip", "setuptools", "wheel", "scikit-build-core")
 
 # --- torch ----------------------------------------------------------------------------------------
 if ($Torch -ne "skip") {
@@ -121,7 +127,7 @@ if ($Torch -ne "skip") {
 
 # --- the app --------------------------------------------------------------------------------------
 Say "installing LIPE Desktop from $Repo"
-Pip-Install @("--quiet", "-e", $AppTarget)
+Pip-Install @("--quiet", "--no-build-isolation", "-c", $Lock, "-e", $AppTarget)
 $Lipe = Join-Path $Venv "Scripts\lipe.exe"
 & $Lipe --version | Out-Null
 if ($LASTEXITCODE -ne 0) { Die "the installed 'lipe' does not start: see the pip output above." }

@@ -33,6 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that load models; ``queue`` only when it runs jobs.
+MODEL_COMMANDS = {"caption", "demo", "edit", "eval", "prompts", "train"}
+
+
+def _loads_models(args: argparse.Namespace) -> bool:
+    if args.command == "queue":
+        return getattr(args, "queue_command", None) == "run"
+    return args.command in MODEL_COMMANDS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -40,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
+        if _loads_models(args):
+            from ..doctor import require_tested_stack
+
+            require_tested_stack()  # an untested model stack fails here in one line, not deep in a run
         return int(args.func(args) or 0)
     except LipeError as exc:
         print(f"lipe: error: {exc}", file=sys.stderr)

@@ -34,8 +34,10 @@ def import_llama_cpp() -> Any:
     try:
         import llama_cpp
     except ImportError as exc:
+        # `make demo` leaves it out on purpose (it compiles for minutes); the full install has it
         raise InputError(
-            "llama-cpp-python is not installed", "install it with pip install 'lipe-desktop[llm]' (or llama-cpp-python)"
+            "llama-cpp-python is not installed (captioning and LLM prompts need it)",
+            "run `make install` in the checkout, or pip install -c requirements-lock.txt '.[llm]'",
         ) from exc
     return llama_cpp
 
