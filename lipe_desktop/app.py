@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtCore import QCoreApplication
 
 log = logging.getLogger("lipe_desktop")
 
@@ -62,17 +62,17 @@ def _install_excepthook() -> None:
     sys.excepthook = hook
 
 
-def configure_application(app: QGuiApplication) -> None:
+def configure_application(app: QCoreApplication) -> None:
     """Names, desktop entry and icon of the application (before any window opens)."""
-    from PySide6.QtGui import QIcon
+    from PySide6.QtGui import QGuiApplication, QIcon
 
     from .main_window import ICON
 
     app.setApplicationName("LIPE Desktop")
     app.setOrganizationName("LIPE")
-    app.setDesktopFileName(DESKTOP_FILE_NAME)
+    QGuiApplication.setDesktopFileName(DESKTOP_FILE_NAME)
     if ICON.is_file():
-        app.setWindowIcon(QIcon(str(ICON)))
+        QGuiApplication.setWindowIcon(QIcon(str(ICON)))
     else:
         log.warning("application icon %s is missing", ICON)
 

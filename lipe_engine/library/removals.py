@@ -49,9 +49,9 @@ def remove_photos(lib: Library, photos: Iterable[Photo]) -> int:
 
 
 def removed_paths(lib: Library, folder_id: int | None = None) -> set[str]:
-    sql, args = "SELECT path FROM removed_photos", ()
+    sql, args = "SELECT path FROM removed_photos", []
     if folder_id is not None:
-        sql, args = sql + " WHERE folder_id = ?", (folder_id,)
+        sql, args = sql + " WHERE folder_id = ?", [folder_id]
     return {r[0] for r in lib.conn.execute(sql, args).fetchall()}
 
 
