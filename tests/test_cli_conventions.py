@@ -100,6 +100,9 @@ def test_every_command_module_is_discovered_and_a_new_one_joins(tmp_path: Path, 
     (pkg / "dyn.py").write_text(
         "NAME = 'dyn'\n\ndef register(subparsers):\n    subparsers.add_parser(NAME)\n", encoding="utf-8")
     assert cli._static_command(pkg / "dyn.py") is None  # such a module is imported to register it
+    (pkg / "two.py").write_text(
+        "def register(s):\n    s.add_parser('one', help='a')\n    s.add_parser('two', help='b')\n", encoding="utf-8")
+    assert cli._static_command(pkg / "two.py") is None
 
 
 def _library_with_photos(root: Path, n: int) -> Path:

@@ -162,6 +162,7 @@ def test_delete_in_an_identity_removes_only_the_link(window, qtbot) -> None:
     qtbot.waitUntil(lambda: album.model.rowCount() == 3, timeout=3000)
     album.grid.selectionModel().select(album.model.index(0), QItemSelectionModel.SelectionFlag.Select)
     album.grid.setFocus()
+    assert album.remove_action.text() == "Remove from identity…"  # the Edit menu says what Delete does
     qtbot.keyClick(album.grid, Qt.Key.Key_Delete)
     assert "from the identity “Rex”" in window.questions[-1]
     assert len(lib.identity_photos(ident)) == 2

@@ -199,6 +199,7 @@ class AlbumPage(QWidget):
         else:
             items = self._photos
         self.model.set_photos(items, badges)
+        self.remove_action.setText("Remove from identity…" if kind == "identity" else "Remove from library…")
         self.stack.setCurrentIndex(0)
 
     def selected_photos(self) -> list[Any]:

@@ -5,9 +5,10 @@ receives the parsed args and returns an exit code. Modules are discovered, so ad
 means editing this file.
 
 Only the chosen command's module is imported: ``lipe --version`` and ``lipe --help`` read each
-module's command name and help line from its source (the first ``add_parser("name", help="...")``
-in ``register``) without importing it, so they never load torch. A module whose ``register`` does
-not spell its command that way is imported to register it (slower, still correct).
+module's command name and help line from its source (the one ``subparsers.add_parser("name",
+help="...")`` in ``register``) without importing it, so they never load torch. A module whose
+``register`` does not spell its command that way (a computed name, several commands) is imported
+to register it: slower, still correct.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Command:
 
 
 def _static_command(path: Path) -> tuple[str, str] | None:
-    """(name, help) of the first ``subparsers.add_parser("name", help=...)`` in ``register``."""
+    """(name, help) of the one ``subparsers.add_parser("name", help=...)`` in ``register``, else None."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError):
@@ -56,7 +57,7 @@ def _static_command(path: Path) -> tuple[str, str] | None:
         ),
         key=lambda n: (n.lineno, n.col_offset),
     )
-    if not calls or not calls[0].args:
+    if len(calls) != 1 or not calls[0].args:  # several commands in one module: imported instead
         return None
     name = calls[0].args[0]
     if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
