@@ -1,7 +1,8 @@
-"""Entry point: ``lipe-desktop [--data-dir DIR] [--smoke]``.
+"""Entry point: ``lipe-desktop [--data-dir DIR] [--smoke] [FILE...]``.
 
-``--smoke`` opens the main window offscreen-capable, loads settings and the library, processes
-events briefly and exits 0 (installers use it to check a fresh install).
+``FILE...`` (what a file manager's "Open with" passes through the desktop entry's ``%F``) opens
+the app on those photos. ``--smoke`` opens the main window offscreen-capable, loads settings and
+the library, processes events briefly and exits 0 (installers use it to check a fresh install).
 """
 
 from __future__ import annotations
@@ -13,8 +14,17 @@ import sys
 import traceback
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QCoreApplication
 
 log = logging.getLogger("lipe_desktop")
+
+# The name of the installers' desktop entry (lipe-desktop.desktop, StartupWMClass=lipe-desktop): as
+# the desktop file name (Wayland app id) and argv[0] (X11 WM_CLASS instance) the window is matched
+# to its entry, so the dock shows the app's icon and name.
+DESKTOP_FILE_NAME = "lipe-desktop"
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -24,6 +34,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--smoke", action="store_true", help="open the main window, load settings and library, exit 0"
+    )
+    p.add_argument(
+        "files", nargs="*", metavar="FILE",
+        help="photos to open (a folder not in the library is added after asking)",
     )
     return p.parse_args(list(argv) if argv is not None else None)
 
@@ -48,6 +62,21 @@ def _install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def configure_application(app: QCoreApplication) -> None:
+    """Names, desktop entry and icon of the application (before any window opens)."""
+    from PySide6.QtGui import QGuiApplication, QIcon
+
+    from .main_window import ICON
+
+    app.setApplicationName("LIPE Desktop")
+    app.setOrganizationName("LIPE")
+    QGuiApplication.setDesktopFileName(DESKTOP_FILE_NAME)
+    if ICON.is_file():
+        QGuiApplication.setWindowIcon(QIcon(str(ICON)))
+    else:
+        log.warning("application icon %s is missing", ICON)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.smoke:
@@ -67,9 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .context import AppContext
     from .logs import setup_logging
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    app.setApplicationName("LIPE Desktop")
-    app.setOrganizationName("LIPE")
+    app = QApplication.instance() or QApplication([DESKTOP_FILE_NAME])
+    configure_application(app)
     try:
         ctx = AppContext.open(args.data_dir)
     except LipeError as exc:
@@ -78,7 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             QMessageBox.critical(None, "LIPE Desktop", str(exc))
         return 2
-    log_path = setup_logging(ctx.data_dir)
+    try:
+        log_path: object = setup_logging()
+    except OSError as exc:  # an unwritable log folder must not keep the app from starting
+        log_path = f"none ({exc.strerror}: {exc.filename}; set LIPE_LOG_DIR to a writable folder)"
+        print(f"lipe-desktop: no log file: {log_path}", file=sys.stderr)
     _install_excepthook()
     log.info("starting, data dir %s, log %s", ctx.data_dir, log_path)
     from .main_window import MainWindow
@@ -91,7 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         from .first_run import run_at_start
 
-        QTimer.singleShot(0, lambda: run_at_start(ctx, win))  # the welcome dialog, over the open window
+        def start() -> None:
+            run_at_start(ctx, win)  # the welcome dialog, over the open window
+            if args.files:
+                win.open_paths(args.files)
+
+        QTimer.singleShot(0, start)
     code = app.exec()
     ctx.close()
     if args.smoke:

@@ -1,4 +1,8 @@
-"""Logging to ``<data dir>/logs/lipe-desktop.log`` and turning exceptions into readable messages."""
+"""Logging to ``lipe-desktop.log`` in the platform's log folder and turning exceptions into readable messages.
+
+The folder is the engine's one answer for it (``lipe_engine.app_dirs.user_dir("log")``: on Linux
+``~/.local/state/lipe-desktop/log``, ``$LIPE_LOG_DIR`` overrides).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
+from lipe_engine.app_dirs import user_dir
 from lipe_engine.errors import Cancelled, LipeError
 
 log = logging.getLogger("lipe_desktop")
@@ -14,10 +19,10 @@ LOG_NAME = "lipe-desktop.log"
 _log_file: Path | None = None
 
 
-def setup_logging(data_dir: Path, level: int = logging.INFO) -> Path:
-    """Log to a rotating file in the data dir (and nothing to the user's dialogs)."""
+def setup_logging(log_dir: Path | None = None, level: int = logging.INFO) -> Path:
+    """Log to a rotating file in ``log_dir`` (default: the app's log folder), nothing to dialogs."""
     global _log_file
-    logs = data_dir / "logs"
+    logs = log_dir or user_dir("log")
     logs.mkdir(parents=True, exist_ok=True)
     path = logs / LOG_NAME
     root = logging.getLogger()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,10 @@ from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget
 
+from lipe_engine.resources import resource_path
+
 from . import bridge
-from .album.page import AlbumPage
+from .album.page import AlbumPage, LooseFile
 from .context import AppContext
 from .install_check import InstallCheckLabel
 from .job_status import JobStatus
@@ -19,7 +22,30 @@ from .logs import log_file, user_message
 from .workers import Worker
 
 log = logging.getLogger(__name__)
-ICON = Path(__file__).resolve().parents[1] / "resources" / "icon.svg"
+ICON = resource_path("icons", "lipe-desktop.svg")
+
+
+def opened_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
+    """The photo files among ``paths`` (a folder stands for the photos in it) and one line per
+    path that cannot be opened."""
+    from lipe_engine.library.scan import PHOTO_EXTENSIONS
+
+    files: list[Path] = []
+    problems: list[str] = []
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in PHOTO_EXTENSIONS)
+            if not found:
+                problems.append(f"'{raw}' has no photos: open JPEG, PNG, WebP or HEIC files")
+            files += [f.resolve() for f in found]
+        elif not p.is_file():
+            problems.append(f"'{raw}' does not exist: check the path")
+        elif p.suffix.lower() not in PHOTO_EXTENSIONS:
+            problems.append(f"'{raw}' is not a photo this app reads: open JPEG, PNG, WebP or HEIC files")
+        else:
+            files.append(p.resolve())
+    return list(dict.fromkeys(files)), problems
 
 
 class MainWindow(QMainWindow):
@@ -95,6 +121,9 @@ class MainWindow(QMainWindow):
         self._action(m, "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
         m.addSeparator()
         self._action(m, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        e = self.menuBar().addMenu("&Edit")
+        self._action(e, "Find…", self.album_search, QKeySequence.StandardKey.Find)
+        e.addAction(self.album.remove_action)  # Delete, while the album has the focus
         h = self.menuBar().addMenu("&Help")
         self._action(h, "Open log folder", self.open_logs)
         self._action(h, "About LIPE Desktop", self.about)
@@ -137,6 +166,67 @@ class MainWindow(QMainWindow):
             return
         self.scan([folder.id])
 
+    def album_search(self) -> None:
+        """Ctrl+F: the album's search field, focused, its text selected."""
+        self.tabs.setCurrentWidget(self.album)
+        self.album.focus_search()
+
+    def open_paths(self, paths: Sequence[str | Path]) -> None:
+        """``lipe-desktop FILE...`` (a file manager's "Open with"): show those photos in the viewer.
+
+        A photo whose folder is not in the library is shown at once; the user is asked whether to
+        add that folder (then it is scanned and the photos are shown as library photos)."""
+        files, problems = opened_files(paths)
+        for problem in problems:
+            self.statusBar().showMessage(problem, 10_000)
+            log.warning("open: %s", problem)
+        if not files:
+            if problems:
+                self.show_error(problems[0])
+            return
+        lib = self.ctx.library
+        roots = [Path(f.path) for f in lib.list_folders()]
+        outside = sorted({p.parent for p in files if not any(r == p or r in p.parents for r in roots)})
+        inside_ids = sorted({f.id for f in lib.list_folders() for p in files if Path(f.path) in p.parents})
+        self.album.show_in_viewer(self._records_or_loose(files))  # at once, before any question or scan
+        self.tabs.setCurrentWidget(self.album)
+        added: list[int] = []
+        if outside:
+            names = "\n".join(f"  {d}" for d in outside[:8]) + ("\n  …" if len(outside) > 8 else "")
+            question = (
+                f"{'This folder is' if len(outside) == 1 else 'These folders are'} not in your library:\n"
+                f"{names}\n\nAdd {'it' if len(outside) == 1 else 'them'} to the library? The photos are only "
+                "read, never changed."
+            )
+            if self.album.confirm("Open photos", question):
+                for d in outside:
+                    try:
+                        added.append(lib.add_folder(d).id)
+                    except Exception as exc:  # noqa: BLE001 - e.g. a folder inside a library folder
+                        self.show_error(user_message(exc))
+        unknown = [p for p in files if not self._in_library(p)]
+        ids = sorted(set(added) | {i for i in inside_ids if unknown})
+        if ids:  # new folders, or photos a library folder got since its last scan
+            self.scan(ids).succeeded.connect(
+                lambda _r: self.album.show_in_viewer(self._records_or_loose(files))
+            )
+
+    def _in_library(self, path: Path) -> bool:
+        try:
+            self.ctx.library.get_photo(path)
+        except Exception:  # noqa: BLE001 - LibraryError: not recorded (yet)
+            return False
+        return True
+
+    def _records_or_loose(self, files: list[Path]) -> list[Any]:
+        out: list[Any] = []
+        for i, p in enumerate(files):
+            try:
+                out.append(self.ctx.library.get_photo(p))
+            except Exception:  # noqa: BLE001 - not in the library: shown as a loose file
+                out.append(LooseFile(-1_000_000 - i, p))
+        return out
+
     def scan(self, folder_ids: list[int] | None) -> Worker:
         w = Worker("Scanning photos", bridge.scan_library, self.ctx.data_dir, folder_ids)
         return self.run_job(w, on_success=lambda _r: self.ctx.libraryChanged.emit())
@@ -159,6 +249,9 @@ class MainWindow(QMainWindow):
             sub.addSeparator()
             sub.addAction("New identity…", lambda: self.identities.new_identity(library_photos))
         menu.addAction("Export copy…", lambda: self.export_photos(photos))
+        if library_photos:
+            remove = "Remove from identity…" if self.album.source[0] == "identity" else "Remove from library…"
+            menu.addAction(remove, lambda: self.album.remove_photos(library_photos))
         menu.addAction(
             "Show in folder",
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(photos[0].path).parent))),
@@ -194,6 +287,9 @@ class MainWindow(QMainWindow):
 
     def open_editor(self, photos: list[Any]) -> Any:
         if not photos:
+            return None
+        if isinstance(photos[0], LooseFile):
+            self.show_error(f"'{photos[0].path.name}' is not in the library: add its folder to edit it")
             return None
         from .edit.window import EditWindow
 

@@ -104,7 +104,7 @@ def _model_location(value: str, allow_downloads: bool = False) -> str | None:
             return None
         return (
             f"'{value}' is not in the Hugging Face cache and downloads are off: tick 'Allow downloads', "
-            f"run `huggingface-cli download {value}`, or pick a local folder"
+            f"run `hf download {value}`, or pick a local folder"
         )
     return f"'{value}' does not exist: pick a model folder or .safetensors file"
 

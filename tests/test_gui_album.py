@@ -173,7 +173,7 @@ def test_qt_calls_returning_none_cannot_abort_the_app() -> None:
 
 
 def test_smoke_entry_point_exits_zero(tmp_path: Path) -> None:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LIPE_LOG_DIR=str(tmp_path / "logs"))
     r = subprocess.run(
         [sys.executable, "-m", "lipe_desktop.app", "--smoke", "--data-dir", str(tmp_path / "d")],
         capture_output=True,
@@ -183,4 +183,4 @@ def test_smoke_entry_point_exits_zero(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert "smoke ok" in r.stdout
-    assert (tmp_path / "d" / "logs" / "lipe-desktop.log").is_file()
+    assert (tmp_path / "logs" / "lipe-desktop.log").is_file()  # the app's log folder, not the library's

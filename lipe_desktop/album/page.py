@@ -9,16 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QSlider,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
+
+from lipe_engine.library.removals import remove_photos, what_goes_with
 
 from ..context import AppContext
 from .grid import PhotoDelegate, PhotoGrid, PhotoListModel
@@ -39,6 +43,15 @@ class EditedVersion:
     photo_id: int
     width: int = 0
     height: int = 0
+    taken_at: str | None = None
+
+
+@dataclass(frozen=True)
+class LooseFile:
+    """A photo opened from outside the library (``lipe-desktop FILE``): shown, not recorded."""
+
+    id: int
+    path: Path
     taken_at: str | None = None
 
 
@@ -131,6 +144,16 @@ class AlbumPage(QWidget):
         self.viewer.closed.connect(lambda: self.stack.setCurrentIndex(0))
         self.source: tuple[str, int | None] = ALL
         self._photos: list[Any] = []
+        # Delete works while the album has the focus (not in the other tabs' lists and text fields)
+        self.remove_action = QAction("Remove from library…", self)
+        self.remove_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.remove_action.triggered.connect(lambda: self.remove_photos(self.selected_photos()))
+        self.addAction(self.remove_action)
+        # a question to the user: (title, text) -> yes; tests answer it themselves
+        self.confirm = lambda title, text: (
+            QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+        )
 
     # --- contents ---------------------------------------------------------------------------------
 
@@ -176,6 +199,7 @@ class AlbumPage(QWidget):
         else:
             items = self._photos
         self.model.set_photos(items, badges)
+        self.remove_action.setText("Remove from identity…" if kind == "identity" else "Remove from library…")
         self.stack.setCurrentIndex(0)
 
     def selected_photos(self) -> list[Any]:
@@ -186,6 +210,53 @@ class AlbumPage(QWidget):
         idx = next((i for i, p in enumerate(photos) if p.id == photo.id), 0)
         self.viewer.show_photos(photos, idx)
         self.stack.setCurrentIndex(1)
+
+    def show_in_viewer(self, photos: list[Any]) -> None:
+        """Show these photos (library records or ``LooseFile``s) in the viewer, the first one open."""
+        if photos:
+            self.viewer.show_photos(list(photos), 0)
+            self.stack.setCurrentIndex(1)
+
+    def focus_search(self) -> None:
+        self.stack.setCurrentIndex(0)
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    # --- removing ---------------------------------------------------------------------------------
+
+    def removal_text(self, photos: list[Any]) -> str:
+        """What Delete does here, for the menu and the question (the files on disk always stay)."""
+        n = len(photos)
+        what = f"{n} photo{'s' if n != 1 else ''}"
+        kind, id_ = self.source
+        if kind == "identity" and id_ is not None:
+            name = self.ctx.library.get_identity(int(id_)).name
+            return f"Remove {what} from the identity “{name}”? They stay in the library and on disk."
+        counts = what_goes_with(self.ctx.library, photos)
+        going = ", ".join(f"{count} {label}" for label, count in counts.items() if count)
+        also = f" Their records go too ({going})." if going else ""
+        return (
+            f"Remove {what} from the library? The files stay on disk, untouched, and a rescan does not "
+            f"add them back.{also}"
+        )
+
+    def remove_photos(self, photos: list[Any]) -> int:
+        """Delete: after asking, take the photos out of the identity shown, else out of the library.
+
+        Only records change: originals on disk are never deleted or written."""
+        photos = [p for p in photos if getattr(p, "content_hash", None)]  # library photos only
+        if not photos:
+            return 0
+        if not self.confirm("LIPE Desktop", self.removal_text(photos)):
+            return 0
+        kind, id_ = self.source
+        lib = self.ctx.library
+        if kind == "identity" and id_ is not None:
+            n = lib.remove_identity_photos(int(id_), photos)
+        else:
+            n = remove_photos(lib, photos)
+        self.ctx.libraryChanged.emit()
+        return n
 
     def _set_tile(self, size: int) -> None:
         self.loader.set_size(size)

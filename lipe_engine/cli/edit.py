@@ -57,9 +57,9 @@ def default_model() -> str:
 
 
 def default_cache_dir() -> Path:
-    import platformdirs
+    from ..app_dirs import user_dir
 
-    return Path(platformdirs.user_cache_dir("lipe-desktop")) / "inversions"
+    return user_dir("cache") / "inversions"
 
 
 def save_mask(arr, path: Path) -> None:  # type: ignore[no-untyped-def]

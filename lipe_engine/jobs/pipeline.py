@@ -101,7 +101,7 @@ def run_pipeline(lib: Any, job: Any, reporter: ProgressReporter, *, model: str |
         result["class_images"] = len(class_items)
     note(f"training {config.total_steps(len(items))} steps on {len(items)} photo(s)"
          f"{f' + {len(class_items)} class images' if class_items else ''}")
-    lora_dir = train_identity_lora(loaded, items, class_items, output_dir, config, progress=reporter)
+    lora_dir = train_identity_lora(loaded, items, class_items, output_dir, config, progress=reporter, name=ident.name)
     lora = lib.record_lora(ident, lora_dir, base_model=source,
                            settings={"preset": cfg_in.get("preset"), **overrides,
                                      "class_images": len(class_items or [])}, job_id=job.id)

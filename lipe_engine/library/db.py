@@ -169,6 +169,17 @@ _V5 = """
 CREATE INDEX photos_taken ON photos(COALESCE(taken_at, added_at), id);
 """
 
+# v6: photos the user removed from the library (the album's Delete; files untouched): their paths,
+# so a rescan does not add them back (lipe_engine/library/removals.py).
+_V6 = """
+CREATE TABLE removed_photos (
+    path TEXT PRIMARY KEY,
+    folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL,
+    removed_at TEXT NOT NULL
+);
+"""
+
 
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def run(conn: sqlite3.Connection) -> None:
@@ -186,6 +197,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V3),
     _script(_V4),
     _script(_V5),
+    _script(_V6),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -58,7 +58,7 @@ def resolve_model_dir(source: str | os.PathLike[str]) -> Path:
         except Exception as exc:  # noqa: BLE001 - any hub failure means "not in the cache"
             raise EmbeddingModelMissing(
                 f"embedding model '{src}' is not in the Hugging Face cache ({type(exc).__name__})",
-                f"download it once (huggingface-cli download {src}) or give a local folder",
+                f"download it once (hf download {src}) or give a local folder",
             ) from exc
     raise EmbeddingModelMissing(f"embedding model folder '{source}' does not exist", "check the path")
 

@@ -1,7 +1,7 @@
 """``Library``: the one object the GUI, the CLI and the engine use to reach the photo store.
 
 Where it lives: an explicit ``path`` (a folder) wins, then the ``LIPE_DATA_DIR`` environment
-variable, then the platform's user data folder (``platformdirs.user_data_dir("LIPE")``). The folder
+variable, then the platform's user data folder (``lipe_engine.app_dirs.user_dir("data")``). The folder
 holds ``library.sqlite`` plus the app's own files (``thumbs/``, ``edits/``, ``loras/``); originals
 stay where the user keeps them and are only ever read.
 """
@@ -12,8 +12,6 @@ import os
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
-
-import platformdirs
 
 from .db import LibraryError, connect
 from .jobs import JobsMixin
@@ -30,10 +28,9 @@ THUMB_CAP_SETTING = "thumbnail_cache_mb"  # size cap of the thumbnail cache in M
 
 
 def default_data_dir() -> Path:
-    env = os.environ.get(ENV_DATA_DIR, "").strip()
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_data_dir("LIPE", appauthor=False))
+    from ..app_dirs import user_dir  # $LIPE_DATA_DIR, else the platform's folder for the app's one name
+
+    return user_dir("data")
 
 
 class Library(OutputsMixin, JobsMixin):

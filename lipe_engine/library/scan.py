@@ -28,6 +28,7 @@ from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_repor
 from ._base import now_iso
 from .db import LibraryError
 from .records import Folder, ScanReport
+from .removals import without_removed
 from .thumbs import render_thumbnail
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ def scan_library(
             candidates.append(_Candidate(folder, path))
         reporter.step()
 
+    candidates = without_removed(lib, candidates, lambda c: c.path)  # the user's Delete stays deleted
     seen = {c.path for c in candidates}
     gone = _gone_photos(lib, present_folders, seen)
     reporter.start("importing photos", len(candidates))

@@ -157,7 +157,7 @@ def _load_hub_cache(repo_id: str, dtype: torch.dtype) -> tuple[Any, Path]:
     except Exception as exc:  # huggingface_hub raises several unrelated types here
         raise ModelLoadError(
             f"model '{repo_id}' is not in the Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')})",
-            f"download it first (huggingface-cli download {repo_id}) or give a local folder or file",
+            f"download it first (hf download {repo_id}) or give a local folder or file",
         ) from exc
     _check_diffusers_folder(snapshot)
     try:

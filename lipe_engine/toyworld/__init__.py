@@ -7,13 +7,12 @@ and CLI use when no other is configured.
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from ..resources import resource_path
 from .backgrounds import SETTINGS, render_background
 from .sprites import POSES
 from .world import KINDS, SIZE, WORDS, Individual, Scene, random_scene, scene_from_seed
 
-TOY_MODEL_DIR = Path(__file__).resolve().parents[2] / "resources" / "toy_model"
+TOY_MODEL_DIR = resource_path("toy_model")
 
 # NIMA settings for the toy model, shipped in its folder as lipe_edit_defaults.json (written by
 # scripts/train_toy_model.py's export) so the app, CLI, demo and ablation all use them. SDXL's default

@@ -13,6 +13,7 @@ Plain Python entry point (no library database needed)::
         config=TrainingConfig(max_steps=200, resolution=64),  # or config_from_preset("16gb"); default = paper
         progress=callback,       # ProgressReporter or callable(ProgressEvent); info has loss, global_step
         cancel=token,            # CancelToken; cancelling checkpoints the current step and raises Cancelled
+        name="Rex",              # the kohya file's title in A1111/ComfyUI (default: output_dir's name)
     )
     # -> Path of the diffusers-format LoRA folder: load_lora(model, lora_dir) or pipe.load_lora_weights(lora_dir)
     #    output_dir / "lora_kohya.safetensors" is the same LoRA in kohya naming.
@@ -46,6 +47,9 @@ def train_identity_lora(
     config: TrainingConfig | None = None,
     progress: ProgressReporter | ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    name: str | None = None,
 ) -> Path:
-    """Train (or resume) a LoRA identity prior; returns the diffusers-format LoRA folder."""
-    return TrainingJob(model_source, instance_images, class_items, output_dir, config, progress, cancel).run()
+    """Train (or resume) a LoRA identity prior; returns the diffusers-format LoRA folder. ``name`` is
+    what other tools list the kohya file under (default: the output folder's name)."""
+    return TrainingJob(model_source, instance_images, class_items, output_dir, config, progress, cancel,
+                       name=name).run()

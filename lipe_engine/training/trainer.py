@@ -74,6 +74,7 @@ class TrainingJob:
         config: TrainingConfig | None = None,
         progress: ProgressReporter | ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        name: str | None = None,
     ) -> None:
         self.config = config or TrainingConfig()
         self.config.validate()
@@ -88,6 +89,8 @@ class TrainingJob:
         self.start_step = 0
         self.total_steps = self.config.total_steps(len(self.instance_items))
         self.optimizer_used = ""
+        # what other tools list the kohya file under (an identity's name; else the output folder's)
+        self.name = (name or "").strip() or self.output_dir.name or "lipe-prior"
 
     @property
     def lora_dir(self) -> Path:
@@ -194,11 +197,23 @@ class TrainingJob:
             for m in modules.values():
                 m.eval()
         self.reporter.start("save LoRA", 1)
-        lora.export(pipe, modules, self.lora_dir, self.kohya_file)
+        lora.export(pipe, modules, self.lora_dir, self.kohya_file, self._kohya_info(step, res, instances, classes, pipe, mp))
         self._checkpoint(step, modules, optimizer, accelerator, state_extra)
         self._write_summary(step, time.perf_counter() - t0, res)
         self.reporter.step()
         return self.lora_dir
+
+    def _kohya_info(self, step, res, instances, classes, pipe, mp) -> lora.KohyaInfo:
+        cfg = self.config
+        source = self.model_source
+        base = source.source if isinstance(source, LoadedModel) else str(source)
+        return lora.KohyaInfo(
+            title=self.name, steps=step, resolution=res, captions=[ex.text for ex in instances],
+            base_model=Path(base).name or base, num_class_images=len(classes), lr_unet=cfg.lr_unet,
+            lr_text=cfg.lr_text if cfg.train_text_encoders else None, seed=cfg.seed,
+            prediction_type="v" if pipe.scheduler.config.get("prediction_type") == "v_prediction" else "epsilon",
+            mixed_precision=mp,
+        )
 
     def _step(self, step, pipe, device, weight_dtype, accelerator, noise_scheduler,
               instances, classes, inst_lat, cls_lat) -> torch.Tensor:
