@@ -32,6 +32,20 @@ class SourcePromptMixin:
     caption_worker: Worker | None
     worker: Worker | None
     _auto_source: str
+    # widgets and methods of the window
+    identity: Any
+    identity_note: Any
+    subject: Any
+    source_prompt: Any
+    source_note: Any
+    prompt: Any
+    toy_notice: Any
+    progress: Any
+    identity_id: Any
+    _fill_chips: Any
+    _set_running: Any
+    _on_progress: Any
+    parent: Any
 
     def toy_model_active(self) -> bool:
         return is_toy_model(self.ctx.settings.model_source())

@@ -168,8 +168,9 @@ class EditWindow(SourcePromptMixin, QWidget):
     def _fill_chips(self, suggestions: tuple[str, ...]) -> None:
         while self.chips.count():
             item = self.chips.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            old = item.widget() if item is not None else None
+            if old is not None:
+                old.deleteLater()
         for i, text in enumerate(suggestions):
             b = QPushButton(text, self)
             b.setToolTip(f"The source prompt with '{text}' in place of its pose")

@@ -118,13 +118,13 @@ def _find(toks: list[_Tok], kind: str, start: int) -> tuple[int, int] | None:
     """(first, end) token indexes of the first phrase of ``kind`` at or after ``start``."""
     for i in range(start, len(toks)):
         w = toks[i].low
-        if kind == ACTION and _is_action_word(w):
-            hit = True
+        if kind == ACTION:
+            hit = _is_action_word(w)
         elif kind == VIEW:
             hit = w in VIEW_WORDS or (w == "in" and i + 1 < len(toks) and toks[i + 1].low in ("profile", "side"))
         else:
             hit = w in EXPRESSION_WORDS or (w == "with" and i + 2 < len(toks)
-                                            and {toks[i + 1].low, toks[i + 2].low} & {"mouth", "tongue", "eyes"})
+                                            and bool({toks[i + 1].low, toks[i + 2].low} & {"mouth", "tongue", "eyes"}))
         if hit:
             return i, _span_end(toks, i, kind)
     return None
