@@ -234,6 +234,7 @@ def test_several_target_prompts_and_seeds_give_a_grid_from_one_inversion(editor,
     ed.advanced.count.setValue(2)
     assert ed.advanced.count.isVisibleTo(ed) and "= 4 result(s)" in ed.status.text()
     _fast(ed, 5)
+    assert ed.grid.isHidden()  # no results yet: the photo gets the room
     texts: list[str] = []
     w = ed.start_edit()
     w.progress.connect(lambda _e: texts.append(ed.status.text()))
@@ -244,7 +245,7 @@ def test_several_target_prompts_and_seeds_give_a_grid_from_one_inversion(editor,
     assert res.prompts == [ed.request.target_prompts[0]] * 2 + [ed.request.target_prompts[1]] * 2
     assert not res.cache_hit and res.stats["unet_calls"] <= 2 * 5  # one inversion + one batched pass
     assert any(t.startswith("4 result(s): ") for t in texts)
-    assert ed.grid.count() == 4 and "lying down" in ed.grid.item(0).text() and "standing" in ed.grid.item(3).text()
+    assert not ed.grid.isHidden() and ed.grid.count() == 4 and "lying down" in ed.grid.item(0).text() and "standing" in ed.grid.item(3).text()
     ed.grid.setCurrentRow(3)
     assert ed.canvas.current_index() == 3  # the big view follows the grid
     ed.grid.set_checked(1)

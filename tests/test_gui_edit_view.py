@@ -124,22 +124,18 @@ def test_toy_model_on_a_real_photo_is_said_before_edit_with_a_way_to_settings(qt
     qtbot.addWidget(main)
     ctx.settings.sdxl_model = ""  # nothing configured: the shipped toy model
     photos = {Path(p.path).name: p for p in ctx.library.list_photos()}
-    real = EditWindow(ctx, photos["photo_000.jpg"], main)
-    qtbot.addWidget(real)
+    real = EditWindow(ctx, photos["photo_000.jpg"], main)  # children of main: closed with it
     toy = EditWindow(ctx, photos["toy.jpg"], main)
-    qtbot.addWidget(toy)
-    assert not real.toy_notice.isHidden() and "toy-world" in real.toy_label.text()
-    assert "Settings" in real.toy_label.text() and real.result is None  # before any edit
+    assert not real.toy_notice.isHidden() and "toy-world" in real.toy_label.text().lower()
+    assert "Settings" in real.settings_btn.text() and real.result is None  # before any edit
+    assert len(real.toy_label.text()) <= 60  # one short line next to its button
     assert toy.toy_notice.isHidden()  # a toy-world photo: the toy model is the right one
     assert "sitting" in [real.chips.itemAt(i).widget().text() for i in range(real.chips.count())]
     real.settings_btn.click()
     assert opened and real.toy_notice.isHidden()  # another model now: the notice goes
     ctx.settings.sdxl_model = str(tiny_sdxl_dir)
     other = EditWindow(ctx, photos["photo_001.jpg"], main)
-    qtbot.addWidget(other)
     assert other.toy_notice.isHidden()
-    for w in (real, toy, other):
-        w.close()
 
 
 def test_source_prompt_is_the_photos_caption_and_suggestions_keep_its_scene(qtbot, ctx, tiny_sdxl_dir) -> None:

@@ -71,8 +71,9 @@ class EditCanvas(QWidget):
         controls.addSpacing(12)
         controls.addWidget(QLabel("Overlay", self))
         controls.addWidget(self.mask_box)
-        controls.addWidget(self.step, 1)
+        controls.addWidget(self.step, 3)
         controls.addWidget(self.step_label)
+        controls.addStretch(1)
         controls.addWidget(QLabel("Fill", self))
         controls.addWidget(self.opacity)
         lay = QVBoxLayout(self)
@@ -181,6 +182,7 @@ class EditCanvas(QWidget):
     def _refresh_overlay(self, *_args: Any) -> None:
         mode = self.mask_box.currentIndex()
         self.step.setEnabled(mode == STEP_MASK and self.step.maximum() > 0)
+        self.step.setVisible(mode == STEP_MASK)
         self.step_label.setText(
             f"step {self.step.value() + 1}/{self.step.maximum() + 1}" if mode == STEP_MASK else ""
         )

@@ -58,8 +58,10 @@ class AdvancedParams(QGroupBox):
 
     def _show_fields(self, on: bool) -> None:
         for child in self.findChildren(QWidget):
-            if child is not self.count:
+            if child is not self.count and not self.count.isAncestorOf(child):  # the window shows count
                 child.setVisible(on)
+        self.setFlat(not on)  # collapsed: just the check box, no empty frame under it
+        self.setMaximumHeight(16_777_215 if on else self.fontMetrics().height() + 12)
 
     def show_model_defaults(self, defaults: dict[str, Any]) -> None:
         """Start from the settings the chosen model ships with (e.g. the toy model's fewer steps);

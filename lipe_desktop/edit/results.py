@@ -30,7 +30,7 @@ class TargetPrompts(QWidget):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.line = QLineEdit(self)
-        self.line.setPlaceholderText("The photo's description with the new pose, e.g. '... sks dog lying on grass'")
+        self.line.setPlaceholderText("The source prompt with the new pose (or pick one above)")
         self.add_btn = QPushButton("Queue", self)
         self.add_btn.setToolTip("Keep this target prompt for the batch and write another")
         self.queue = QListWidget(self)
@@ -108,7 +108,10 @@ class ResultsGrid(QListWidget):
         for img, label in zip(images, labels, strict=False):
             thumb = img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
                                Qt.TransformationMode.SmoothTransformation)
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(thumb)), label)
+            pm = QPixmap.fromImage(thumb)
+            icon = QIcon(pm)
+            icon.addPixmap(pm, QIcon.Mode.Selected)  # no blue tint on the chosen one: its colours matter
+            item = QListWidgetItem(icon, label)
             item.setToolTip(label)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)

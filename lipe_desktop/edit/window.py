@@ -39,7 +39,7 @@ from .engine import EditRequest, ModelHolder, run_edit, save_version
 from .overlay import pil_to_qimage
 from .params import AdvancedParams
 from .results import ResultsGrid, TargetPrompts
-from .source import TOY_NOTICE, SourcePromptMixin
+from .source import TOY_NOTICE, TOY_NOTICE_BUTTON, SourcePromptMixin
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,9 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.identity_note.setWordWrap(True)
         self.toy_notice = QFrame(self)
         self.toy_label = QLabel(TOY_NOTICE, self.toy_notice)
-        self.toy_label.setWordWrap(True)
-        self.settings_btn = QPushButton("Settings…", self.toy_notice)
+        self.toy_label.setToolTip("The shipped model is a 64-px demo for the toy world's sprites (`lipe demo`); "
+                                  "real photos need SDXL: pick it in Settings or from the models found on disk")
+        self.settings_btn = QPushButton(TOY_NOTICE_BUTTON, self.toy_notice)
         self.subject = QLineEdit(self)
         self.subject.setToolTip("How the prompts name the subject (the identity's token and class word)")
         self.source_prompt = QLineEdit(self)
@@ -156,6 +157,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         right = QSplitter(Qt.Orientation.Vertical, self)
         right.addWidget(self.canvas)
         right.addWidget(self.grid)
+        self.grid.setVisible(False)  # until a batch has results
         right.setStretchFactor(0, 1)
         right.setSizes([600, 190])
         split = QSplitter(self)
@@ -166,10 +168,15 @@ class EditWindow(SourcePromptMixin, QWidget):
         lay.addWidget(split)
 
     def _fill_chips(self, suggestions: tuple[str, ...]) -> None:
+        if getattr(self, "_chip_texts", None) == suggestions:
+            return
+        self._chip_texts = suggestions
         while self.chips.count():
             item = self.chips.takeAt(0)
             old = item.widget() if item is not None else None
             if old is not None:
+                old.hide()  # deleted on the next event-loop turn; never left showing meanwhile
+                old.setParent(None)
                 old.deleteLater()
         for i, text in enumerate(suggestions):
             b = QPushButton(text, self)
@@ -307,6 +314,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.canvas.set_results(afters, res.source_mask, res.target_masks, res.mask_history, labels,
                                 union_masks=getattr(res, "union_masks", None))
         self.grid.set_results(afters, labels)
+        self.grid.setVisible(True)
         self.status.setText(
             f"Done: {len(afters)} result(s). Click one to compare it with the photo; tick those to save."
         )
