@@ -151,6 +151,7 @@ def test_tiny_edit_from_context_menu_shows_compare_and_saves_version(editor, qtb
     ed2 = win.edit_windows[-1]
     qtbot.addWidget(ed2)
     assert ed2 is not ed and ed2.photo is version
+    assert ed2.source_prompt.text() == "a photo of a sks dog sitting"  # the version's own prompt describes it
     ed2.use_suggestion("lying down")
     _fast(ed2, 4)
     with qtbot.waitSignal(ed2.start_edit().done, timeout=120_000):

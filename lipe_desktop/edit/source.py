@@ -162,7 +162,8 @@ class SourcePromptMixin:
 
     def _on_caption_done(self) -> None:
         self.caption_worker = None
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        if self.worker is None:  # an edit started meanwhile owns the progress bar
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
         self._set_running(False)
 
