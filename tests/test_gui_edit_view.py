@@ -61,6 +61,12 @@ def test_mask_is_an_outline_and_a_translucent_fill_over_a_visible_photo(qtbot) -
     assert c.overlay_image() is None and c.legend_text() == ""
 
 
+def _loaded(qtbot, *windows) -> None:
+    """Each window's photo loads on a pool thread: let it arrive before the window is deleted."""
+    for w in windows:
+        qtbot.waitUntil(lambda w=w: w.canvas.before is not None, timeout=10_000)
+
+
 def _toy_photo(folder: Path, name: str = "toy.jpg") -> Path:
     from PIL import Image
 
@@ -126,9 +132,14 @@ def test_toy_model_on_a_real_photo_is_said_before_edit_with_a_way_to_settings(qt
     photos = {Path(p.path).name: p for p in ctx.library.list_photos()}
     real = EditWindow(ctx, photos["photo_000.jpg"], main)  # children of main: closed with it
     toy = EditWindow(ctx, photos["toy.jpg"], main)
-    assert not real.toy_notice.isHidden() and "toy-world" in real.toy_label.text().lower()
+    assert not real.toy_notice.isHidden() and "toy" in real.toy_label.text().lower()
+    assert "real photos" in real.toy_label.text() and "SDXL" in real.toy_label.toolTip()
     assert "Settings" in real.settings_btn.text() and real.result is None  # before any edit
-    assert len(real.toy_label.text()) <= 60  # one short line next to its button
+    real.show()
+    qtbot.waitExposed(real)
+    label, button = real.toy_label, real.settings_btn
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()  # one line, not cut
+    assert label.height() < 2 * label.fontMetrics().height() and button.isVisible()
     assert toy.toy_notice.isHidden()  # a toy-world photo: the toy model is the right one
     assert "sitting" in [real.chips.itemAt(i).widget().text() for i in range(real.chips.count())]
     real.settings_btn.click()
@@ -136,6 +147,7 @@ def test_toy_model_on_a_real_photo_is_said_before_edit_with_a_way_to_settings(qt
     ctx.settings.sdxl_model = str(tiny_sdxl_dir)
     other = EditWindow(ctx, photos["photo_001.jpg"], main)
     assert other.toy_notice.isHidden()
+    _loaded(qtbot, real, toy, other)
 
 
 def test_source_prompt_is_the_photos_caption_and_suggestions_keep_its_scene(qtbot, ctx, tiny_sdxl_dir) -> None:
@@ -161,6 +173,7 @@ def test_source_prompt_is_the_photos_caption_and_suggestions_keep_its_scene(qtbo
     assert ed2.source_prompt.text() == "wide photo of a sks dog lying on the beach"
     ed2.use_suggestion("jumping")
     assert ed2.prompt.text() == "wide photo of a sks dog jumping on the beach"
+    _loaded(qtbot, ed, ed2)
     ed.close()
     ed2.close()
 
@@ -205,5 +218,6 @@ def test_photo_without_caption_is_described_by_llava_in_a_worker(qtbot, ctx, tin
         again.cancel_btn.click()
     qtbot.waitUntil(lambda: again.caption_worker is None, timeout=10_000)
     assert again.source_prompt.text() == "a photo of a sks dog" and "cancelled" in again.source_note.text()
+    _loaded(qtbot, plain, ed, again)
     for x in (plain, ed, again):
         x.close()

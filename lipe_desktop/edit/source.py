@@ -19,8 +19,8 @@ from lipe_engine.toyworld.photos import is_toy_model, looks_like_toy_photo
 from ..workers import Worker
 from .engine import caption_for_edit, suggestions_for
 
-TOY_NOTICE = "Toy-world demo model: it cannot edit real photos."
-TOY_NOTICE_BUTTON = "Choose SDXL in Settings…"
+TOY_NOTICE = "The toy demo model cannot edit real photos."
+TOY_NOTICE_BUTTON = "Settings…"
 
 
 class SourcePromptMixin:
