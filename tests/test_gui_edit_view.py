@@ -147,6 +147,9 @@ def test_toy_model_on_a_real_photo_is_said_before_edit_with_a_way_to_settings(qt
     ctx.settings.sdxl_model = str(tiny_sdxl_dir)
     other = EditWindow(ctx, photos["photo_001.jpg"], main)
     assert other.toy_notice.isHidden()
+    ctx.settings.sdxl_model = ""  # back to the toy model from the main window's Settings
+    ctx.settingsChanged.emit()
+    assert not other.toy_notice.isHidden() and toy.toy_notice.isHidden()
     _loaded(qtbot, real, toy, other)
 
 

@@ -112,7 +112,8 @@ class ResultsGrid(QListWidget):
             icon = QIcon(pm)
             icon.addPixmap(pm, QIcon.Mode.Selected)  # no blue tint on the chosen one: its colours matter
             item = QListWidgetItem(icon, label)
-            item.setToolTip(label)
+            item.setToolTip(label + ("\nseed –: the photo's own inverted noise, nothing new mixed in"
+                                     if label.endswith("–") else ""))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)
             self.addItem(item)

@@ -97,6 +97,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.advanced.count.valueChanged.connect(self._on_targets)
         self.grid.currentRowChanged.connect(self._on_grid_row)
         self.canvas.resultChanged.connect(self._on_canvas_result)
+        ctx.settingsChanged.connect(self._on_settings)
         self.worker: Worker | None = None
         self.caption_worker: Worker | None = None
         self.result: Any = None
@@ -139,7 +140,6 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.advanced.count.setVisible(True)
         left.addLayout(count_row)
         left.addWidget(self.advanced)
-        left.addStretch(1)
         row = QHBoxLayout()
         row.addWidget(self.run_btn)
         row.addWidget(self.cancel_btn)
@@ -150,6 +150,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         row2.addWidget(self.save_btn)
         row2.addWidget(self.export_btn)
         left.addLayout(row2)
+        left.addStretch(1)  # everything at hand at the top; the Advanced box grows into the rest
         panel = QWidget(self)
         panel.setLayout(left)
         panel.setMinimumWidth(360)
@@ -166,6 +167,11 @@ class EditWindow(SourcePromptMixin, QWidget):
         split.setStretchFactor(1, 1)
         lay = QVBoxLayout(self)
         lay.addWidget(split)
+
+    def _on_settings(self) -> None:
+        """Settings saved (from this window's notice or the main window): model notice, LLaVA button."""
+        self.refresh_model_notice()
+        self._set_running(False)
 
     def _fill_chips(self, suggestions: tuple[str, ...]) -> None:
         if getattr(self, "_chip_texts", None) == suggestions:
