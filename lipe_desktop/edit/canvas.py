@@ -59,6 +59,7 @@ class EditCanvas(QWidget):
         self.legend.setWordWrap(True)
         self.step = QSlider(Qt.Orientation.Horizontal, self)
         self.step.setToolTip("Edit step whose target mask is shown")
+        self.step.setMinimumWidth(140)  # room to scrub through the steps
         self.step_label = QLabel("", self)
         self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setRange(0, 100)
