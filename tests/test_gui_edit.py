@@ -54,12 +54,17 @@ def test_canvas_overlays_and_side_by_side_sync(qtbot) -> None:
     c.set_results([_img(64, 64, "white")], src, [hist[-1]], [hist])
     c.set_mask_mode(SOURCE_MASK)
     ov = c.overlay_image()
-    assert ov is not None and ov.pixelColor(4, 4).alpha() == 255 and ov.pixelColor(0, 0).alpha() == 0
+    assert ov is not None and ov.size() == c.before.size()  # drawn at the photo's size: a smooth outline
+    assert ov.pixelColor(0, 0).alpha() == 0 and ov.pixelColor(32, 32).alpha() == round(0.35 * 255)
     c.set_mask_mode(STEP_MASK, step=2)
-    assert c.overlay_image().pixelColor(0, 0).alpha() == int(0.5 * 255)
-    assert c.step_label.text() == "step 3/5"
+    # a soft mask of 0.5 everywhere: half the fill
+    assert c.overlay_image().pixelColor(32, 32).alpha() == round(0.5 * 0.35 * 255)
+    assert c.step_label.text() == "step 3/5" and "step 3/5" in c.legend_text()
+    c.set_mask_mode(STEP_MASK, step=0)
+    assert c.overlay_image().pixelColor(32, 32).alpha() == 0  # M_t = 0 at the first step: nothing drawn
+    c.set_mask_mode(SOURCE_MASK)
     c.opacity.setValue(20)
-    assert c.slider_view.overlay_opacity == pytest.approx(0.2)
+    assert c.overlay_image().pixelColor(32, 32).alpha() == round(0.2 * 255)  # the slider sets the fill
     c.tabs.setCurrentIndex(1)
     left, right = c.side_view.left, c.side_view.right
     assert right.overlay_visible()
@@ -146,6 +151,7 @@ def test_tiny_edit_from_context_menu_shows_compare_and_saves_version(editor, qtb
     ed2 = win.edit_windows[-1]
     qtbot.addWidget(ed2)
     assert ed2 is not ed and ed2.photo is version
+    assert ed2.source_prompt.text() == "a photo of a sks dog sitting"  # the version's own prompt describes it
     ed2.use_suggestion("lying down")
     _fast(ed2, 4)
     with qtbot.waitSignal(ed2.start_edit().done, timeout=120_000):
@@ -211,3 +217,51 @@ def test_edit_window_starts_from_the_models_own_settings(qtbot, tmp_path: Path) 
     ed.close()
     ed2.close()
     ctx.close()
+
+
+def test_several_target_prompts_and_seeds_give_a_grid_from_one_inversion(editor, qtbot) -> None:
+    """Two queued target prompts x two seeds: one edit, four results in the grid, two picked and saved;
+    progress names the whole batch, and Cancel stops a batch like a single edit."""
+    from PySide6.QtCore import Qt
+
+    win, ed = editor
+    ed.subject.setText("sks dog")
+    ed.source_prompt.setText("a photo of a sks dog sitting on grass")
+    ed.use_suggestion("lying down")
+    assert ed.targets.queue_line()
+    ed.use_suggestion("standing")
+    assert ed.targets.queue_line()
+    assert ed.targets.prompts() == ["a photo of a sks dog lying down on grass", "a photo of a sks dog standing on grass"]
+    ed.advanced.count.setValue(2)
+    assert ed.advanced.count.isVisibleTo(ed) and "= 4 result(s)" in ed.status.text()
+    _fast(ed, 5)
+    assert ed.grid.isHidden()  # no results yet: the photo gets the room
+    texts: list[str] = []
+    w = ed.start_edit()
+    w.progress.connect(lambda _e: texts.append(ed.status.text()))
+    with qtbot.waitSignal(w.done, timeout=180_000):
+        pass
+    res = ed.result
+    assert res is not None, ed.status.text()
+    assert res.prompts == [ed.request.target_prompts[0]] * 2 + [ed.request.target_prompts[1]] * 2
+    assert not res.cache_hit and res.stats["unet_calls"] <= 2 * 5  # one inversion + one batched pass
+    assert any(t.startswith("4 result(s): ") for t in texts)
+    assert not ed.grid.isHidden() and ed.grid.count() == 4 and "lying down" in ed.grid.item(0).text() and "standing" in ed.grid.item(3).text()
+    ed.grid.setCurrentRow(3)
+    assert ed.canvas.current_index() == 3  # the big view follows the grid
+    ed.grid.set_checked(1)
+    ed.grid.item(2).setCheckState(Qt.CheckState.Checked)
+    before = len(win.ctx.library.list_edits())
+    assert ed.save_version() is not None
+    edits = win.ctx.library.list_edits()
+    assert len(edits) == before + 2 and len(ed.saved_edits) == 2
+    assert [e.target_prompt for e in edits[-2:]] == ed.request.target_prompts
+    # the whole batch is cancellable
+    _fast(ed, 60)
+    w = ed.start_edit()
+    qtbot.waitUntil(lambda: w.last_event is not None and w.last_event.stage != "Loading model"
+                    and w.last_event.step >= 1, timeout=120_000)
+    with qtbot.waitSignal(w.cancelled, timeout=60_000):
+        ed.cancel_btn.click()
+    qtbot.waitUntil(lambda: ed.worker is None, timeout=10_000)
+    assert ed.status.text() == "Cancelled." and ed.run_btn.isEnabled()

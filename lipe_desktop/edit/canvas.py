@@ -1,7 +1,9 @@
-"""The edit canvas: before/after slider or side by side, with mask overlays and opacity.
+"""The edit canvas: before/after slider or side by side, with mask overlays and a legend.
 
-Masks: the source mask M^s (where the subject is), the final target mask of the chosen output, or
-the target mask M_t at any edit step (step slider), drawn over the images with adjustable opacity.
+Masks: the source mask M^s (where the subject is), the final target mask M^e_t of the chosen output,
+the final edit region M_t = M^s U M^e_t, or M_t at any edit step (step slider). Each is drawn as an
+outline plus a translucent fill (the opacity slider sets the fill) over the photo; the legend under
+the views names the mask shown and what it means.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -21,9 +23,19 @@ from PySide6.QtWidgets import (
 )
 
 from .compare import CompareSlider, SideBySide
-from .overlay import SOURCE_COLOR, TARGET_COLOR, mask_to_qimage
+from .overlay import SOURCE_COLOR, TARGET_COLOR, UNION_COLOR, mask_to_qimage
 
-NO_MASK, SOURCE_MASK, TARGET_MASK, STEP_MASK = range(4)
+NO_MASK, SOURCE_MASK, TARGET_MASK, STEP_MASK, UNION_MASK = range(5)
+MASK_CHOICES = ("No mask", "Source mask M^s", "Target mask M^e_t (final)", "Edit region M_t at step",
+                "Edit region M_t (final)")  # fmt: skip
+LEGENDS = {
+    SOURCE_MASK: (SOURCE_COLOR, "M<sup>s</sup>", "source mask: where the subject is in the photo"),
+    TARGET_MASK: (TARGET_COLOR, "M<sup>e</sup><sub>t</sub>", "target mask: where the edited subject is (last step)"),
+    STEP_MASK: (UNION_COLOR, "M<sub>t</sub>", "edit region M<sup>s</sup> ∪ M<sup>e</sup><sub>t</sub> at step {step}: "
+                "outside it the photo's inverted latents are kept"),
+    UNION_MASK: (UNION_COLOR, "M<sub>t</sub>", "edit region M<sup>s</sup> ∪ M<sup>e</sup><sub>t</sub> (last step): "
+                 "outside it the photo's inverted latents are kept"),
+}
 
 
 class EditCanvas(QWidget):
@@ -41,33 +53,40 @@ class EditCanvas(QWidget):
         self.result_box.setMinimumContentsLength(24)  # room for "…sks dog standing (seed 3)"
         self.result_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.mask_box = QComboBox(self)
-        self.mask_box.addItems(["No mask", "Source mask", "Target mask (final)", "Target mask at step"])
+        self.mask_box.addItems(list(MASK_CHOICES))
+        self.legend = QLabel("", self)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
         self.step = QSlider(Qt.Orientation.Horizontal, self)
         self.step.setToolTip("Edit step whose target mask is shown")
+        self.step.setMinimumWidth(140)  # room to scrub through the steps
         self.step_label = QLabel("", self)
         self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setRange(0, 100)
-        self.opacity.setValue(50)
+        self.opacity.setValue(35)
         self.opacity.setFixedWidth(120)
-        self.opacity.setToolTip("Mask opacity")
+        self.opacity.setToolTip("Opacity of the mask's fill (its outline always shows)")
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Output", self))
         controls.addWidget(self.result_box)
         controls.addSpacing(12)
         controls.addWidget(QLabel("Overlay", self))
         controls.addWidget(self.mask_box)
-        controls.addWidget(self.step, 1)
+        controls.addWidget(self.step, 3)
         controls.addWidget(self.step_label)
-        controls.addWidget(QLabel("Opacity", self))
+        controls.addStretch(1)
+        controls.addWidget(QLabel("Fill", self))
         controls.addWidget(self.opacity)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.tabs, 1)
         lay.addLayout(controls)
+        lay.addWidget(self.legend)
         self.before: QImage | None = None
         self.afters: list[QImage] = []
         self.source_mask: Any = None
         self.target_masks: list[Any] = []
+        self.union_masks: list[Any] = []
         self.histories: list[list[Any]] = []
         self.result_box.currentIndexChanged.connect(self._on_result)
         self.mask_box.currentIndexChanged.connect(self._refresh_overlay)
@@ -80,6 +99,7 @@ class EditCanvas(QWidget):
     def set_before(self, image: QImage | None) -> None:
         self.before = image
         self.afters, self.source_mask, self.target_masks, self.histories = [], None, [], []
+        self.union_masks = []
         self.result_box.clear()
         self._show()
 
@@ -90,8 +110,10 @@ class EditCanvas(QWidget):
         target_masks: list[Any] | None = None,
         histories: list[list[Any]] | None = None,
         labels: list[str] | None = None,
+        union_masks: list[Any] | None = None,
     ) -> None:
         self.afters = list(afters)
+        self.union_masks = list(union_masks or [])
         self.source_mask = source_mask
         self.target_masks = list(target_masks or [])
         self.histories = list(histories or [])
@@ -116,16 +138,31 @@ class EditCanvas(QWidget):
 
     def overlay_image(self) -> QImage | None:
         """The overlay now shown (None: no mask chosen or none available)."""
+        found = self._mask_shown()
+        if found is None:
+            return None
+        mask, color = found
+        ref = self.before if self.before is not None and not self.before.isNull() else self.current_after()
+        size = (ref.width(), ref.height()) if ref is not None and not ref.isNull() else None
+        return mask_to_qimage(mask, color, fill=self.opacity.value() / 100, size=size)
+
+    def _mask_shown(self) -> tuple[Any, Any] | None:
         mode = self.mask_box.currentIndex()
         i = self.current_index()
         if mode == SOURCE_MASK and self.source_mask is not None:
-            return mask_to_qimage(self.source_mask, SOURCE_COLOR)
+            return self.source_mask, SOURCE_COLOR
         if mode == TARGET_MASK and i < len(self.target_masks):
-            return mask_to_qimage(self.target_masks[i], TARGET_COLOR)
+            return self.target_masks[i], TARGET_COLOR
+        if mode == UNION_MASK and i < len(self.union_masks):
+            return self.union_masks[i], UNION_COLOR
         if mode == STEP_MASK and i < len(self.histories) and self.histories[i]:
             k = min(self.step.value(), len(self.histories[i]) - 1)
-            return mask_to_qimage(self.histories[i][k], TARGET_COLOR)
+            return self.histories[i][k], UNION_COLOR
         return None
+
+    def legend_text(self) -> str:
+        """What the legend says now (plain text, for tests and tooltips)."""
+        return QTextDocumentFragment.fromHtml(self.legend.text()).toPlainText() if self.legend.text() else ""
 
     # --- internals --------------------------------------------------------------------------------
 
@@ -146,10 +183,21 @@ class EditCanvas(QWidget):
     def _refresh_overlay(self, *_args: Any) -> None:
         mode = self.mask_box.currentIndex()
         self.step.setEnabled(mode == STEP_MASK and self.step.maximum() > 0)
+        self.step.setVisible(mode == STEP_MASK)
         self.step_label.setText(
             f"step {self.step.value() + 1}/{self.step.maximum() + 1}" if mode == STEP_MASK else ""
         )
         img = self.overlay_image()
-        alpha = self.opacity.value() / 100
-        self.slider_view.set_overlay(img, alpha)
-        self.side_view.set_overlay(img, alpha)
+        self.slider_view.set_overlay(img, 1.0)  # the fill's opacity is in the overlay's own alpha
+        self.side_view.set_overlay(img, 1.0)
+        self._refresh_legend(img is not None)
+
+    def _refresh_legend(self, shown: bool) -> None:
+        mode = self.mask_box.currentIndex()
+        if not shown or mode not in LEGENDS:
+            self.legend.setText("" if mode == NO_MASK else "No mask to show yet: run an edit first.")
+            return
+        color, symbol, what = LEGENDS[mode]
+        what = what.format(step=f"{self.step.value() + 1}/{self.step.maximum() + 1}")
+        self.legend.setText(f'<span style="color:{color.name()}; font-size:16px">■</span> '
+                            f"<b>{symbol}</b> — {what}")

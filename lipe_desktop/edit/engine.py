@@ -1,5 +1,6 @@
 """Thin adapter from the edit window to the engine (no Qt): keep a loaded model, run one NIMA
-edit on a worker thread, and save a chosen output as a new version of its photo."""
+edit (target prompts x seeds from one inversion) on a worker thread, describe the photo with LLaVA
+for its source prompt, and save chosen outputs as new versions of the photo."""
 
 from __future__ import annotations
 
@@ -17,9 +18,36 @@ from ..bridge import download_model, needs_download
 log = logging.getLogger(__name__)
 
 PROMPT_SUGGESTIONS = (
-    "facing the camera", "sitting", "standing", "lying down", "smiling", "looking left",
-    "looking right", "looking up", "jumping", "with its mouth open",
+    "sitting", "standing", "lying down", "jumping", "facing the camera", "looking left",
+    "looking right", "looking up", "smiling", "with its mouth open",
 )  # fmt: skip
+
+
+def suggestions_for(class_word: str | None, toy_model: bool) -> tuple[str, ...]:
+    """Pose/view phrases offered as buttons: the toy world's own for its model (it knows no other
+    words), else the general ones."""
+    if toy_model:
+        from lipe_engine.toyworld import POSES
+        from lipe_engine.toyworld.world import ACTION_PHRASE
+
+        poses = POSES.get((class_word or "").strip().lower(), POSES["dog"])
+        return (*(ACTION_PHRASE.get(p, p) for p in poses), "facing left", "facing right")
+    return PROMPT_SUGGESTIONS
+
+
+def caption_for_edit(
+    data_dir: Path, photo_id: int, identity_id: int, settings: dict[str, str], *,
+    progress: ProgressCallback, cancel: CancelToken,
+) -> str:
+    """Describe the photo with the LLaVA from Settings (on a worker thread, its own library
+    connection); stores it as the identity's caption and returns its text."""
+    from lipe_engine.captioning.photo import caption_photo
+    from lipe_engine.library import Library
+
+    with Library.open(data_dir) as lib:
+        cap = caption_photo(lib, photo_id, identity_id, llava=settings.get("llava_gguf") or None,
+                            mmproj=settings.get("llava_mmproj") or None, progress=progress, cancel=cancel)
+        return str(cap.text)
 
 
 @dataclass
@@ -141,13 +169,19 @@ def save_version(
         mp = out.with_name(f"{out.stem}-{name}-mask.png")
         Image.fromarray((np.clip(np.asarray(m, dtype=np.float32), 0, 1) * 255).astype(np.uint8)).save(mp)
         masks.append(str(mp))
-    prompt = req.target_prompts[index % len(req.target_prompts)]
+    # the engine orders outputs prompt-major (each target prompt x every seed): ask it, not the request
+    prompts = getattr(result, "prompts", None) or req.target_prompts
+    prompt = prompts[index] if index < len(prompts) else req.target_prompts[0]
+    seeds = getattr(result, "seeds", None)
+    params = dict(req.params)
+    if seeds and index < len(seeds):
+        params["seeds"] = [seeds[index]]  # the seed of this output, so it can be made again
     return library.record_edit(
         photo,
         out,
         source_prompt=req.source_prompt,
         target_prompt=prompt,
-        params=dict(req.params),
+        params=params,
         mask_paths=masks,
         identity=identity_id,
         lora_id=lora_id,

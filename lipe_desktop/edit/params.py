@@ -39,7 +39,8 @@ class AdvancedParams(QGroupBox):
         self.mask_lambda = _spin(self, 0, 16, 1, "Self-attention refinement power of the identity mask")
         self.threshold = _dspin(self, 0.0, 1.0, 0.3, 0.05, "Identity mask threshold")
         self.seed = _spin(self, -1, 2_147_483_647, -1, "-1: the pure edit-friendly noise; otherwise a seed")
-        self.count = _spin(self, 1, 8, 1, "How many outputs (different seeds)")
+        # shown by the edit window outside this (collapsed) box, next to the target prompts
+        self.count = _spin(self, 1, 8, 1, "Results per target prompt (different seeds), all from one inversion")
         self.use_mask = QCheckBox("Use the identity mask (NIMA blend)", self)
         self.use_mask.setChecked(True)
         self.composite = QCheckBox("Paste the result into the original photo", self)
@@ -47,7 +48,7 @@ class AdvancedParams(QGroupBox):
         for label, w in (
             ("Steps", self.steps), ("Skip", self.skip), ("Source guidance", self.cfg_source),
             ("Target guidance", self.cfg_target), ("Mask λ", self.mask_lambda), ("Mask threshold", self.threshold),
-            ("Seed", self.seed), ("Outputs", self.count),
+            ("First seed", self.seed),
         ):  # fmt: skip
             form.addRow(label, w)
         form.addRow(self.use_mask)
@@ -57,7 +58,10 @@ class AdvancedParams(QGroupBox):
 
     def _show_fields(self, on: bool) -> None:
         for child in self.findChildren(QWidget):
-            child.setVisible(on)
+            if child is not self.count and not self.count.isAncestorOf(child):  # the window shows count
+                child.setVisible(on)
+        self.setFlat(not on)  # collapsed: just the check box, no empty frame under it
+        self.setMaximumHeight(16_777_215 if on else self.fontMetrics().height() + 12)
 
     def show_model_defaults(self, defaults: dict[str, Any]) -> None:
         """Start from the settings the chosen model ships with (e.g. the toy model's fewer steps);

@@ -1,5 +1,6 @@
-"""The edit window ("Edit pose…"): target prompt with suggestions, identity chooser, Advanced
-parameters, live progress, the canvas (masks, before/after, side by side), save and export."""
+"""The edit window ("Edit pose…"): the photo's own caption as the source prompt, suggestions that
+change only its action, a batch of target prompts x seeds from one inversion, the results as a
+grid to pick from, the canvas (masks, before/after, side by side), save and export."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtGui import QCloseEvent, QImage
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -33,28 +35,39 @@ from ..job_status import describe
 from ..logs import user_message
 from ..workers import Worker
 from .canvas import EditCanvas
-from .engine import PROMPT_SUGGESTIONS, EditRequest, ModelHolder, run_edit, save_version
+from .engine import EditRequest, ModelHolder, run_edit, save_version
 from .overlay import pil_to_qimage
 from .params import AdvancedParams
+from .results import ResultsGrid, TargetPrompts
+from .source import TOY_NOTICE, TOY_NOTICE_BUTTON, SourcePromptMixin
 
 log = logging.getLogger(__name__)
 
-
-class EditWindow(QWidget):
+class EditWindow(SourcePromptMixin, QWidget):
     def __init__(self, ctx: AppContext, photo: Any, parent: Any = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.ctx, self.photo = ctx, photo
         self.setWindowTitle(f"Edit pose — {Path(photo.path).name}")
-        self.resize(1200, 760)
+        self.resize(1280, 820)
         self.identity = QComboBox(self)
         self.identity_note = QLabel("", self)
         self.identity_note.setWordWrap(True)
+        self.toy_notice = QFrame(self)
+        self.toy_label = QLabel(TOY_NOTICE, self.toy_notice)
+        self.toy_label.setToolTip("The shipped model is a 64-px demo for the toy world's sprites (`lipe demo`); "
+                                  "real photos need SDXL: pick it in Settings or from the models found on disk")
+        self.settings_btn = QPushButton(TOY_NOTICE_BUTTON, self.toy_notice)
         self.subject = QLineEdit(self)
         self.subject.setToolTip("How the prompts name the subject (the identity's token and class word)")
-        self.prompt = QLineEdit(self)
-        self.prompt.setPlaceholderText("What should change, e.g. 'a photo of a sks dog sitting'")
         self.source_prompt = QLineEdit(self)
-        self.source_prompt.setToolTip("Describes the photo as it is (used to invert it)")
+        self.source_prompt.setToolTip("Describes the photo as it is (the photo is inverted with it)")
+        self.source_note = QLabel("", self)
+        self.source_note.setWordWrap(True)
+        self.describe_btn = QPushButton("Describe with LLaVA", self)
+        self.describe_btn.setToolTip("Caption this photo with the LLaVA model from Settings")
+        self.targets = TargetPrompts(self)
+        self.prompt = self.targets.line  # the target prompt being written
+        self.chips = QGridLayout()
         self.advanced = AdvancedParams(self)
         self.run_btn = QPushButton("Edit", self)
         self.cancel_btn = QPushButton("Cancel", self)
@@ -62,8 +75,10 @@ class EditWindow(QWidget):
         self.status = QLabel("Choose a prompt and press Edit.", self)
         self.status.setWordWrap(True)
         self.save_btn = QPushButton("Save as new version", self)
+        self.save_btn.setToolTip("Save the ticked results (or the one shown) as new versions of the photo")
         self.export_btn = QPushButton("Export…", self)
         self.canvas = EditCanvas(self)
+        self.grid = ResultsGrid(self)
         try:
             self.advanced.show_model_defaults(read_edit_defaults(ctx.settings.model_source()))
         except LipeError as exc:  # the edit itself reports it again when run
@@ -71,41 +86,60 @@ class EditWindow(QWidget):
         self._build()
         self._fill_identities()
         self.run_btn.clicked.connect(self.start_edit)
-        self.cancel_btn.clicked.connect(self.cancel_edit)
+        self.cancel_btn.clicked.connect(self.cancel_work)
         self.save_btn.clicked.connect(self.save_version)
         self.export_btn.clicked.connect(lambda: self.export())
+        self.settings_btn.clicked.connect(self.open_settings)
+        self.describe_btn.clicked.connect(lambda: self.describe_photo())
         self.identity.currentIndexChanged.connect(self._on_identity)
         self.subject.textChanged.connect(self._on_subject)
+        self.targets.changed.connect(self._on_targets)
+        self.advanced.count.valueChanged.connect(self._on_targets)
+        self.grid.currentRowChanged.connect(self._on_grid_row)
+        self.canvas.resultChanged.connect(self._on_canvas_result)
+        ctx.settingsChanged.connect(self._on_settings)
         self.worker: Worker | None = None
+        self.caption_worker: Worker | None = None
         self.result: Any = None
         self.request: EditRequest | None = None
         self.saved_edit: Any = None
+        self.saved_edits: list[Any] = []
+        self._auto_source = ""  # the source prompt the window made up (replaced when a caption arrives)
         self._set_running(False)
         self._sig = _Loaded(self)
         self._sig.done.connect(self._on_photo)
         read_image_async(Path(photo.path), self._sig)
         self._on_identity()
+        self.refresh_model_notice()
 
     def _build(self) -> None:
-        chips = QGridLayout()
-        for i, text in enumerate(PROMPT_SUGGESTIONS):
-            b = QPushButton(text, self)
-            b.setFlat(False)
-            b.clicked.connect(lambda _c=False, t=text: self.use_suggestion(t))
-            chips.addWidget(b, i // 2, i % 2)
+        notice = QHBoxLayout(self.toy_notice)
+        notice.setContentsMargins(8, 6, 8, 6)
+        notice.addWidget(self.toy_label, 1)
+        notice.addWidget(self.settings_btn)
+        self.toy_notice.setStyleSheet("QFrame { background: #fff3cd; color: #5c4400; border-radius: 4px; }")
         left = QVBoxLayout()
+        left.addWidget(self.toy_notice)
         left.addWidget(QLabel("<b>Identity</b>", self))
         left.addWidget(self.identity)
         left.addWidget(self.identity_note)
         left.addWidget(QLabel("Subject words", self))
         left.addWidget(self.subject)
-        left.addWidget(QLabel("<b>Target prompt</b>", self))
-        left.addWidget(self.prompt)
-        left.addLayout(chips)
-        left.addWidget(QLabel("Source prompt", self))
+        src_row = QHBoxLayout()
+        src_row.addWidget(QLabel("<b>Source prompt</b> (the photo as it is)", self), 1)
+        src_row.addWidget(self.describe_btn)
+        left.addLayout(src_row)
         left.addWidget(self.source_prompt)
+        left.addWidget(self.source_note)
+        left.addWidget(QLabel("<b>Target prompts</b> (a suggestion changes the pose in the source prompt)", self))
+        left.addLayout(self.chips)
+        left.addWidget(self.targets)
+        count_row = QHBoxLayout()
+        count_row.addWidget(QLabel("Results per prompt (seeds)", self))
+        count_row.addWidget(self.advanced.count)  # outside the collapsed Advanced box: always at hand
+        self.advanced.count.setVisible(True)
+        left.addLayout(count_row)
         left.addWidget(self.advanced)
-        left.addStretch(1)
         row = QHBoxLayout()
         row.addWidget(self.run_btn)
         row.addWidget(self.cancel_btn)
@@ -116,16 +150,45 @@ class EditWindow(QWidget):
         row2.addWidget(self.save_btn)
         row2.addWidget(self.export_btn)
         left.addLayout(row2)
+        left.addStretch(1)  # everything at hand at the top; the Advanced box grows into the rest
         panel = QWidget(self)
         panel.setLayout(left)
-        panel.setMinimumWidth(330)
-        panel.setMaximumWidth(420)
+        panel.setMinimumWidth(360)
+        panel.setMaximumWidth(460)
+        right = QSplitter(Qt.Orientation.Vertical, self)
+        right.addWidget(self.canvas)
+        right.addWidget(self.grid)
+        self.grid.setVisible(False)  # until a batch has results
+        right.setStretchFactor(0, 1)
+        right.setSizes([600, 190])
         split = QSplitter(self)
         split.addWidget(panel)
-        split.addWidget(self.canvas)
+        split.addWidget(right)
         split.setStretchFactor(1, 1)
         lay = QVBoxLayout(self)
         lay.addWidget(split)
+
+    def _on_settings(self) -> None:
+        """Settings saved (from this window's notice or the main window): model notice, LLaVA button."""
+        self.refresh_model_notice()
+        self._set_running(False)
+
+    def _fill_chips(self, suggestions: tuple[str, ...]) -> None:
+        if getattr(self, "_chip_texts", None) == suggestions:
+            return
+        self._chip_texts = suggestions
+        while self.chips.count():
+            item = self.chips.takeAt(0)
+            old = item.widget() if item is not None else None
+            if old is not None:
+                old.hide()  # deleted on the next event-loop turn; never left showing meanwhile
+                old.setParent(None)
+                old.deleteLater()
+        for i, text in enumerate(suggestions):
+            b = QPushButton(text, self)
+            b.setToolTip(f"The source prompt with '{text}' in place of its pose")
+            b.clicked.connect(lambda _c=False, t=text: self.use_suggestion(t))
+            self.chips.addWidget(b, i // 3, i % 3)
 
     # --- identity and prompts ---------------------------------------------------------------------
 
@@ -148,36 +211,25 @@ class EditWindow(QWidget):
     def _on_identity(self, *_a: Any) -> None:
         iid = self.identity_id()
         if iid is None:
-            self.identity_note.setText("Edits use the base SDXL model without a personalized prior.")
             self.subject.setText(self.subject.text() or "subject")
-            return
-        ident = self.ctx.library.get_identity(iid)
-        lora = self.ctx.library.latest_lora(iid)
-        self.identity_note.setText(
-            "Personalized prior trained."
-            if lora
-            else "No prior trained yet: queue training in the Training tab "
-            "(edits use the base model until then)."
-        )
-        self.subject.setText(ident.instance_prompt)
-        caption = self._caption(iid)
-        if caption:  # the photo's caption describes it best for the inversion (the paper's source prompt)
-            self.source_prompt.setText(caption)
+        else:
+            ident = self.ctx.library.get_identity(iid)
+            lora = self.ctx.library.latest_lora(iid)
+            self.identity_note.setText(
+                "Personalized prior trained."
+                if lora
+                else "No prior trained yet: queue training in the Training tab "
+                "(edits use the base model until then)."
+            )
+            self.subject.setText(ident.instance_prompt)
+        self.refresh_model_notice()
+        self._fill_source_prompt()
 
-    def _caption(self, identity_id: int) -> str | None:
-        if not getattr(self.photo, "content_hash", None):
-            return None  # an edited version has no caption of its own
-        try:
-            cap = self.ctx.library.get_caption(self.photo, identity=identity_id)
-        except LipeError:
-            return None
-        return cap.text if cap else None
-
-    def _on_subject(self, text: str) -> None:
-        self.source_prompt.setText(f"a photo of a {text.strip()}")
-
-    def use_suggestion(self, suggestion: str) -> None:
-        self.prompt.setText(f"a photo of a {self.subject.text().strip()} {suggestion}")
+    def _on_targets(self, *_a: Any) -> None:
+        if self.worker is None and self.caption_worker is None:
+            n, k = len(self.targets.prompts()), self.advanced.count.value()
+            if n:
+                self.status.setText(f"{n} prompt(s) x {k} seed(s) = {n * k} result(s) from one inversion.")
 
     # --- running ----------------------------------------------------------------------------------
 
@@ -190,7 +242,7 @@ class EditWindow(QWidget):
             model=s.model_source(),
             allow_downloads=s.allow_downloads,
             source_prompt=self.source_prompt.text().strip(),
-            target_prompts=[self.prompt.text().strip()],
+            target_prompts=self.targets.prompts(),
             identity_prompt=self.subject.text().strip(),
             params=self.advanced.values(),
             lora_path=str(lora.path) if lora else None,
@@ -207,6 +259,8 @@ class EditWindow(QWidget):
     def start_edit(self) -> Worker | None:
         if self.worker is not None:
             return None
+        if self.caption_worker is not None:
+            self.caption_worker.cancel()  # the user chose to edit with the prompt as it is
         self.request = self.build_request()
         w = Worker("Editing photo", run_edit, self.holder(), self.request)
         w.progress.connect(self._on_progress)
@@ -221,15 +275,20 @@ class EditWindow(QWidget):
         self.ctx.pool.start(w)
         return w
 
-    def cancel_edit(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.status.setText("Cancelling…")
+    def cancel_work(self) -> None:
+        for w in (self.worker, self.caption_worker):
+            if w is not None:
+                w.cancel()
+                self.status.setText("Cancelling…")
+
+    cancel_edit = cancel_work
 
     def _set_running(self, running: bool) -> None:
-        self.run_btn.setEnabled(not running)
-        self.cancel_btn.setEnabled(running)
-        done = self.result is not None and not running
+        busy = running or self.worker is not None or self.caption_worker is not None
+        self.run_btn.setEnabled(self.worker is None)
+        self.cancel_btn.setEnabled(busy)
+        self.describe_btn.setEnabled(not busy and self.llava_configured())
+        done = self.result is not None and self.worker is None
         self.save_btn.setEnabled(done)
         self.export_btn.setEnabled(done)
 
@@ -237,18 +296,42 @@ class EditWindow(QWidget):
         if ev.total:
             self.progress.setRange(0, ev.total)
             self.progress.setValue(min(ev.step, ev.total))
-        self.status.setText(describe(ev))
+        batch = ""
+        if self.worker is not None and self.request is not None:
+            n = len(self.request.target_prompts) * len(self.request.params.get("seeds") or [None])
+            batch = f"{n} result(s): "
+        self.status.setText(batch + describe(ev))
+
+    def result_labels(self, res: Any) -> list[str]:
+        """Each result named by what changed: the target prompt's words that the source lacks, and the seed."""
+        src = set(self.source_prompt.text().lower().replace(",", " ").split())
+        out = []
+        for p, s in zip(res.prompts, res.seeds, strict=False):
+            new = [w for w in p.replace(",", " ").split() if w.lower() not in src]
+            what = " ".join(new) if new else p[-32:]
+            out.append(f"{what} · seed {s if s is not None else '–'}")
+        return out
 
     def _on_result(self, res: Any) -> None:
         self.result = res
-        self.saved_edit = None
+        self.saved_edit, self.saved_edits = None, []
         afters = [pil_to_qimage(im) for im in res.images]
-        labels = [
-            f"{p[-40:]} (seed {s if s is not None else '-'})"
-            for p, s in zip(res.prompts, res.seeds, strict=False)
-        ]
-        self.canvas.set_results(afters, res.source_mask, res.target_masks, res.mask_history, labels)
-        self.status.setText(f"Done: {len(afters)} output(s). Drag the slider to compare.")
+        labels = self.result_labels(res)
+        self.canvas.set_results(afters, res.source_mask, res.target_masks, res.mask_history, labels,
+                                union_masks=getattr(res, "union_masks", None))
+        self.grid.set_results(afters, labels)
+        self.grid.setVisible(True)
+        self.status.setText(
+            f"Done: {len(afters)} result(s). Click one to compare it with the photo; tick those to save."
+        )
+
+    def _on_grid_row(self, row: int) -> None:
+        if 0 <= row < len(self.canvas.afters) and row != self.canvas.current_index():
+            self.canvas.result_box.setCurrentIndex(row)
+
+    def _on_canvas_result(self, index: int) -> None:
+        if 0 <= index < self.grid.count() and self.grid.currentRow() != index:
+            self.grid.setCurrentRow(index)
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(message)
@@ -277,35 +360,34 @@ class EditWindow(QWidget):
 
     # --- outputs ----------------------------------------------------------------------------------
 
-    def save_version(self) -> Any:
+    def save_version(self, indexes: list[int] | None = None) -> Any:
+        """Save the ticked results (else the one shown) as new versions; returns the last one saved."""
         if self.result is None or self.request is None:
             return None
+        picked = indexes if indexes is not None else (self.grid.checked() or [self.canvas.current_index()])
         iid = self.identity_id()
         lora = self.ctx.library.latest_lora(iid) if iid is not None else None
+        saved = []
         try:
             # an edit of an edited version is recorded as another version of the original photo
             base = self.photo
             if getattr(base, "content_hash", None) is None and getattr(base, "photo_id", None):
                 base = self.ctx.library.get_photo(base.photo_id)
-            edit = save_version(
-                self.ctx.library,
-                base,
-                self.result,
-                self.canvas.current_index(),
-                self.request,
-                iid,
-                lora.id if lora else None,
-            )
+            for index in picked:
+                saved.append(save_version(self.ctx.library, base, self.result, index, self.request, iid,
+                                          lora.id if lora else None))
         except Exception as exc:  # noqa: BLE001
             self.status.setText(user_message(exc))
             QMessageBox.warning(self, "Save failed", user_message(exc))
             return None
-        self.saved_edit = edit
-        self.status.setText(
-            f"Saved as a new version: {Path(edit.output_path).name} (the original is untouched)."
-        )
-        self.ctx.libraryChanged.emit()
-        return edit
+        finally:
+            if saved:
+                self.ctx.libraryChanged.emit()
+        self.saved_edits += saved
+        self.saved_edit = saved[-1]
+        names = ", ".join(Path(e.output_path).name for e in saved)
+        self.status.setText(f"Saved {len(saved)} new version(s): {names} (the original is untouched).")
+        return self.saved_edit
 
     def export(self, path: str | None = None) -> Path | None:
         if self.result is None:
@@ -328,6 +410,7 @@ class EditWindow(QWidget):
         return dest
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
+        for w in (self.worker, self.caption_worker):
+            if w is not None:
+                w.cancel()
         super().closeEvent(event)
