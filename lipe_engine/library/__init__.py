@@ -73,12 +73,14 @@ per thread (or process); WAL plus a busy timeout let the GUI and the CLI share o
 
 from __future__ import annotations
 
+from . import backup
 from .captions import CaptionEditedError
 from .db import SCHEMA_VERSION, LibraryError
 from .library import ENV_DATA_DIR, Library, default_data_dir
 from .records import Caption, Edit, Folder, Identity, IdentityPhoto, Job, Lora, Photo, ScanReport
 
 __all__ = [
+    "backup",
     "ENV_DATA_DIR",
     "SCHEMA_VERSION",
     "Caption",

@@ -34,6 +34,11 @@ class LibraryBase:
         """One all-or-nothing write (``BEGIN IMMEDIATE``); nest freely, keep it short."""
         with write_transaction(self.conn) as conn:
             yield conn
+        if not self.conn.in_transaction:
+            self._after_commit()
+
+    def _after_commit(self) -> None:
+        """Called after each outermost committed write (the library checks whether a backup is due)."""
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, tuple(params)).fetchone()
