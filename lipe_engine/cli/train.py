@@ -114,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"job {job.id} stopped; `lipe queue run` resumes it from its checkpoint")
             return 130
         if done.state != "done":
-            print(f"job {job.id} {done.state}: {done.message}")
+            import sys
+
+            print(f"lipe: error: job {job.id} {done.state}: {done.message}", file=sys.stderr)
             return 2
         res = done.result or {}
         print(f"LoRA (diffusers): {res.get('lora')}\nLoRA (kohya): {res.get('kohya')}")

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .library import Library
 
 MARKER = ".lipe-export.json"
+MAX_EXPORT_SIZE = 16384  # pixels, longer side
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,9 @@ def export_identity(
 ) -> ExportResult:
     if role not in ROLES:
         raise LibraryError(f"photo role '{role}' is unknown", f"use one of {', '.join(ROLES)}")
-    if max_size is not None and max_size < 64:
+    if max_size is not None and not 64 <= max_size <= MAX_EXPORT_SIZE:
         raise LibraryError(
-            f"export size {max_size} is too small", "use at least 64 pixels (or no size limit)"
+            f"export size {max_size} is out of range", f"use 64 to {MAX_EXPORT_SIZE} pixels (or no size limit)"
         )
     if kohya_repeats is not None and not 1 <= kohya_repeats <= 1000:
         raise LibraryError(f"kohya repeats {kohya_repeats} is out of range", "use 1 to 1000")
@@ -98,9 +99,14 @@ def export_identity(
     out = _check_out_dir(lib, Path(out_dir).expanduser().absolute())
     reporter = as_reporter(progress, cancel)
     reporter.start("exporting dataset", len(links))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    except OSError as exc:
+        raise LibraryError(f"export folder '{out}' cannot be created ({exc.strerror or exc})",
+                           "choose a folder you can write to") from exc
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700); a dataset is an ordinary folder
         sub = tmp / f"{kohya_repeats}_{ident.instance_prompt}" if kohya_repeats else tmp
         sub.mkdir(exist_ok=True)
         names: list[str] = []
@@ -130,7 +136,17 @@ def export_identity(
     return ExportResult(final, [final / n for n in names])
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _check_out_dir(lib: Library, out: Path) -> Path:
+    from .safe_paths import writable_folder
+
+    if not (out.exists() and out.is_file()):
+        writable_folder(out, "export folder")  # a file in the way, /proc, read-only: one line, before work
     real = Path(os.path.realpath(out))
     for f in lib.list_folders():
         if real == f.path or f.path in real.parents:

@@ -117,6 +117,10 @@ class PhotosMixin(LibraryBase):
         """Photos, oldest taken first by default (``order``: taken | path | added)."""
         if order not in _ORDER:
             raise LibraryError(f"unknown photo order '{order}'", f"use one of {', '.join(_ORDER)}")
+        if limit is not None and (isinstance(limit, bool) or not 0 <= int(limit) <= 2**62):
+            raise LibraryError(f"photo limit {limit} is not usable", "give 0 or more (or no limit)")
+        if isinstance(offset, bool) or not 0 <= int(offset) <= 2**62:
+            raise LibraryError(f"photo offset {offset} is not usable", "give 0 or more")
         where, params = self._photo_filter(folder, include_missing, include_duplicates)
         sql = f"SELECT {Photo.COLUMNS} FROM photos {where} ORDER BY {_ORDER[order]}"
         if limit is not None:
