@@ -120,3 +120,51 @@ def test_no_code_path_unpickles() -> None:
     hits = [str(p) for d in ("lipe_engine", "lipe_desktop", "scripts", "benchmarks") for p in (root / d).rglob("*.py")
             if "weights_only=False" in p.read_text(encoding="utf-8")]
     assert hits == []
+
+
+# --- through `lipe train`: a crafted or damaged checkpoint in the output folder one resumes from ------
+
+
+@pytest.fixture()
+def trained(tmp_path: Path, monkeypatch, tiny_sdxl_dir: Path, one_torch_thread):
+    from gui_helpers import make_library
+
+    from lipe_engine.library import Library
+
+    for var in ("LIPE_LLAVA_GGUF", "LIPE_LLAVA_MMPROJ", "LIPE_LLM_GGUF", "LIPE_SDXL_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    data, folder = make_library(tmp_path, 3)
+    with Library.open(data) as lib:
+        lib.set_setting("sdxl_model", str(tiny_sdxl_dir))
+        lib.add_identity_photos(lib.create_identity("Rex", "dog"), lib.list_photos())
+    out = tmp_path / "prior"
+    argv = ["train", "Rex", "--steps", "2", "--resolution", "32", "--rank", "4", "--checkpoint-every", "1",
+            "--class-images", "0", "--no-caption", "--output", str(out), "--quiet", "--data-dir", str(data)]
+    from lipe_engine.cli import main
+
+    assert main(argv) == 0
+    return argv, out, sorted(folder.iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", ["pickle", "truncated"])
+def test_lipe_train_resuming_a_crafted_or_damaged_checkpoint_is_one_line(trained, capsys, tmp_path, attack):
+    from hostile_helpers import hashes, one_line_error, run_cli
+
+    argv, out, photos = trained
+    before = hashes(photos)
+    newest = checkpoint.list_checkpoints(out)[-1]
+    marker = tmp_path / "pwned"
+    if attack == "pickle":
+        for f in newest.iterdir():
+            if f.name.startswith("optimizer"):
+                f.unlink()
+        (newest / "optimizer.pt").write_bytes(pickle.dumps({"optimizer": _Payload(marker)}))
+    else:
+        data = (newest / "lora.safetensors").read_bytes()
+        (newest / "lora.safetensors").write_bytes(data[: len(data) // 3])
+    rc, _, err = run_cli(capsys, *argv)
+    assert rc == 2
+    one_line_error(err, str(newest), "delete that checkpoint folder")
+    assert not marker.exists()
+    assert hashes(photos) == before

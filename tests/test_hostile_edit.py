@@ -223,3 +223,47 @@ def test_nan_guidance_never_yields_an_image(tiny_sdxl_dir, tmp_path, photos, cap
     assert rc == 2
     one_line_error(err, EDIT_DEFAULTS_FILE)
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "not_an_image", "folder", "bomb"])
+def test_malformed_photos_are_one_line_before_any_model_loads(tmp_path, photos, capsys, monkeypatch, kind):
+    no_model_load(monkeypatch)
+    bad = tmp_path / "bad.png"
+    if kind == "empty":
+        bad.write_bytes(b"")
+    elif kind == "truncated":
+        bad.write_bytes(photos[0].read_bytes()[:200])
+    elif kind == "not_an_image":
+        bad.write_text("hello")
+    elif kind == "folder":
+        bad.mkdir()
+    elif kind == "bomb":  # a PNG header claiming 100000 x 100000 pixels
+        import struct
+        import zlib
+
+        ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+        chunk = b"IHDR" + ihdr
+        bad.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)))
+    rc, _, err = run_cli(capsys, *_edit(bad, tmp_path / "o.png"))
+    assert rc == 2
+    one_line_error(err, "bad.png")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_crafted_pickle_in_the_inversion_cache_runs_nothing(tmp_path):
+    import pickle
+
+    import torch
+
+    from lipe_engine.nima import InversionCache
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "k.pt").write_bytes(pickle.dumps(Payload()))
+    assert InversionCache(tmp_path / "cache").get("k", torch.device("cpu")) is None
+    assert not marker.exists()

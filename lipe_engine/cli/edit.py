@@ -121,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         composite=True if args.composite else None, seeds=seeds,
     )
     paths, masks = check_outputs(args, len(args.prompt_target) * len(params.seeds))
+    if args.quiet:
+        from .train import quiet_model_loading
+
+        quiet_model_loading()
 
     from ..library.safe_paths import write_new_file
     from ..models.loader import load_lora, load_sdxl

@@ -63,6 +63,18 @@ def job_settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def quiet_model_loading() -> None:
+    """--quiet: no progress bars from diffusers/transformers while weights load (stderr keeps errors)."""
+    import os
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+
+
 def ident_ref(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
@@ -100,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     from ..jobs import enqueue, execute_job
     from ..progress import CancelToken
 
+    if args.quiet:
+        quiet_model_loading()
     with open_library(args) as lib:
         job = enqueue(lib, ident_ref(args.identity), **job_settings(args))
         print(f"job {job.id}: output {job.config['output_dir']}")
