@@ -52,7 +52,7 @@ def test_missing_photo_is_named_before_any_model_loads(tmp_path, capsys, monkeyp
 
 
 @pytest.mark.parametrize("case", ["existing", "numbered", "proc", "under_file", "folder", "masks_file",
-                                  "masks_under_file", "no_suffix"])
+                                  "masks_under_file", "no_suffix", "cache_is_a_file", "missing_lora"])
 def test_unusable_or_existing_outputs_are_refused_before_work(tmp_path, photos, capsys, monkeypatch, case):
     no_model_load(monkeypatch)
     img, other = photos[0], photos[1]
@@ -75,6 +75,10 @@ def test_unusable_or_existing_outputs_are_refused_before_work(tmp_path, photos, 
         extra = ["--save-masks", str(other / "masks")]
     elif case == "no_suffix":
         out = tmp_path / "out.txt"
+    elif case == "cache_is_a_file":
+        extra = ["--cache-dir", str(other)]
+    elif case == "missing_lora":
+        extra = ["--lora", str(tmp_path / "no-such-lora")]
     before = hashes([*photos, *tmp_path.glob("out_*.png")])
     rc, out_text, err = run_cli(capsys, *_edit(img, out, *extra))
     assert rc == 2

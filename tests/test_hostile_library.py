@@ -373,6 +373,14 @@ def test_any_identity_name_is_created_or_refused_in_one_line(tmp_path_factory, n
     ("queue", "add", "Rex", "--sample-every", "-1"),
     ("queue", "add", "Rex", "--checkpoint-every", "0"),
     ("queue", "add", "Rex", "--epochs", "0"),
+    ("queue", "show", str(2**70)),
+    ("queue", "cancel", str(2**64)),
+    ("queue", "retry", str(2**63)),
+    ("identity", "add", "Rex", str(2**80)),
+    ("identity", "show", "Rex\u2028Tom"),
+    ("library", "remove", str(2**66)),
+    ("queue", "add", "Rex", "--output", "/proc/lipe-prior"),
+    ("queue", "add", "Rex", "--output", "{photo}/sub"),
     ("identity", "create", "X" * 65, "--class", "dog"),
     ("identity", "create", "a/b", "--class", "dog"),
     ("identity", "create", "ok", "--class", "dog\x00"),
@@ -381,7 +389,8 @@ def test_cli_numbers_and_names_out_of_range_are_one_line(lib_dir, capsys, tmp_pa
     data, photos = lib_dir
     before = hashes(photos)
     jobs_before = sqlite3.connect(data / "library.sqlite").execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
-    rc, _, err = run_cli(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in argv], "--data-dir", data)
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{photo}", str(photos[0])) for a in argv]
+    rc, _, err = run_cli(capsys, *argv, "--data-dir", data)
     assert rc == 2
     one_line_error(err, "lipe: error:")
     assert hashes(photos) == before

@@ -98,6 +98,13 @@ def check_outputs(args: argparse.Namespace, n: int) -> tuple[list[Path], Path | 
     photo = Path(args.image).expanduser()
     paths = [check_new_file(p, overwrite=args.overwrite, protected=(photo,), data_dir=data_dir)
              for p in output_paths(out, n)]
+    if args.cache_dir:
+        cache = writable_folder(args.cache_dir, "inversion cache folder")
+        if cache.exists() and not cache.is_dir():
+            raise InputError(f"inversion cache folder '{cache}' is a file", "give a folder for --cache-dir")
+    for lora in args.lora:
+        if not Path(lora).expanduser().exists():
+            raise InputError(f"LoRA '{lora}' does not exist", "give a LoRA folder or .safetensors file (--lora)")
     masks = None
     if args.save_masks:
         masks = writable_folder(args.save_masks, "mask folder")

@@ -45,7 +45,15 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def job_settings(args: argparse.Namespace) -> dict[str, Any]:
+    from ..errors import InputError
     from ..jobs.pipeline import DEFAULT_CLASS_IMAGES, DEFAULT_CLASS_STEPS
+    from ..library.safe_paths import writable_folder
+
+    if args.output:  # checked now, not when the queue reaches the job overnight
+        out = writable_folder(args.output, "training output folder")
+        if out.exists() and not out.is_dir():
+            raise InputError(f"training output folder '{out}' is a file", "give a folder for --output")
+        args.output = str(out)
 
     overrides = {"max_steps": args.steps, "epochs": args.epochs, "rank": args.rank, "resolution": args.resolution,
                  "seed": args.seed, "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
