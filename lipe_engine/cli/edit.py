@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 from ..errors import InputError
@@ -144,11 +145,15 @@ def run(args: argparse.Namespace) -> int:
     res = edit_image(model, args.image, args.prompt_source, args.prompt_target, args.identity_prompt,
                      params, progress=TerminalProgress(quiet=args.quiet), cache=cache)
     for img, path in zip(res.images, paths, strict=True):
-        fmt = IMAGE_FORMATS[path.suffix.lower()]
-        write_new_file(path, lambda fh, img=img, fmt=fmt: img.save(fh, format=fmt), overwrite=args.overwrite)
+        write_new_file(path, functools.partial(_save_image, img, IMAGE_FORMATS[path.suffix.lower()]),
+                       overwrite=args.overwrite)
         print(path)
     if masks is not None:
         arrays = [res.source_mask, *(m for pair in zip(res.target_masks, res.union_masks, strict=True) for m in pair)]
         for arr, path in zip(arrays, mask_paths(masks, len(res.target_masks)), strict=True):
-            write_new_file(path, lambda fh, arr=arr: save_mask(arr, fh), overwrite=args.overwrite)
+            write_new_file(path, functools.partial(save_mask, arr), overwrite=args.overwrite)
     return 0
+
+
+def _save_image(img, fmt: str, dest) -> None:  # type: ignore[no-untyped-def]
+    img.save(dest, format=fmt)

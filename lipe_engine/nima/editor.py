@@ -85,8 +85,8 @@ class EditParams:
         if self.record_downsample is not None and self.record_downsample & (self.record_downsample - 1):
             raise InputError(f"record_downsample={self.record_downsample} is not a power of two",
                              "use 1, 2, 4, 8... (or leave it unset for the coarsest attention resolution)")
-        for name, low, high, hint in _FLOAT_RANGES:
-            _check_float(name, getattr(self, name), low, high, hint)
+        for name, flo, fhi, hint in _FLOAT_RANGES:
+            _check_float(name, getattr(self, name), flo, fhi, hint)
         for name in ("use_mask", "composite", "keep_mask_history"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name}={getattr(self, name)!r} is not true or false", "use true or false")

@@ -54,11 +54,11 @@ class TrainingConfig:
 
     def validate(self) -> None:
         """Every number is checked for type, finiteness and both ends of its range (one-line errors)."""
-        for name, low, high in _INT_RANGES:
+        for name, lo, hi in _INT_RANGES:
             value = getattr(self, name)
             if value is None and name in ("max_steps", "resolution"):
                 continue
-            _int(name, value, low, high)
+            _int(name, value, lo, hi)
         if self.epochs < 1 and not self.max_steps:
             raise InputError(f"epochs={self.epochs} trains nothing", "use 1 or more epochs (the paper uses 1000)")
         for name, low, high in _FLOAT_RANGES:
