@@ -271,3 +271,23 @@ def test_a_crafted_pickle_in_the_inversion_cache_runs_nothing(tmp_path):
     (tmp_path / "cache" / "k.pt").write_bytes(pickle.dumps(Payload()))
     assert InversionCache(tmp_path / "cache").get("k", torch.device("cpu")) is None
     assert not marker.exists()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(min_size=1, max_size=40), suffix=st.sampled_from([".png", ".jpg", ".webp", "", ".PNG"]))
+def test_any_output_name_is_checked_or_reaches_the_model_in_one_line(tmp_path, photos, capsys, monkeypatch,
+                                                                     name, suffix):
+    import lipe_engine.models.loader as loader
+
+    def reached(*a, **k):
+        raise InputError("model reached", "stop here")
+
+    monkeypatch.setattr(loader, "load_sdxl", reached)
+    before = hashes(photos)
+    out = tmp_path / "outs" / f"{name}{suffix}"
+    rc, _, err = run_cli(capsys, *_edit(photos[0], out))
+    assert rc == 2
+    one_line_error(err, "lipe: error:")
+    assert hashes(photos) == before
+    outs = tmp_path / "outs"
+    assert not outs.exists() or not any(p.is_file() for p in outs.rglob("*"))

@@ -396,3 +396,26 @@ def test_cli_numbers_and_names_out_of_range_are_one_line(lib_dir, capsys, tmp_pa
     assert hashes(photos) == before
     assert sqlite3.connect(data / "library.sqlite").execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == jobs_before
     integrity_ok(data / "library.sqlite")
+
+
+def test_a_damaged_library_is_restored_from_its_backup(lib_dir, capsys) -> None:
+    """The whole recovery a user follows: the refusal's hint, the list, the restore, a working library."""
+    data, photos = lib_dir
+    before = hashes(photos)
+    with Library.open(data) as lib:
+        lib.backup_now("manual")
+    _damage_a_page(data / "library.sqlite")
+    damaged = sha(data / "library.sqlite")
+    rc, _, err = run_cli(capsys, "identity", "list", "--data-dir", data)
+    assert rc == 2 and "lipe library restore" in err
+    rc, out, err = run_cli(capsys, "library", "restore", "--data-dir", data)
+    listed = out.splitlines()
+    assert rc == 0 and len(listed) == 2 and "-manual.sqlite" in listed[-1], out  # the open's daily + ours
+    rc, out, err = run_cli(capsys, "library", "restore", "2", "--data-dir", data)
+    assert rc == 0, err
+    aside = next(p for p in data.iterdir() if p.name.startswith("library.sqlite.replaced-"))
+    assert sha(aside) == damaged  # the damaged file is kept, byte for byte, for a later rescue
+    rc, out, err = run_cli(capsys, "identity", "list", "--data-dir", data)
+    assert rc == 0 and "Rex" in out, err
+    integrity_ok(data / "library.sqlite")
+    assert hashes(photos) == before

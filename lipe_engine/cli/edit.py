@@ -120,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
     from ..images import open_photo
     from ..nima import edit_params_for
 
-    open_photo(args.image).close()  # a missing or broken photo is named before anything loads
+    from ..library.safe_paths import check_path_text
+
+    open_photo(check_path_text(args.image, "image")).close()  # a missing or broken photo: before anything loads
     source = args.model or default_model()
     seeds: tuple[int | None, ...] = (None, *args.seed) if args.seed else (None,)
     params = edit_params_for(  # options not given fall back to the model's shipped settings, then the paper's

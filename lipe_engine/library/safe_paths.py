@@ -25,6 +25,25 @@ from ..errors import InputError
 DB_NAME = "library.sqlite"
 
 
+NAME_MAX = 255  # bytes per file name on the usual file systems (ext4, APFS, NTFS via UTF-16 units)
+
+
+def check_path_text(path: str | os.PathLike[str], what: str = "path") -> Path:
+    """A path the file system can hold at all: no NUL, encodable, no name over 255 bytes."""
+    text = os.fspath(path)
+    if "\x00" in text:
+        raise InputError(f"{what} '{text}' contains a NUL character", "give a plain file path")
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise InputError(f"{what} '{text}' has characters file names cannot hold", "rename it") from exc
+    for part in raw.split(b"/"):
+        if len(part) > NAME_MAX:
+            raise InputError(f"{what} '{text[:60]}...' has a name of {len(part)} bytes",
+                             f"use names of at most {NAME_MAX} bytes")
+    return Path(text)
+
+
 def _nearest_existing(path: Path) -> Path:
     p = path
     while not os.path.lexists(p) and p != p.parent:
@@ -34,7 +53,7 @@ def _nearest_existing(path: Path) -> Path:
 
 def writable_folder(path: str | os.PathLike[str], what: str = "output folder") -> Path:
     """``path`` as an absolute folder we can write in (not created yet when missing); else one line."""
-    folder = Path(path).expanduser().absolute()
+    folder = check_path_text(path, what).expanduser().absolute()
     existing = _nearest_existing(folder)
     if not existing.is_dir():
         raise InputError(f"{what} '{folder}' cannot be made: '{existing}' is a file, not a folder",
@@ -97,7 +116,7 @@ def check_new_file(path: str | os.PathLike[str], *, overwrite: bool = False,
                    protected: tuple[str | os.PathLike[str], ...] = (),
                    data_dir: str | os.PathLike[str] | None = None, option: str = "--out") -> Path:
     """``path`` may be written: its folder is writable, and it is new (or ``overwrite`` and not protected)."""
-    out = Path(path).expanduser().absolute()
+    out = check_path_text(path, "output").expanduser().absolute()
     for p in protected:
         if os.path.lexists(out) and os.path.lexists(p) and os.path.samefile(out, p) or \
                 os.path.realpath(out) == os.path.realpath(p):
