@@ -118,9 +118,8 @@ def check_outputs(args: argparse.Namespace, n: int) -> tuple[list[Path], Path | 
 
 def run(args: argparse.Namespace) -> int:
     from ..images import open_photo
-    from ..nima import edit_params_for
-
     from ..library.safe_paths import check_path_text
+    from ..nima import edit_params_for
 
     open_photo(check_path_text(args.image, "image")).close()  # a missing or broken photo: before anything loads
     source = args.model or default_model()
