@@ -183,7 +183,9 @@ def _v6(conn: sqlite3.Connection) -> None:
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
         indexes = [r[0] for r in conn.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
-        head, sep, body = sql.partition("(")
+        body = sql.partition("(")[2]
+        if "id INTEGER PRIMARY KEY," not in body:
+            raise sqlite3.DatabaseError(f"table {table} has an unexpected layout; cannot add AUTOINCREMENT")
         body = body.replace("id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1)
         conn.execute(f"CREATE TABLE {table}_v6 ({body}")
         conn.execute(f"INSERT INTO {table}_v6 SELECT * FROM {table}")

@@ -31,6 +31,7 @@ from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_repor
 from .db import LibraryError
 from .identities import IdentityRef
 from .records import ROLES, Identity
+from .safe_paths import current_umask, writable_folder
 from .thumbs import to_rgb
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def export_identity(
         raise LibraryError(f"export folder '{out}' cannot be created ({exc.strerror or exc})",
                            "choose a folder you can write to") from exc
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700); a dataset is an ordinary folder
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private (0700); a dataset is an ordinary folder
         sub = tmp / f"{kohya_repeats}_{ident.instance_prompt}" if kohya_repeats else tmp
         sub.mkdir(exist_ok=True)
         names: list[str] = []
@@ -136,14 +137,7 @@ def export_identity(
     return ExportResult(final, [final / n for n in names])
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _check_out_dir(lib: Library, out: Path) -> Path:
-    from .safe_paths import writable_folder
 
     if not (out.exists() and out.is_file()):
         writable_folder(out, "export folder")  # a file in the way, /proc, read-only: one line, before work
