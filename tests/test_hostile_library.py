@@ -419,3 +419,32 @@ def test_a_damaged_library_is_restored_from_its_backup(lib_dir, capsys) -> None:
     assert rc == 0 and "Rex" in out, err
     integrity_ok(data / "library.sqlite")
     assert hashes(photos) == before
+
+
+def _hold_open(data: str, ready, done) -> None:
+    with Library.open(data):
+        ready.set()
+        done.wait(60)
+
+
+def test_restore_refuses_while_another_process_has_the_library_open(lib_dir, capsys) -> None:
+    data, _ = lib_dir
+    with Library.open(data) as lib:
+        made = lib.backup_now("manual")
+    ctx = mp.get_context("spawn")
+    ready, done = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_open, args=(str(data), ready, done))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        before = sha(data / "library.sqlite")
+        rc, _, err = run_cli(capsys, "library", "restore", made.name, "--data-dir", data)
+        assert rc == 2
+        one_line_error(err, "open in another process")
+        assert sha(data / "library.sqlite") == before
+        assert not [p for p in data.iterdir() if "replaced" in p.name]
+    finally:
+        done.set()
+        holder.join(60)
+    rc, _, err = run_cli(capsys, "library", "restore", made.name, "--data-dir", data)
+    assert rc == 0, err

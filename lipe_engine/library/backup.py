@@ -162,12 +162,37 @@ def _check_backup(b: Backup) -> None:
                            f"restore a backup of version 1 to {SCHEMA_VERSION}")
 
 
+def _in_use(current: Path) -> bool:
+    """Whether another process has the library open. Every WAL connection keeps a ``-shm`` file and
+    a shared lock; an exclusive lock is then refused. (A damaged file cannot be locked: not in use.)"""
+    if not os.path.lexists(str(current) + "-shm"):
+        return False
+    try:
+        conn = sqlite3.connect(str(current), timeout=0, isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        return "locked" in str(exc) or "busy" in str(exc)
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        conn.close()
+    return False
+
+
 def restore(data_dir: Path, ref: str) -> tuple[Backup, Path | None]:
     """Put backup ``ref`` in place; returns it and where the replaced file was moved (None if none)."""
     data_dir = Path(data_dir)
     b = find(data_dir, ref)
     _check_backup(b)
     current = data_dir / DB_NAME
+    if _in_use(current):
+        raise LibraryError(f"the library '{current}' is open in another process (the desktop app or a `lipe` "
+                           "command)", "close it, then restore")
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(_now()))
     aside = data_dir / f"{DB_NAME}.replaced-{stamp}"
     n = 1
