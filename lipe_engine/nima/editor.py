@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -118,14 +119,14 @@ _FLOAT_RANGES = (
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputError(f"{name}={value!r} is not a whole number", f"use {low} to {high}")
     if not low <= value <= high:
         raise InputError(f"{name}={value} is out of range", f"use {low} to {high}")
 
 
 def _check_float(name: str, value: Any, low: float, high: float, hint: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(f"{name}={value!r} is not a number", f"use {low:g} to {high:g} ({hint})")
     if not math.isfinite(value):
         raise InputError(f"{name}={value} is not a finite number", f"use {low:g} to {high:g} ({hint})")

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,14 +125,14 @@ _FLOAT_RANGES = (
 
 
 def _int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputError(f"training setting {name}={value!r} is not a whole number", f"use {low} to {high}")
     if not low <= value <= high:
         raise InputError(f"training setting {name}={value} is out of range", f"use {low} to {high}")
 
 
 def _float(name: str, value: Any, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(f"training setting {name}={value!r} is not a number", f"use {low:g} to {high:g}")
     if not math.isfinite(value):
         raise InputError(f"training setting {name}={value} is not a finite number", f"use {low:g} to {high:g}")
