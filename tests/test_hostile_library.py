@@ -448,3 +448,21 @@ def test_restore_refuses_while_another_process_has_the_library_open(lib_dir, cap
         holder.join(60)
     rc, _, err = run_cli(capsys, "library", "restore", made.name, "--data-dir", data)
     assert rc == 0, err
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(min_size=1, max_size=30), command=st.sampled_from(["add", "export", "data-dir", "show"]))
+def test_any_path_text_is_used_or_refused_in_one_line(lib_dir, capsys, tmp_path, text, command) -> None:
+    data, photos = lib_dir
+    before = hashes(photos)
+    path = str(tmp_path / "x") + "/" + text
+    argv = {"add": ("library", "add", path, "--no-scan", "--data-dir", data),
+            "export": ("identity", "export", "Rex", path, "-q", "--data-dir", data),
+            "data-dir": ("identity", "list", "--data-dir", path),
+            "show": ("identity", "show", text, "--data-dir", data)}[command]
+    rc, _, err = run_cli(capsys, *argv)
+    assert rc in (0, 2)
+    if rc == 2:
+        one_line_error(err, "lipe: error:")
+    assert hashes(photos) == before
+    integrity_ok(data / "library.sqlite")

@@ -31,7 +31,7 @@ from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_repor
 from .db import LibraryError
 from .identities import IdentityRef
 from .records import ROLES, Identity
-from .safe_paths import current_umask, writable_folder
+from .safe_paths import check_path_text, current_umask, writable_folder
 from .thumbs import to_rgb
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def export_identity(
         raise LibraryError(
             f"photo '{missing[0]}' is missing on disk", "restore it or remove it from the identity"
         )
-    out = _check_out_dir(lib, Path(out_dir).expanduser().absolute())
+    out = _check_out_dir(lib, check_path_text(out_dir, "export folder").expanduser().absolute())
     reporter = as_reporter(progress, cancel)
     reporter.start("exporting dataset", len(links))
     try:

@@ -54,7 +54,9 @@ class Library(OutputsMixin, JobsMixin):
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> Library:
         """Open (creating and migrating if needed) the library in ``path`` or the default data dir."""
-        d = Path(path).expanduser() if path is not None else default_data_dir()
+        from .safe_paths import check_path_text
+
+        d = check_path_text(path, "data folder").expanduser() if path is not None else default_data_dir()
         if d.exists() and not d.is_dir():
             raise LibraryError(
                 f"data folder '{d}' is a file", f"point {ENV_DATA_DIR} (or --data-dir) at a folder"

@@ -8,6 +8,7 @@ from pathlib import Path
 from ._base import LibraryBase
 from .db import LibraryError
 from .records import Folder, Photo
+from .safe_paths import check_path_text
 
 PhotoRef = int | str | os.PathLike[str] | Photo
 FolderRef = int | str | os.PathLike[str] | Folder
@@ -20,7 +21,7 @@ _ORDER = {
 
 
 def _real(path: str | os.PathLike[str]) -> Path:
-    return Path(os.path.realpath(Path(path).expanduser()))
+    return Path(os.path.realpath(check_path_text(path).expanduser()))
 
 
 class PhotosMixin(LibraryBase):
@@ -91,7 +92,7 @@ class PhotosMixin(LibraryBase):
         if isinstance(ref, int):
             row = self._one("SELECT * FROM photos WHERE id = ?", (ref,))
         else:
-            absolute = os.path.abspath(Path(ref).expanduser())
+            absolute = os.path.abspath(check_path_text(ref, "photo").expanduser())
             row = self._one("SELECT * FROM photos WHERE path = ?", (absolute,))
             if row is None:
                 row = self._one("SELECT * FROM photos WHERE path = ?", (str(_real(ref)),))
