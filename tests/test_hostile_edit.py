@@ -122,6 +122,7 @@ def test_overwrite_replaces_a_previous_output(tiny_sdxl_dir, tmp_path, photos, c
     ("--cfg-target", "nan"), ("--cfg-source", "inf"), ("--cfg-target=-inf",), ("--mask-threshold", "nan"),
     ("--steps", "1"), ("--steps", "1001"), ("--skip", "-1"), ("--mask-lambda", "-1"), ("--mask-lambda", "17"),
     ("--seed", "-1"), ("--seed", str(2**64)), ("--cfg-target", "1e309"), ("--cfg-source", "1e6"),
+    ("--prompt-target", " "), ("--identity-prompt", ""),
 ])
 def test_non_finite_and_out_of_range_options_are_refused_before_any_model_loads(
         tmp_path, photos, capsys, monkeypatch, option):

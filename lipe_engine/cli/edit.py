@@ -122,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
     from ..nima import edit_params_for
 
     open_photo(check_path_text(args.image, "image")).close()  # a missing or broken photo: before anything loads
+    for what, text in (("source prompt", args.prompt_source), ("identity prompt", args.identity_prompt),
+                       *(("target prompt", t) for t in args.prompt_target)):
+        if not text.strip():  # the token-length check needs the tokenizer: it runs once the model is loaded
+            raise InputError(f"the {what} is empty", "describe it in words, e.g. 'a photo of a sks dog sitting'")
     source = args.model or default_model()
     seeds: tuple[int | None, ...] = (None, *args.seed) if args.seed else (None,)
     params = edit_params_for(  # options not given fall back to the model's shipped settings, then the paper's
