@@ -137,6 +137,7 @@ def test_non_finite_and_out_of_range_options_are_refused_before_any_model_loads(
     '{"cfg_target": NaN}', '{"mask_threshold": Infinity}', '{"record_downsample": 0}',
     '{"record_downsample": -2}', '{"composite_dilate": -1}', '{"variation": NaN}', '{"steps": true}',
     '{"seeds": [1.5]}', '{"mask_softness": -Infinity}', '{"inversion_seed": -1}',
+    '{"cfg_target": 1' + '0' * 400 + '}', '{"steps": 1' + '0' * 400 + '}', '{"cfg_source": 1e400}',
 ])
 def test_bad_values_in_a_models_defaults_file_are_one_line(tmp_path, content):
     (tmp_path / EDIT_DEFAULTS_FILE).write_text(content)

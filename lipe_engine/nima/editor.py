@@ -121,16 +121,20 @@ _FLOAT_RANGES = (
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputError(f"{name}={value!r} is not a whole number", f"use {low} to {high}")
-    if not low <= value <= high:
+    if not low <= int(value) <= high:
         raise InputError(f"{name}={value} is out of range", f"use {low} to {high}")
 
 
 def _check_float(name: str, value: Any, low: float, high: float, hint: str) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(f"{name}={value!r} is not a number", f"use {low:g} to {high:g} ({hint})")
-    if not math.isfinite(value):
+    try:
+        as_float = float(value)
+    except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
+        as_float = math.inf
+    if not math.isfinite(as_float):
         raise InputError(f"{name}={value} is not a finite number", f"use {low:g} to {high:g} ({hint})")
-    if not low <= value <= high:
+    if not low <= as_float <= high:
         raise InputError(f"{name}={value:g} is out of range", f"use {low:g} to {high:g} ({hint})")
 
 
