@@ -466,3 +466,12 @@ def test_any_path_text_is_used_or_refused_in_one_line(lib_dir, capsys, tmp_path,
         one_line_error(err, "lipe: error:")
     assert hashes(photos) == before
     integrity_ok(data / "library.sqlite")
+
+
+@pytest.mark.parametrize("value", ["9" * 400, "nan", "-5", "0", "1e400", "abc"])
+def test_an_unusable_thumbnail_cap_setting_falls_back_to_the_default(tmp_path: Path, value: str) -> None:
+    from lipe_engine.library.thumbs import DEFAULT_MAX_BYTES
+
+    with Library.open(tmp_path) as lib:
+        lib.set_setting("thumbnail_cache_mb", value)
+        assert lib.thumbnails.max_bytes == DEFAULT_MAX_BYTES
