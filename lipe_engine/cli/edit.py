@@ -95,7 +95,7 @@ def check_outputs(args: argparse.Namespace, n: int) -> tuple[list[Path], Path | 
     out = Path(args.out).expanduser()
     if out.suffix.lower() not in IMAGE_FORMATS:
         raise InputError(f"output '{out}' has no image suffix", "end it with .png, .jpg or .webp")
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
     photo = Path(args.image).expanduser()
     paths = [check_new_file(p, overwrite=args.overwrite, protected=(photo,), data_dir=data_dir)
              for p in output_paths(out, n)]
