@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,7 @@ def make_backup(conn: sqlite3.Connection, data_dir: Path, reason: str) -> Path:
     while final.exists():
         n += 1
         final = d / f"library-{stamp}-{reason}-{n}.sqlite"
-    tmp = d / f".{final.name}.{os.getpid()}.partial"
+    tmp = d / f".{final.name}.{os.getpid()}-{threading.get_ident()}.partial"  # GUI threads open their own
     dst = sqlite3.connect(tmp)
     try:
         conn.backup(dst)
