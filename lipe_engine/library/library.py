@@ -143,7 +143,7 @@ class Library(OutputsMixin, JobsMixin):
 
             cap = self.get_setting(THUMB_CAP_SETTING)
             max_bytes = DEFAULT_MAX_BYTES
-            if cap and cap.replace(".", "", 1).isdigit() and 1 <= float(cap) <= 2**20:  # 1 MiB to 1 TiB
+            if cap and cap.replace(".", "", 1).isdigit() and 0 < float(cap) <= 2**20:  # up to 1 TiB
                 max_bytes = int(float(cap) * 2**20)
             self._thumbs = ThumbnailCache(self.data_dir / "thumbs", max_bytes=max_bytes)
         return self._thumbs
