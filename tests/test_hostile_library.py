@@ -459,7 +459,7 @@ def test_any_path_text_is_used_or_refused_in_one_line(lib_dir, capsys, tmp_path,
     argv = {"add": ("library", "add", path, "--no-scan", "--data-dir", data),
             "export": ("identity", "export", "Rex", path, "-q", "--data-dir", data),
             "data-dir": ("identity", "list", "--data-dir", path),
-            "show": ("identity", "show", text, "--data-dir", data)}[command]
+            "show": ("identity", "show", "--data-dir", data, "--", text)}[command]  # "--": names may start with -
     rc, _, err = run_cli(capsys, *argv)
     assert rc in (0, 2)
     if rc == 2:
