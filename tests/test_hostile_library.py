@@ -339,7 +339,7 @@ def test_export_folders_get_normal_permissions(lib_dir, capsys, tmp_path) -> Non
 # --- names and numbers from the user --------------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.text(min_size=0, max_size=80), cls=st.text(min_size=0, max_size=12))
 def test_any_identity_name_is_created_or_refused_in_one_line(tmp_path_factory, name, cls) -> None:
     data = tmp_path_factory.mktemp("names")
@@ -450,7 +450,7 @@ def test_restore_refuses_while_another_process_has_the_library_open(lib_dir, cap
     assert rc == 0, err
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(min_size=1, max_size=30), command=st.sampled_from(["add", "export", "data-dir", "show"]))
 def test_any_path_text_is_used_or_refused_in_one_line(lib_dir, capsys, tmp_path, text, command) -> None:
     data, photos = lib_dir
