@@ -361,6 +361,7 @@ def test_any_identity_name_is_created_or_refused_in_one_line(tmp_path_factory, n
     ("identity", "suggest", "Rex", "--min-score", "nan"),
     ("library", "list", "--limit", "-1"),
     ("queue", "list", "--limit", "-5"),
+    ("queue", "run", "--max-jobs", "0", "--gpus", "none"),
     ("queue", "add", "Rex", "--lr", "nan"),
     ("queue", "add", "Rex", "--lr", "inf"),
     ("queue", "add", "Rex", "--steps", "0"),
