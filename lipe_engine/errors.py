@@ -7,12 +7,19 @@ reaches a user for a bad input.
 from __future__ import annotations
 
 
+def _one_line(text: str) -> str:
+    """Messages quote user input (names, paths): control characters and line breaks are escaped."""
+    if str(text).isprintable():
+        return str(text)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 class LipeError(Exception):
     """A user-facing error: ``what`` went wrong, ``fix`` says what to do about it."""
 
     def __init__(self, what: str, fix: str = "") -> None:
-        self.what = what.rstrip(". ")
-        self.fix = fix.rstrip(". ")
+        self.what = _one_line(what).rstrip(". ")
+        self.fix = _one_line(fix).rstrip(". ")
         super().__init__(self.message)
 
     @property

@@ -100,7 +100,7 @@ def train_vae(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
     state = work / "vae_opt.pt"
     step = 0
     if state.exists():
-        saved = torch.load(state)
+        saved = torch.load(state, weights_only=True)
         opt.load_state_dict(saved["opt"])
         step = saved["step"]
     pool = Pool(int(os.environ.get("TOY_POOL", "2048")), seed=1000 + step)
@@ -139,7 +139,7 @@ def train_decoder(pipe, work: Path, minutes: float, batch: int, lr: float) -> No
     state = work / "decoder_state.pt"
     step = 0
     if state.exists():
-        saved = torch.load(state)
+        saved = torch.load(state, weights_only=True)
         vae.load_state_dict(saved["vae"])
         opt.load_state_dict(saved["opt"])
         step = saved["step"]
@@ -209,7 +209,7 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
     ema = copy.deepcopy(modules).eval().requires_grad_(False)
     step = 0
     if state.exists():
-        saved = torch.load(state)
+        saved = torch.load(state, weights_only=True)
         modules.load_state_dict(saved["modules"])
         ema.load_state_dict(saved["ema"])
         opt.load_state_dict(saved["opt"])
@@ -218,7 +218,7 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
     pool_file = work / "unet_pool.pt"
     if pool_file.exists():  # resuming: skip re-rendering and re-encoding the pool
         pool = Pool(0, seed=5000 + step)
-        saved_pool = torch.load(pool_file)
+        saved_pool = torch.load(pool_file, weights_only=True)
         pool.images, pool.captions, lat = saved_pool["images"], saved_pool["captions"], saved_pool["lat"]
     else:
         pool = Pool(int(os.environ.get("TOY_POOL", "4096")), seed=5000 + step)
@@ -282,11 +282,11 @@ def save_unet(pipe, work: Path, modules, ema, opt, step: int) -> None:
 
 def export(pipe, work: Path, out: Path) -> None:
     """Write the pipeline with EMA weights as a diffusers folder (fp16 safetensors, loaded as fp32)."""
-    saved = torch.load(work / "unet_state.pt")
+    saved = torch.load(work / "unet_state.pt", weights_only=True)
     ema = saved["ema"]
     export_pipe = copy.deepcopy(pipe)
     if (work / "decoder_state.pt").exists():  # decoder trained on with the encoder frozen
-        vae_state = torch.load(work / "decoder_state.pt")["vae"]
+        vae_state = torch.load(work / "decoder_state.pt", weights_only=True)["vae"]
         keep = {k: v for k, v in vae_state.items() if k.startswith(("decoder.", "post_quant_conv."))}
         export_pipe.vae.load_state_dict(keep, strict=False)
     for name, module in (("unet", export_pipe.unet), ("te1", export_pipe.text_encoder),

@@ -18,6 +18,7 @@ import ast
 import importlib
 import os
 import pkgutil
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -165,6 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except LipeError as exc:
         print(f"lipe: error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # raised outside a library block: still one line, with the way out
+        print(f"lipe: error: library database error ({exc}): `lipe library restore` lists backups.", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, permissions: the file and the reason, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"lipe: error: {exc.strerror or exc}{where}: check the disk and permissions.", file=sys.stderr)
         return 2
     except (Cancelled, KeyboardInterrupt):
         print("lipe: cancelled", file=sys.stderr)

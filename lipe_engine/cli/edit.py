@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 from ..errors import InputError
 from ._progress import TerminalProgress
+from .library import add_data_dir_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="SDXL folder, .safetensors file or cached hub id (default: configured)")
     p.add_argument("--model-config", default=None, help="diffusers SDXL folder with configs for a single-file model")
     p.add_argument("--out", required=True, help="output PNG; with several outputs, _1, _2... are added")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (never an original photo of the library)")
     p.add_argument("--save-masks", default=None, metavar="DIR", help="write source/target/union masks as PNGs here")
     p.add_argument("--steps", type=int, default=None,
                    help="default: 100 (the paper's), or the model's own setting")
@@ -38,11 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-mask", action="store_true", help="ablation: no NIMA blend")
     p.add_argument("--composite", action="store_true", help="paste original pixels back outside the mask")
     p.add_argument("--seed", type=int, action="append", default=None,
-                   help="extra variations with this seed (repeatable)")
+                   help="extra variations with this seed, 0 to 2**32-1 (repeatable)")
     p.add_argument("--device", default=None)
     p.add_argument("--precision", default=None, help="auto, fp32, fp16 or bf16")
     p.add_argument("--cache-dir", default=None, help="inversion cache folder (default: app cache)")
     p.add_argument("--quiet", action="store_true")
+    add_data_dir_option(p)
     p.set_defaults(func=run)
 
 
@@ -62,46 +67,98 @@ def default_cache_dir() -> Path:
     return user_dir("cache") / "inversions"
 
 
-def save_mask(arr, path: Path) -> None:  # type: ignore[no-untyped-def]
+def save_mask(arr, dest) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
     from PIL import Image
 
-    Image.fromarray((np.clip(arr, 0, 1) * 255).astype("uint8")).save(path)
+    Image.fromarray((np.clip(arr, 0, 1) * 255).astype("uint8")).save(dest, format="PNG")
+
+
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def output_paths(out: Path, n: int) -> list[Path]:
+    """One output keeps its name; several get _1, _2... (one per target prompt x seed)."""
+    return [out] if n == 1 else [out.with_name(f"{out.stem}_{i + 1}{out.suffix}") for i in range(n)]
+
+
+def mask_paths(folder: Path, n: int) -> list[Path]:
+    return [folder / "source_mask.png", *(folder / f"{kind}_mask_{i + 1}.png"
+                                          for i in range(n) for kind in ("target", "union"))]
+
+
+def check_outputs(args: argparse.Namespace, n: int) -> tuple[list[Path], Path | None]:
+    """Every file the edit will write, checked before any work: no model loads for a bad path."""
+    from ..library import default_data_dir
+    from ..library.safe_paths import check_new_file, writable_folder
+
+    out = Path(args.out).expanduser()
+    if out.suffix.lower() not in IMAGE_FORMATS:
+        raise InputError(f"output '{out}' has no image suffix", "end it with .png, .jpg or .webp")
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+    photo = Path(args.image).expanduser()
+    paths = [check_new_file(p, overwrite=args.overwrite, protected=(photo,), data_dir=data_dir)
+             for p in output_paths(out, n)]
+    if args.cache_dir:
+        cache = writable_folder(args.cache_dir, "inversion cache folder")
+        if cache.exists() and not cache.is_dir():
+            raise InputError(f"inversion cache folder '{cache}' is a file", "give a folder for --cache-dir")
+    for lora in args.lora:
+        if not Path(lora).expanduser().exists():
+            raise InputError(f"LoRA '{lora}' does not exist", "give a LoRA folder or .safetensors file (--lora)")
+    masks = None
+    if args.save_masks:
+        masks = writable_folder(args.save_masks, "mask folder")
+        if masks.exists() and not masks.is_dir():
+            raise InputError(f"mask folder '{masks}' is a file", "give a folder for --save-masks")
+        for m in mask_paths(masks, n):
+            check_new_file(m, overwrite=args.overwrite, protected=(photo,), data_dir=data_dir, option="--save-masks")
+    return paths, masks
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models.loader import load_lora, load_sdxl
-    from ..nima import InversionCache, edit_image, edit_params_for
+    from ..images import open_photo
+    from ..library.safe_paths import check_path_text
+    from ..nima import edit_params_for
 
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
-        raise InputError(f"output '{out}' has no image suffix", "end it with .png, .jpg or .webp")
-    if Path(args.image).resolve() == out.resolve():
-        raise InputError("the output would overwrite the original photo", "choose another --out path")
+    open_photo(check_path_text(args.image, "image")).close()  # a missing or broken photo: before anything loads
+    for what, text in (("source prompt", args.prompt_source), ("identity prompt", args.identity_prompt),
+                       *(("target prompt", t) for t in args.prompt_target)):
+        if not text.strip():  # the token-length check needs the tokenizer: it runs once the model is loaded
+            raise InputError(f"the {what} is empty", "describe it in words, e.g. 'a photo of a sks dog sitting'")
     source = args.model or default_model()
-    model = load_sdxl(source, device=args.device, dtype=args.precision, config=args.model_config)
-    for lora in args.lora:
-        load_lora(model, lora)
     seeds: tuple[int | None, ...] = (None, *args.seed) if args.seed else (None,)
     params = edit_params_for(  # options not given fall back to the model's shipped settings, then the paper's
         source, steps=args.steps, skip=args.skip, cfg_source=args.cfg_source, cfg_target=args.cfg_target,
         mask_lambda=args.mask_lambda, mask_threshold=args.mask_threshold, use_mask=False if args.no_mask else None,
         composite=True if args.composite else None, seeds=seeds,
     )
+    paths, masks = check_outputs(args, len(args.prompt_target) * len(params.seeds))
+    if args.quiet:
+        from .train import quiet_model_loading
+
+        quiet_model_loading()
+
+    from ..library.safe_paths import write_new_file
+    from ..models.loader import load_lora, load_sdxl
+    from ..nima import InversionCache, edit_image
+
+    model = load_sdxl(source, device=args.device, dtype=args.precision, config=args.model_config)
+    for lora in args.lora:
+        load_lora(model, lora)
     cache = InversionCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
     res = edit_image(model, args.image, args.prompt_source, args.prompt_target, args.identity_prompt,
                      params, progress=TerminalProgress(quiet=args.quiet), cache=cache)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out] if len(res.images) == 1 else [
-        out.with_name(f"{out.stem}_{i + 1}{out.suffix}") for i in range(len(res.images))]
     for img, path in zip(res.images, paths, strict=True):
-        img.save(path)
+        write_new_file(path, functools.partial(_save_image, img, IMAGE_FORMATS[path.suffix.lower()]),
+                       overwrite=args.overwrite)
         print(path)
-    if args.save_masks:
-        d = Path(args.save_masks)
-        d.mkdir(parents=True, exist_ok=True)
-        save_mask(res.source_mask, d / "source_mask.png")
-        for i, (tm, um) in enumerate(zip(res.target_masks, res.union_masks, strict=True)):
-            save_mask(tm, d / f"target_mask_{i + 1}.png")
-            save_mask(um, d / f"union_mask_{i + 1}.png")
+    if masks is not None:
+        arrays = [res.source_mask, *(m for pair in zip(res.target_masks, res.union_masks, strict=True) for m in pair)]
+        for arr, path in zip(arrays, mask_paths(masks, len(res.target_masks)), strict=True):
+            write_new_file(path, functools.partial(save_mask, arr), overwrite=args.overwrite)
     return 0
+
+
+def _save_image(img, fmt: str, dest) -> None:  # type: ignore[no-untyped-def]
+    img.save(dest, format=fmt)

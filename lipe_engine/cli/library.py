@@ -126,6 +126,41 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_dir(args: argparse.Namespace):
+    from pathlib import Path
+
+    from ..library import default_data_dir
+
+    return Path(args.data_dir).expanduser().absolute() if args.data_dir else default_data_dir()
+
+
+def _backup(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        print(f"backup written: {lib.backup_now('manual')}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    """List the backups, or put one in place (the current file is moved aside, never overwritten).
+
+    Works on the files alone, so a damaged library (which ``Library.open`` refuses) can be restored.
+    """
+    from ..library import backup
+
+    data = _data_dir(args)
+    if not args.backup:
+        found = backup.list_backups(data)
+        for i, b in enumerate(found, start=1):
+            print(f"{i:>3}  {b.name}  {b.describe()}")
+        print(f"{len(found)} backup(s) in {backup.backups_dir(data)}; restore one with "
+              "`lipe library restore NAME_OR_NUMBER` (close the app first)", file=sys.stderr)
+        return 0
+    restored, aside = backup.restore(data, args.backup)
+    kept = f"; the replaced file is kept as {aside}" if aside else ""
+    print(f"restored {restored.name} ({restored.describe()}){kept}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     lib = subparsers.add_parser("library", help="photo folders, scanning and listing")
     sub = lib.add_subparsers(dest="library_command", metavar="ACTION", required=True)
@@ -157,5 +192,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = cmd("set-embedding-model", _set_model, f"CLIP model for 'find similar photos' (or ${ENV_MODEL})")
     p.add_argument("model", nargs="?", help="local folder or Hugging Face id already in the cache")
     p.add_argument("--clear", action="store_true")
+    cmd("backup", _backup, "write a backup of the library database now (backups/ in the data folder)")
+    p = cmd("restore", _restore, "list the library's backups, or restore one (the current file is moved aside)")
+    p.add_argument("backup", nargs="?", default=None, metavar="BACKUP", help="file name or number from the list")
     p = cmd("embed", _embed, "compute image embeddings for all photos")
     p.add_argument("-q", "--quiet", action="store_true")

@@ -49,11 +49,13 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..errors import Cancelled
+    from ..errors import Cancelled, InputError
     from ..jobs import run_queue
     from ..jobs.gpus import choose_gpus, plan_workers, run_workers, visible_gpus
     from ..progress import CancelToken
 
+    if args.max_jobs is not None and not 1 <= args.max_jobs <= 1_000_000:
+        raise InputError(f"--max-jobs {args.max_jobs} is not usable", "give 1 or more (or leave it out for all)")
     with open_library(args) as lib:
         gpus = [] if args.gpus == "none" else choose_gpus(args.gpus, visible_gpus())
         if len(gpus) > 1:

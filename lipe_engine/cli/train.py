@@ -45,7 +45,15 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def job_settings(args: argparse.Namespace) -> dict[str, Any]:
+    from ..errors import InputError
     from ..jobs.pipeline import DEFAULT_CLASS_IMAGES, DEFAULT_CLASS_STEPS
+    from ..library.safe_paths import writable_folder
+
+    if args.output:  # checked now, not when the queue reaches the job overnight
+        out = writable_folder(args.output, "training output folder")
+        if out.exists() and not out.is_dir():
+            raise InputError(f"training output folder '{out}' is a file", "give a folder for --output")
+        args.output = str(out)
 
     overrides = {"max_steps": args.steps, "epochs": args.epochs, "rank": args.rank, "resolution": args.resolution,
                  "seed": args.seed, "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
@@ -61,6 +69,18 @@ def job_settings(args: argparse.Namespace) -> dict[str, Any]:
         "caption": not args.no_caption,
         "output_dir": args.output,
     }
+
+
+def quiet_model_loading() -> None:
+    """--quiet: no progress bars from diffusers/transformers while weights load (stderr keeps errors)."""
+    import os
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
 
 
 def ident_ref(text: str) -> int | str:
@@ -100,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     from ..jobs import enqueue, execute_job
     from ..progress import CancelToken
 
+    if args.quiet:
+        quiet_model_loading()
     with open_library(args) as lib:
         job = enqueue(lib, ident_ref(args.identity), **job_settings(args))
         print(f"job {job.id}: output {job.config['output_dir']}")
@@ -114,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"job {job.id} stopped; `lipe queue run` resumes it from its checkpoint")
             return 130
         if done.state != "done":
-            print(f"job {job.id} {done.state}: {done.message}")
+            import sys
+
+            print(f"lipe: error: job {job.id} {done.state}: {done.message}", file=sys.stderr)
             return 2
         res = done.result or {}
         print(f"LoRA (diffusers): {res.get('lora')}\nLoRA (kohya): {res.get('kohya')}")

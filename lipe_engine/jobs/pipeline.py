@@ -46,15 +46,24 @@ def job_config(
     from ..training import config_from_preset
 
     config_from_preset(preset, **dict(overrides or {}))
-    if class_images < 0:
-        raise InputError(f"{class_images} class images is not usable", "use 0 (no prior preservation) or more")
-    if class_steps < 1:
-        raise InputError(f"{class_steps} denoising steps for class images is not usable", "use 1 or more")
+    if isinstance(class_images, bool) or not isinstance(class_images, int) or not 0 <= class_images <= 100_000:
+        raise InputError(f"{class_images} class images is not usable", "use 0 (no prior preservation) to 100000")
+    if isinstance(class_steps, bool) or not isinstance(class_steps, int) or not 1 <= class_steps <= 1000:
+        raise InputError(f"{class_steps} denoising steps for class images is not usable", "use 1 to 1000")
     ident = lib.get_identity(identity)
     out = output_dir or str(lib.new_lora_dir(ident))
     return {"runner": "engine", "preset": preset, "overrides": dict(overrides or {}), "output_dir": out,
             "model": model, "caption": bool(caption), "class_images": int(class_images),
-            "class_steps": int(class_steps)}
+            "class_steps": int(class_steps), "identity_name": ident.name}
+
+
+def _deleted(job: Any, when: str, output_dir: str | None = None, name: str | None = None) -> InputError:
+    """The one line for an identity deleted after its job was queued (ids are never reused)."""
+    name = name or (job.config or {}).get("identity_name")
+    who = f"identity '{name}'" if name else f"the identity of job {job.id}"
+    kept = f"; what it trained is kept in {output_dir}" if output_dir else ""
+    return InputError(f"{who} was deleted {when}{kept}",
+                      "create the identity again (`lipe identity create`) and queue a new job for it")
 
 
 def reference_items(lib: Any, ident: Any) -> list[tuple[Path, str]]:
@@ -74,9 +83,16 @@ def run_pipeline(lib: Any, job: Any, reporter: ProgressReporter, *, model: str |
     from ..training import config_from_preset, train_identity_lora
 
     cfg_in = dict(job.config or {})
+    from ..library import LibraryError
+
     if job.identity_id is None:
+        if (job.config or {}).get("identity_name"):
+            raise _deleted(job, f"after job {job.id} was queued")
         raise InputError(f"job {job.id} names no identity", "queue it with `lipe queue add IDENTITY`")
-    ident = lib.get_identity(int(job.identity_id))
+    try:
+        ident = lib.get_identity(int(job.identity_id))
+    except LibraryError as exc:
+        raise _deleted(job, f"after job {job.id} was queued") from exc
     overrides = dict(cfg_in.get("overrides") or {})
     if device and device != "auto":
         overrides.setdefault("device", device)
@@ -102,9 +118,14 @@ def run_pipeline(lib: Any, job: Any, reporter: ProgressReporter, *, model: str |
     note(f"training {config.total_steps(len(items))} steps on {len(items)} photo(s)"
          f"{f' + {len(class_items)} class images' if class_items else ''}")
     lora_dir = train_identity_lora(loaded, items, class_items, output_dir, config, progress=reporter, name=ident.name)
-    lora = lib.record_lora(ident, lora_dir, base_model=source,
-                           settings={"preset": cfg_in.get("preset"), **overrides,
-                                     "class_images": len(class_items or [])}, job_id=job.id)
+    try:
+        lora = lib.record_lora(ident, lora_dir, base_model=source,
+                               settings={"preset": cfg_in.get("preset"), **overrides,
+                                         "class_images": len(class_items or [])}, job_id=job.id)
+    except LibraryError as exc:
+        if lib.conn.execute("SELECT 1 FROM identities WHERE id = ?", (ident.id,)).fetchone() is None:
+            raise _deleted(job, f"while job {job.id} was training", str(output_dir), ident.name) from exc
+        raise
     result.update(lora=str(lora_dir), lora_id=lora.id, kohya=str(Path(output_dir) / "lora_kohya.safetensors"))
     return result
 

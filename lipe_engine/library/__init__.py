@@ -50,6 +50,12 @@ Public API (stable; other parts of the app code against this)::
                            parent_edit=None, identity=None, lora_id=None, job_id=None)
     lib.list_edits(photo); lib.get_edit(id)
 
+    # backups (lipe_engine.library.backup): SQLite online copies in <data dir>/backups/, made before
+    # migrations and daily (on open and, at most hourly, after writes); restore moves the current file aside
+    lib.backup_now("manual") -> Path; lib.backup_if_due() -> Path | None
+    backup.list_backups(data_dir) -> [Backup(path, created, reason)]; backup.restore(data_dir, name_or_number)
+    # a damaged file (quick_check on open) or an empty one where a library lived raises LibraryError
+
     # settings (key/value strings), e.g. the embedding model for "find similar photos"
     lib.get_setting(key, default=None); lib.set_setting(key, value_or_None)
     lib.transaction()   # context manager: one BEGIN IMMEDIATE write (for multi-call atomicity)
@@ -73,12 +79,14 @@ per thread (or process); WAL plus a busy timeout let the GUI and the CLI share o
 
 from __future__ import annotations
 
+from . import backup
 from .captions import CaptionEditedError
 from .db import SCHEMA_VERSION, LibraryError
 from .library import ENV_DATA_DIR, Library, default_data_dir
 from .records import Caption, Edit, Folder, Identity, IdentityPhoto, Job, Lora, Photo, ScanReport
 
 __all__ = [
+    "backup",
     "ENV_DATA_DIR",
     "SCHEMA_VERSION",
     "Caption",

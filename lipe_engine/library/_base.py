@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .db import write_transaction
+from .db import LibraryError, write_transaction
 
 
 def now_iso() -> str:
@@ -34,9 +34,27 @@ class LibraryBase:
         """One all-or-nothing write (``BEGIN IMMEDIATE``); nest freely, keep it short."""
         with write_transaction(self.conn) as conn:
             yield conn
+        if not self.conn.in_transaction:
+            self._after_commit()
+
+    def _after_commit(self) -> None:
+        """Called after each outermost committed write (the library checks whether a backup is due)."""
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        return self.conn.execute(sql, tuple(params)).fetchone()
+        try:
+            return self.conn.execute(sql, tuple(params)).fetchone()
+        except OverflowError as exc:
+            raise _too_large(params) from exc
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self.conn.execute(sql, tuple(params)).fetchall()
+        try:
+            return self.conn.execute(sql, tuple(params)).fetchall()
+        except OverflowError as exc:
+            raise _too_large(params) from exc
+
+
+def _too_large(params: Sequence[Any]) -> LibraryError:
+    """An id or count beyond SQLite's 64-bit integers (``lipe queue show 99999999999999999999``)."""
+    big = next((p for p in params if isinstance(p, int) and not -(2**63) <= p < 2**63), None)
+    return LibraryError(f"number {big} is out of range" if big is not None else "a number is out of range",
+                        "ids and counts are whole numbers below 2**63 (see `lipe ... list`)")

@@ -24,6 +24,7 @@ import sqlite_utils
 from ..errors import LipeError
 
 BUSY_TIMEOUT_S = 30.0
+DB_NAME = "library.sqlite"
 
 
 class LibraryError(LipeError):
@@ -169,9 +170,9 @@ _V5 = """
 CREATE INDEX photos_taken ON photos(COALESCE(taken_at, added_at), id);
 """
 
-# v6: photos the user removed from the library (the album's Delete; files untouched): their paths,
+# v7: photos the user removed from the library (the album's Delete; files untouched): their paths,
 # so a rescan does not add them back (lipe_engine/library/removals.py).
-_V6 = """
+_V7 = """
 CREATE TABLE removed_photos (
     path TEXT PRIMARY KEY,
     folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
@@ -179,6 +180,33 @@ CREATE TABLE removed_photos (
     removed_at TEXT NOT NULL
 );
 """
+
+
+# v6: identity and job ids are never reused (AUTOINCREMENT). A deleted identity's id handed to a new
+# one would adopt its files (``loras/<id>/``) and its old jobs' records. SQLite cannot add
+# AUTOINCREMENT in place: each table is rebuilt (foreign keys are off during migrations, see
+# ``migrate``, so dropping the old table cascades nothing) and its indexes recreated.
+_REBUILT_V6 = ("identities", "jobs")
+
+
+def _v6(conn: sqlite3.Connection) -> None:
+    for table in _REBUILT_V6:
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
+        indexes = [r[0] for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
+        body = sql.partition("(")[2]
+        if "id INTEGER PRIMARY KEY," not in body:
+            raise sqlite3.DatabaseError(f"table {table} has an unexpected layout; cannot add AUTOINCREMENT")
+        body = body.replace("id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1)
+        conn.execute(f"CREATE TABLE {table}_v6 ({body}")
+        conn.execute(f"INSERT INTO {table}_v6 SELECT * FROM {table}")
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE {table}_v6 RENAME TO {table}")
+        for index in indexes:
+            conn.execute(index)
+    bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if bad:
+        raise sqlite3.IntegrityError(f"foreign keys broken by the v6 rebuild: {bad[:3]}")
 
 
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
@@ -197,7 +225,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V3),
     _script(_V4),
     _script(_V5),
-    _script(_V6),
+    _v6,
+    _script(_V7),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -214,15 +243,24 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
             f"library database is schema version {current}, newer than this app ({SCHEMA_VERSION})",
             "update LIPE Desktop, or point LIPE_DATA_DIR at another folder",
         )
-    while current < target:
-        with write_transaction(conn):
-            # Re-read under the write lock: another process may have migrated meanwhile.
+    if current >= target:
+        return current
+    # Table rebuilds (v6) drop and recreate parents: with foreign keys on, the DROP would cascade
+    # into the children. The pragma only changes outside a transaction; each migration checks keys.
+    fk = int(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        while current < target:
+            with write_transaction(conn):
+                # Re-read under the write lock: another process may have migrated meanwhile.
+                current = schema_version(conn)
+                if current >= target:
+                    break
+                MIGRATIONS[current](conn)
+                conn.execute(f"PRAGMA user_version = {current + 1}")
             current = schema_version(conn)
-            if current >= target:
-                break
-            MIGRATIONS[current](conn)
-            conn.execute(f"PRAGMA user_version = {current + 1}")
-        current = schema_version(conn)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {fk}")
     return current
 
 
@@ -244,25 +282,71 @@ def _set_wal(conn: sqlite3.Connection) -> str:
             delay = min(delay * 2, 0.5)
 
 
-def connect(db_path: Path, *, migrate_to: int | None = SCHEMA_VERSION) -> sqlite_utils.Database:
-    """Open (creating if needed) the library file with WAL, foreign keys and a busy timeout."""
+def _held_a_library(data_dir: Path) -> bool:
+    """Signs that a library lived here: backups, thumbnails, edits or priors."""
+    return any((data_dir / sub).is_dir() and any((data_dir / sub).iterdir())
+               for sub in ("backups", "thumbs", "edits", "loras"))
+
+
+def damaged_error(db_path: Path, detail: str) -> LibraryError:
+    from .backup import hint
+
+    return LibraryError(f"library database '{db_path}' cannot be opened: it is damaged ({detail})",
+                        hint(db_path.parent))
+
+
+def _quick_check(conn: sqlite3.Connection, db_path: Path) -> None:
+    """``PRAGMA quick_check`` (b-tree structure, no index cross-check: fast) before anything writes."""
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA quick_check(3)").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        raise damaged_error(db_path, str(exc)) from exc
+    if rows != ["ok"]:
+        raise damaged_error(db_path, "; ".join(rows)[:200])
+
+
+def connect(db_path: Path, *, migrate_to: int | None = SCHEMA_VERSION,
+            backups: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the library file with WAL, foreign keys and a busy timeout.
+
+    An existing file is checked first (``quick_check``): a damaged one is refused before anything
+    is written into it, pointing to the backups; so is an empty (0-byte) file where a library
+    lived. With ``backups``, a file about to be migrated is backed up first (``backup.py``).
+    """
+    from . import backup
+
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    existed = db_path.is_file() and db_path.stat().st_size > 0
+    if db_path.is_file() and not existed and _held_a_library(db_path.parent):
+        raise LibraryError(
+            f"library database '{db_path}' is empty (0 bytes), but this folder held a library",
+            backup.hint(db_path.parent))
     try:
         conn = sqlite3.connect(
             str(db_path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        if existed:
+            try:
+                _quick_check(conn, db_path)
+            except LibraryError:
+                conn.close()
+                raise
         mode = _set_wal(conn)
         if str(mode).lower() != "wal":  # pragma: no cover - only on file systems without shm
             conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         if migrate_to is not None:
+            version = schema_version(conn)
+            if backups and existed and 0 < version < min(migrate_to, SCHEMA_VERSION):
+                backup.make_backup(conn, db_path.parent, "before-migration")
             migrate(conn, migrate_to)
     except sqlite3.DatabaseError as exc:
         raise LibraryError(
             f"library database '{db_path}' cannot be opened ({exc})",
-            "move the damaged file aside and reopen, or set LIPE_DATA_DIR to another folder",
+            "move the damaged file aside and reopen (`lipe library restore` lists backups), "
+            "or set LIPE_DATA_DIR to another folder",
         ) from exc
     conn.row_factory = sqlite3.Row
     return sqlite_utils.Database(conn)
@@ -287,9 +371,13 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
-    except BaseException:
+    except BaseException as exc:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        if type(exc) is sqlite3.DatabaseError:  # "database disk image is malformed": stop writing
+            raise LibraryError(f"the library database is damaged ({exc}); nothing more was written",
+                               "restore a backup with `lipe library restore`") from exc
         raise
     else:
         try:

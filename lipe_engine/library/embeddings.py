@@ -177,6 +177,12 @@ def suggest_similar(
     cancel: CancelToken | None = None,
 ) -> list[tuple[Photo, float]]:
     """Photos most like the identity's confirmed ones, best first; recorded as suggestions."""
+    import math
+
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 10_000:
+        raise LibraryError(f"{top_k} suggestions is not usable", "ask for 1 to 10000 (--top)")
+    if min_score is not None and not (math.isfinite(min_score) and -1.0 <= min_score <= 1.0):
+        raise LibraryError(f"minimum score {min_score} is not usable", "use a similarity from -1 to 1 (--min-score)")
     ident = lib.get_identity(identity)
     confirmed = [x.photo for x in lib.identity_photos(ident, status="confirmed") if not x.photo.missing]
     if not confirmed:

@@ -31,12 +31,14 @@ from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_repor
 from .db import LibraryError
 from .identities import IdentityRef
 from .records import ROLES, Identity
+from .safe_paths import check_path_text, current_umask, writable_folder
 from .thumbs import to_rgb
 
 if TYPE_CHECKING:
     from .library import Library
 
 MARKER = ".lipe-export.json"
+MAX_EXPORT_SIZE = 16384  # pixels, longer side
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,9 @@ def export_identity(
 ) -> ExportResult:
     if role not in ROLES:
         raise LibraryError(f"photo role '{role}' is unknown", f"use one of {', '.join(ROLES)}")
-    if max_size is not None and max_size < 64:
+    if max_size is not None and not 64 <= max_size <= MAX_EXPORT_SIZE:
         raise LibraryError(
-            f"export size {max_size} is too small", "use at least 64 pixels (or no size limit)"
+            f"export size {max_size} is out of range", f"use 64 to {MAX_EXPORT_SIZE} pixels (or no size limit)"
         )
     if kohya_repeats is not None and not 1 <= kohya_repeats <= 1000:
         raise LibraryError(f"kohya repeats {kohya_repeats} is out of range", "use 1 to 1000")
@@ -95,12 +97,17 @@ def export_identity(
         raise LibraryError(
             f"photo '{missing[0]}' is missing on disk", "restore it or remove it from the identity"
         )
-    out = _check_out_dir(lib, Path(out_dir).expanduser().absolute())
+    out = _check_out_dir(lib, check_path_text(out_dir, "export folder").expanduser().absolute())
     reporter = as_reporter(progress, cancel)
     reporter.start("exporting dataset", len(links))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    except OSError as exc:
+        raise LibraryError(f"export folder '{out}' cannot be created ({exc.strerror or exc})",
+                           "choose a folder you can write to") from exc
+    try:
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private (0700); a dataset is an ordinary folder
         sub = tmp / f"{kohya_repeats}_{ident.instance_prompt}" if kohya_repeats else tmp
         sub.mkdir(exist_ok=True)
         names: list[str] = []
@@ -131,6 +138,9 @@ def export_identity(
 
 
 def _check_out_dir(lib: Library, out: Path) -> Path:
+
+    if not (out.exists() and out.is_file()):
+        writable_folder(out, "export folder")  # a file in the way, /proc, read-only: one line, before work
     real = Path(os.path.realpath(out))
     for f in lib.list_folders():
         if real == f.path or f.path in real.parents:

@@ -44,7 +44,7 @@ class IdentitiesMixin(PhotosMixin):
     ) -> Identity:
         """A new identity; ``token`` defaults to a rare token no other identity uses."""
         name = name.strip()
-        if not _NAME_RE.match(name):
+        if not _NAME_RE.match(name) or not name.isprintable():  # no control or line-break characters
             raise LibraryError(
                 f"identity name '{name}' is not usable",
                 "use 1-64 characters without slashes or control characters",
@@ -84,6 +84,9 @@ class IdentitiesMixin(PhotosMixin):
         else:
             row = self._one("SELECT * FROM identities WHERE name = ?", (ref.strip(),))
         if row is None:
+            if isinstance(ref, int):  # an id from a record (a job, a LoRA): the identity was deleted
+                raise LibraryError(f"identity #{ref} does not exist (it was deleted)",
+                                   "list the identities with `lipe identity list`")
             raise LibraryError(
                 f"identity '{ref}' does not exist", f"create it with `lipe identity create {ref} --class dog`"
             )

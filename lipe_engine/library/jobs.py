@@ -70,6 +70,8 @@ class JobsMixin(LibraryBase):
             sql += f" AND state IN ({', '.join('?' * len(states))})"
             params += list(states)
         sql += " ORDER BY id DESC"
+        if limit is not None and (isinstance(limit, bool) or not 0 <= int(limit) <= 2**62):
+            raise LibraryError(f"job limit {limit} is not usable", "give 0 or more (or no limit)")
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))

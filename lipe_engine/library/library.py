@@ -8,12 +8,15 @@ stay where the user keeps them and are only ever read.
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from .db import LibraryError, connect
+from . import backup
+from .db import DB_NAME, LibraryError, connect, damaged_error
 from .jobs import JobsMixin
 from .outputs import OutputsMixin
 
@@ -22,8 +25,8 @@ if TYPE_CHECKING:
     from .records import ScanReport
     from .thumbs import ThumbnailCache
 
+log = logging.getLogger(__name__)
 ENV_DATA_DIR = "LIPE_DATA_DIR"
-DB_NAME = "library.sqlite"
 THUMB_CAP_SETTING = "thumbnail_cache_mb"  # size cap of the thumbnail cache in MiB (default 512)
 
 
@@ -38,13 +41,19 @@ class Library(OutputsMixin, JobsMixin):
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        existed = (data_dir / DB_NAME).is_file() and (data_dir / DB_NAME).stat().st_size > 0
         self.db = connect(data_dir / DB_NAME)
         self._thumbs: ThumbnailCache | None = None
+        self._next_backup_check = backup._monotonic() + backup.CHECK_EVERY_S
+        if existed:  # a library in use gets its daily backup when opened (a new, empty one need not)
+            self._backup_quietly()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> Library:
         """Open (creating and migrating if needed) the library in ``path`` or the default data dir."""
-        d = Path(path).expanduser() if path is not None else default_data_dir()
+        from .safe_paths import check_path_text
+
+        d = check_path_text(path, "data folder").expanduser() if path is not None else default_data_dir()
         if d.exists() and not d.is_dir():
             raise LibraryError(
                 f"data folder '{d}' is a file", f"point {ENV_DATA_DIR} (or --data-dir) at a folder"
@@ -76,6 +85,34 @@ class Library(OutputsMixin, JobsMixin):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
+            # damage found after opening (a read hit a bad page): one line, not a traceback
+            if "malformed" in str(exc) or "not a database" in str(exc):
+                raise damaged_error(self.db_path, str(exc)) from exc
+            raise LibraryError(f"library database error ({exc})",
+                               "try again; if it persists, `lipe library restore` lists backups") from exc
+
+    # --- backups (backup.py) ----------------------------------------------------------------------
+
+    def backup_now(self, reason: str = "manual") -> Path:
+        """A backup of the library file now (online: other processes may keep writing)."""
+        return backup.make_backup(self.conn, self.data_dir, reason)
+
+    def backup_if_due(self) -> Path | None:
+        """The daily backup when the newest backup is a day old; None when not due."""
+        return backup.backup_if_due(self.conn, self.data_dir)
+
+    def _backup_quietly(self) -> None:
+        try:
+            self.backup_if_due()
+        except (OSError, sqlite3.Error) as exc:  # a full disk must not stop the user's work
+            log.warning("library backup failed: %s", exc)
+
+    def _after_commit(self) -> None:
+        now = backup._monotonic()
+        if now >= self._next_backup_check:
+            self._next_backup_check = now + backup.CHECK_EVERY_S
+            self._backup_quietly()
 
     # --- settings ---------------------------------------------------------------------------------
 
@@ -102,9 +139,9 @@ class Library(OutputsMixin, JobsMixin):
             from .thumbs import DEFAULT_MAX_BYTES, ThumbnailCache
 
             cap = self.get_setting(THUMB_CAP_SETTING)
-            max_bytes = (
-                int(float(cap) * 2**20) if cap and cap.replace(".", "", 1).isdigit() else DEFAULT_MAX_BYTES
-            )
+            max_bytes = DEFAULT_MAX_BYTES
+            if cap and cap.replace(".", "", 1).isdigit() and 0 < float(cap) <= 2**20:  # up to 1 TiB
+                max_bytes = int(float(cap) * 2**20)
             self._thumbs = ThumbnailCache(self.data_dir / "thumbs", max_bytes=max_bytes)
         return self._thumbs
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from ._base import LibraryBase
 from .db import LibraryError
 from .records import Folder, Photo
+from .safe_paths import check_path_text
 
 PhotoRef = int | str | os.PathLike[str] | Photo
 FolderRef = int | str | os.PathLike[str] | Folder
@@ -20,7 +21,7 @@ _ORDER = {
 
 
 def _real(path: str | os.PathLike[str]) -> Path:
-    return Path(os.path.realpath(Path(path).expanduser()))
+    return Path(os.path.realpath(check_path_text(path).expanduser()))
 
 
 class PhotosMixin(LibraryBase):
@@ -91,7 +92,7 @@ class PhotosMixin(LibraryBase):
         if isinstance(ref, int):
             row = self._one("SELECT * FROM photos WHERE id = ?", (ref,))
         else:
-            absolute = os.path.abspath(Path(ref).expanduser())
+            absolute = os.path.abspath(check_path_text(ref, "photo").expanduser())
             row = self._one("SELECT * FROM photos WHERE path = ?", (absolute,))
             if row is None:
                 row = self._one("SELECT * FROM photos WHERE path = ?", (str(_real(ref)),))
@@ -117,6 +118,10 @@ class PhotosMixin(LibraryBase):
         """Photos, oldest taken first by default (``order``: taken | path | added)."""
         if order not in _ORDER:
             raise LibraryError(f"unknown photo order '{order}'", f"use one of {', '.join(_ORDER)}")
+        if limit is not None and (isinstance(limit, bool) or not 0 <= int(limit) <= 2**62):
+            raise LibraryError(f"photo limit {limit} is not usable", "give 0 or more (or no limit)")
+        if isinstance(offset, bool) or not 0 <= int(offset) <= 2**62:
+            raise LibraryError(f"photo offset {offset} is not usable", "give 0 or more")
         where, params = self._photo_filter(folder, include_missing, include_duplicates)
         sql = f"SELECT {Photo.COLUMNS} FROM photos {where} ORDER BY {_ORDER[order]}"
         if limit is not None:

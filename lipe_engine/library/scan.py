@@ -327,7 +327,16 @@ def _insert_or_move(lib: Library, cand: _Candidate, d: _Decoded, gone: dict[str,
     )  # fmt: skip
     ids = gone.get(d.content_hash)
     with lib.transaction() as c:
-        if ids:
+        # Under the write lock: another scan (GUI + CLI, two terminals) may have recorded this path
+        # since we looked. Then ours is the same file: update that record and converge, no error.
+        row = c.execute("SELECT id FROM photos WHERE path = ?", (cand.path,)).fetchone()
+        if row is not None:
+            c.execute(
+                "UPDATE photos SET folder_id = ?, path = ?, content_hash = ?, size = ?, mtime = ?, width = ?, "
+                "height = ?, taken_at = ?, orientation = ?, format = ?, missing = 0 WHERE id = ?",
+                (*vals, row[0]),
+            )
+        elif ids:
             pid = ids.pop(0)
             c.execute(
                 "UPDATE photos SET folder_id = ?, path = ?, content_hash = ?, size = ?, mtime = ?, width = ?, "
@@ -347,6 +356,9 @@ def _finish(lib: Library, gone: dict[str, list[int]], report: ScanReport) -> Non
     with lib.transaction() as c:
         for ids in gone.values():
             for pid in ids:
+                row = c.execute("SELECT path FROM photos WHERE id = ?", (pid,)).fetchone()
+                if row is None or os.path.lexists(row[0]):
+                    continue  # another scan moved this record to a file that is there
                 report.removed += c.execute(
                     "UPDATE photos SET missing = 1 WHERE id = ? AND missing = 0", (pid,)
                 ).rowcount

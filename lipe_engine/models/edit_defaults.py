@@ -18,6 +18,10 @@ from ..errors import InputError
 EDIT_DEFAULTS_FILE = "lipe_edit_defaults.json"
 
 
+def _not_a_number(word: str) -> float:
+    raise ValueError(f"{word}, which no edit setting can take")
+
+
 def defaults_path(source: str | Path | None) -> Path | None:
     """The defaults file of the model folder ``source``; None for files, hub ids and folders without one."""
     if not source or not str(source).strip():
@@ -32,8 +36,14 @@ def read_edit_defaults(source: str | Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        values = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_a_number)
+    except ValueError as exc:
+        if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+            raise InputError(f"'{path}' is not readable JSON ({exc})",
+                             "fix it or delete it to use the paper's settings") from exc
+        raise InputError(f"'{path}' holds {exc}", "give finite numbers, or delete the file to use the paper's "
+                         "settings") from exc
+    except OSError as exc:
         raise InputError(f"'{path}' is not readable JSON ({exc})",
                          "fix it or delete it to use the paper's settings") from exc
     if not isinstance(values, dict):

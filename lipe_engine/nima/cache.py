@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class InversionCache:
             if path.is_file():
                 try:
                     item = _from_state(torch.load(path, map_location="cpu", weights_only=True), device)
-                except (OSError, RuntimeError, KeyError, EOFError):
+                except (OSError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError):  # never unpickled
                     path.unlink(missing_ok=True)  # damaged entry: recompute rather than fail
                     item = None
                 if item is not None:

@@ -11,6 +11,8 @@ M^e_t, forming M_t = M^s U M^e_t (Eq. 3) and blending with the inverted latents 
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -73,21 +75,67 @@ class EditParams:
         return MaskParams(self.mask_lambda, self.mask_threshold, self.mask_softness, self.mask_dilate)
 
     def validate(self) -> None:
-        if self.steps < 2 or self.steps > 1000:
-            raise InputError(f"steps={self.steps} is out of range", "use 2 to 1000 (100 is the paper's)")
+        """Every number is checked for type, finiteness and both ends of its range (one-line errors)."""
+        for name, low, high in _INT_RANGES:
+            value = getattr(self, name)
+            if name == "record_downsample" and value is None:
+                continue
+            _check_int(name, value, low, high)
         if not 0 <= self.skip < self.steps:
             raise InputError(f"skip={self.skip} is out of range", f"use 0 to {self.steps - 1}")
-        if not 0.0 <= self.mask_threshold <= 1.0:
-            raise InputError(f"mask threshold {self.mask_threshold} is out of range", "use 0 to 1")
-        if self.mask_lambda < 0 or self.mask_lambda > 16:
-            raise InputError(f"mask lambda {self.mask_lambda} is out of range", "use 0 to 16")
-        if not 1 <= self.self_attention_stride <= 64:
-            raise InputError(f"self-attention stride {self.self_attention_stride} is out of range",
-                             "use 1 (every recorded layer) to 64")
-        if not self.seeds:
+        if self.record_downsample is not None and self.record_downsample & (self.record_downsample - 1):
+            raise InputError(f"record_downsample={self.record_downsample} is not a power of two",
+                             "use 1, 2, 4, 8... (or leave it unset for the coarsest attention resolution)")
+        for name, flo, fhi, hint in _FLOAT_RANGES:
+            _check_float(name, getattr(self, name), flo, fhi, hint)
+        for name in ("use_mask", "composite", "keep_mask_history"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name}={getattr(self, name)!r} is not true or false", "use true or false")
+        if not isinstance(self.seeds, tuple) or not self.seeds:
             raise InputError("no seeds given", "give at least one seed (or none for the plain edit)")
-        if not 0.0 <= self.variation <= 1.0:
-            raise InputError(f"variation {self.variation} is out of range", "use 0 to 1")
+        for s in self.seeds:
+            if s is not None:
+                _check_int("seed", s, 0, SEED_MAX)
+        if self.identity_words is not None and (
+                not isinstance(self.identity_words, tuple)
+                or not all(isinstance(w, str) and w.strip() for w in self.identity_words)):
+            raise InputError(f"identity words {self.identity_words!r} are not usable",
+                             "give words of the identity prompt, e.g. sks dog")
+
+
+SEED_MAX = 2**32 - 1
+# (name, lowest, highest): the advertised range of every integer setting
+_INT_RANGES = (
+    ("steps", 2, 1000), ("skip", 0, 999), ("mask_lambda", 0, 16), ("mask_dilate", 0, 64),
+    ("composite_dilate", 0, 256), ("composite_feather", 0, 256), ("inversion_seed", 0, SEED_MAX),
+    ("record_downsample", 1, 64), ("self_attention_stride", 1, 64),
+)
+# (name, lowest, highest, what the paper uses): every float must also be finite
+_FLOAT_RANGES = (
+    ("cfg_source", 0.0, 50.0, "3.5 is the paper's"), ("cfg_target", 0.0, 50.0, "7.5 is the paper's"),
+    ("mask_threshold", 0.0, 1.0, "0.3 is the paper's"), ("mask_softness", 0.0, 1.0, "0 is a hard mask"),
+    ("variation", 0.0, 1.0, "0.3 is the default"),
+)
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputError(f"{name}={value!r} is not a whole number", f"use {low} to {high}")
+    if not low <= int(value) <= high:
+        raise InputError(f"{name}={value} is out of range", f"use {low} to {high}")
+
+
+def _check_float(name: str, value: Any, low: float, high: float, hint: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name}={value!r} is not a number", f"use {low:g} to {high:g} ({hint})")
+    try:
+        as_float = float(value)
+    except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
+        as_float = math.inf
+    if not math.isfinite(as_float):
+        raise InputError(f"{name}={value} is not a finite number", f"use {low:g} to {high:g} ({hint})")
+    if not low <= as_float <= high:
+        raise InputError(f"{name}={value:g} is out of range", f"use {low:g} to {high:g} ({hint})")
 
 
 @dataclass

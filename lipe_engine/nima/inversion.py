@@ -41,8 +41,18 @@ def make_schedule(scheduler: object, steps: int) -> Schedule:
         raise ValueError("steps must be at least 2")
     cfg = dict(scheduler.config)  # type: ignore[attr-defined]
     ddpm = DDPMScheduler.from_config(cfg)
+    n_train = int(ddpm.config.num_train_timesteps)
+    if steps > n_train:
+        from ..errors import InputError
+
+        raise InputError(f"steps={steps} is more than the model's {n_train} noise levels", f"use 2 to {n_train}")
     ddpm.set_timesteps(steps)
     ts = [int(t) for t in ddpm.timesteps]
+    # 'leading' spacing adds steps_offset (SDXL: 1) after spacing, which at steps == n_train gives
+    # 1..n_train: one past the schedule's last level. Shift the whole grid down so it ends at n_train - 1.
+    over = max(ts) - (n_train - 1)
+    if over > 0:
+        ts = [t - over for t in ts]
     ac = ddpm.alphas_cumprod.to(torch.float64)
     final = torch.tensor(1.0, dtype=torch.float64) if cfg.get("set_alpha_to_one", False) else ac[0]
     abar = torch.stack([ac[t] for t in ts])

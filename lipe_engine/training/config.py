@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,25 +54,33 @@ class TrainingConfig:
     device: str | None = None  # None/auto: CUDA when present
 
     def validate(self) -> None:
-        if self.rank < 1:
-            raise InputError(f"LoRA rank {self.rank} is not usable", "use a rank of 1 or more (4-64 is usual)")
+        """Every number is checked for type, finiteness and both ends of its range (one-line errors)."""
+        for name, lo, hi in _INT_RANGES:
+            value = getattr(self, name)
+            if value is None and name in ("max_steps", "resolution"):
+                continue
+            _int(name, value, lo, hi)
+        if self.epochs < 1 and not self.max_steps:
+            raise InputError(f"epochs={self.epochs} trains nothing", "use 1 or more epochs (the paper uses 1000)")
+        for name, low, high in _FLOAT_RANGES:
+            _float(name, getattr(self, name), low, high)
         for name in ("lr_unet", "lr_text"):
             if not getattr(self, name) > 0:
                 raise InputError(f"learning rate {name}={getattr(self, name)} is not usable", "use a positive value such as 5e-4")
-        if self.epochs < 1 and not self.max_steps:
-            raise InputError(f"epochs={self.epochs} trains nothing", "use 1 or more epochs (the paper uses 1000)")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise InputError(f"max_steps={self.max_steps} trains nothing", "use 1 or more steps or leave it unset")
-        if self.batch_size < 1:
-            raise InputError(f"batch size {self.batch_size} is not usable", "use 1 or more")
+        if not self.adam_eps > 0:
+            raise InputError(f"adam_eps={self.adam_eps} is not usable", "use a small positive value such as 1e-8")
+        if not isinstance(self.adam_betas, (tuple, list)) or len(self.adam_betas) != 2:
+            raise InputError(f"adam_betas={self.adam_betas!r} is not usable", "give two numbers such as 0.9, 0.999")
+        for b in self.adam_betas:
+            _float("adam beta", b, 0.0, 0.999999)
+        for seed in self.sample_seeds:
+            _int("sample seed", seed, 0, SEED_MAX)
         if self.mixed_precision not in MIXED_PRECISION:
             raise InputError(f"mixed precision '{self.mixed_precision}' is unknown", f"use one of {', '.join(MIXED_PRECISION)}")
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"optimizer '{self.optimizer}' is unknown", f"use one of {', '.join(OPTIMIZERS)}")
-        if self.resolution is not None and (self.resolution < 8 or self.resolution % 8):
+        if self.resolution is not None and self.resolution % 8:
             raise InputError(f"resolution {self.resolution} is not usable", "use a multiple of 8 such as 1024")
-        if self.checkpoint_every < 1:
-            raise InputError(f"checkpoint_every={self.checkpoint_every} is not usable", "use 1 or more steps")
 
     def total_steps(self, n_instance: int) -> int:
         if self.max_steps:
@@ -98,6 +108,40 @@ class TrainingConfig:
         if "adam_betas" in data:
             data["adam_betas"] = tuple(data["adam_betas"])
         return cls(**data)
+
+
+SEED_MAX = 2**32 - 1
+# (name, lowest, highest): the advertised range of every integer setting
+_INT_RANGES = (
+    ("rank", 1, 1024), ("epochs", 0, 100_000), ("max_steps", 1, 10_000_000), ("batch_size", 1, 256),
+    ("resolution", 8, 8192), ("seed", 0, SEED_MAX), ("checkpoint_every", 1, 10_000_000),
+    ("keep_checkpoints", 1, 1000), ("sample_every", 0, 10_000_000), ("sample_steps", 1, 1000),
+)
+# (name, lowest, highest): every float must also be finite
+_FLOAT_RANGES = (
+    ("lr_unet", 0.0, 1.0), ("lr_text", 0.0, 1.0), ("prior_loss_weight", 0.0, 100.0), ("weight_decay", 0.0, 10.0),
+    ("adam_eps", 0.0, 1.0), ("max_grad_norm", 0.0, 1e6),
+)
+
+
+def _int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputError(f"training setting {name}={value!r} is not a whole number", f"use {low} to {high}")
+    if not low <= int(value) <= high:
+        raise InputError(f"training setting {name}={value} is out of range", f"use {low} to {high}")
+
+
+def _float(name: str, value: Any, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"training setting {name}={value!r} is not a number", f"use {low:g} to {high:g}")
+    try:
+        as_float = float(value)
+    except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
+        as_float = math.inf
+    if not math.isfinite(as_float):
+        raise InputError(f"training setting {name}={value} is not a finite number", f"use {low:g} to {high:g}")
+    if not low <= as_float <= high:
+        raise InputError(f"training setting {name}={value:g} is out of range", f"use {low:g} to {high:g}")
 
 
 @dataclass(frozen=True)
