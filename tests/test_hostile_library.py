@@ -296,7 +296,7 @@ def test_an_identity_deleted_mid_job_is_said_plainly(lib_dir, monkeypatch, tmp_p
     job = enqueue(lib, "Rex", class_images=0, caption=False)
     monkeypatch.setattr(loader, "load_sdxl", lambda *a, **k: type("M", (), {"native_size": 32})())
 
-    def train(model, items, class_items, output_dir, config, progress=None):
+    def train(model, items, class_items, output_dir, config, progress=None, name=None):
         Library.open(data).delete_identity("Rex")  # the user deletes it from another window
         out = Path(output_dir) / "lora"
         out.mkdir(parents=True)
