@@ -48,6 +48,7 @@ lock: $(BIN)/python
 	$(PIP) -c $(LOCK) pip-tools
 	$(COMPILE)
 	sed -i 's/^\(torch==[0-9.]*\)+[A-Za-z0-9.]*/\1/' $(LOCK)
+	$(BIN)/python scripts/lock_inputs.py $(LOCK)
 
 # Not in CI: the newest releases pyproject.toml allows, in a throw-away venv, so that an upcoming
 # break is seen here before a `make lock` (or a user without the lock) meets it.

@@ -38,6 +38,17 @@ def test_lock_pins_every_requirement_of_every_extra_within_its_bounds() -> None:
         assert req.specifier.contains(doctor.base_version(PINS[name]), prereleases=True), (req, PINS[name])
 
 
+def test_lock_was_compiled_from_the_current_dependencies() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lock_inputs", ROOT / "scripts" / "lock_inputs.py")
+    assert spec is not None and spec.loader is not None
+    lock_inputs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lock_inputs)
+    assert lock_inputs.recorded(LOCK) == lock_inputs.fingerprint(ROOT), (
+        "pyproject.toml's dependencies or requirements-lock.in changed after the lock: run `make lock`")
+
+
 def test_lock_has_no_index_urls_or_local_torch_build() -> None:
     text = LOCK.read_text()
     assert not re.search(r"^\s*--(extra-)?index-url|^\s*--find-links|file://", text, re.M)
