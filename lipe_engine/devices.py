@@ -71,14 +71,22 @@ def vae_dtype(device: torch.device, weights: torch.dtype) -> torch.dtype:
     return VAE_DTYPE
 
 
-def training_precision(device: torch.device, mixed_precision: str) -> tuple[str, torch.dtype]:
-    """(accelerate's ``mixed_precision``, dtype of the frozen UNet/text-encoder weights) for training."""
+def training_precision(device: torch.device, mixed_precision: str,
+                       loaded: torch.dtype | None = None) -> tuple[str, torch.dtype]:
+    """(accelerate's ``mixed_precision``, dtype of the frozen UNet/text-encoder weights) for training.
+
+    ``loaded``: the dtype of an already loaded model the training borrows; "auto" then keeps a
+    bf16/fp16 model in its precision instead of casting the caller's weights to fp32.
+    """
     if mixed_precision == "no":
         return "no", torch.float32
     if mixed_precision == "auto":
-        if device.type != "cuda":
+        if loaded in (torch.bfloat16, torch.float16):
+            mixed_precision = "bf16" if loaded == torch.bfloat16 else "fp16"
+        elif device.type != "cuda":
             return "no", torch.float32
-        mixed_precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:
+            mixed_precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if mixed_precision not in ("bf16", "fp16"):
         raise InputError(f"mixed precision '{mixed_precision}' is unknown", "use auto, no, fp16 or bf16")
     return mixed_precision, torch.bfloat16 if mixed_precision == "bf16" else torch.float16

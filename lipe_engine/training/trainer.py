@@ -52,6 +52,18 @@ def _make_optimizer(params: dict[str, list[torch.nn.Parameter]], cfg: TrainingCo
     return torch.optim.AdamW(groups, **kwargs), "adamw"
 
 
+def _accelerator(factory: Any, mixed_precision: str, device: torch.device) -> Any:
+    """An ``Accelerator`` for this run. accelerate keeps one process-wide state and refuses a second
+    precision in the same process (the app, a queue worker and the tests train runs of different
+    precisions one after another), so a state of another precision is cleared first."""
+    from accelerate.state import AcceleratorState
+
+    state = AcceleratorState._shared_state
+    if state and str(state.get("_mixed_precision", mixed_precision)) != mixed_precision:
+        AcceleratorState._reset_state()
+    return factory(mixed_precision=mixed_precision, cpu=device.type == "cpu")
+
+
 class TrainingJob:
     """One LoRA training run into ``output_dir``; ``run()`` resumes by itself from its checkpoints.
 
@@ -102,7 +114,7 @@ class TrainingJob:
             _, load_dtype = training_precision(pick_device(cfg.device), cfg.mixed_precision)
             model = load_sdxl(self.model_source, device=cfg.device, dtype=load_dtype)
         pipe, device = model.pipe, model.device
-        mp, weight_dtype = training_precision(device, cfg.mixed_precision)
+        mp, weight_dtype = training_precision(device, cfg.mixed_precision, model.dtype if borrowed else None)
         res = cfg.resolution or model.native_size
         self.reporter.start("prepare training data", 2)
         instances = load_examples(self.instance_items, res, "reference photo")
@@ -123,8 +135,14 @@ class TrainingJob:
             return self._train(pipe, device, mp, weight_dtype, modules, instances, classes, inst_lat, cls_lat,
                                fingerprint, resume_from, res)
         finally:
-            if borrowed:
+            if borrowed:  # hand the caller's model back as it came (adapters off, no checkpointing)
                 lora.detach(modules)
+                if cfg.gradient_checkpointing:
+                    pipe.unet.disable_gradient_checkpointing()
+                    for part in ("text_encoder", "text_encoder_2"):
+                        off = getattr(getattr(pipe, part), "gradient_checkpointing_disable", None)
+                        if off is not None:
+                            off()
 
     def _fingerprint(self, model: LoadedModel, instances: list[Example], classes: list[Example]) -> str:
         import hashlib
@@ -141,7 +159,7 @@ class TrainingJob:
         from diffusers import DDPMScheduler
 
         cfg = self.config
-        accelerator = Accelerator(mixed_precision=mp, cpu=device.type == "cpu")
+        accelerator = _accelerator(Accelerator, mp, device)
         if cfg.gradient_checkpointing:
             pipe.unet.enable_gradient_checkpointing()
             if cfg.train_text_encoders:
