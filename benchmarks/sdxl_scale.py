@@ -139,6 +139,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--no-class-images", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--json", default=None, help="also write the rows to this file")
+    ap.add_argument("--train-size", type=int, default=None, help="pixels for the training steps (default --size)")
+    ap.add_argument("--architecture", choices=["sdxl", "tiny"], default="sdxl",
+                    help="tiny: the tests' tiny model (checks the script in seconds; its memory means nothing)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -149,12 +152,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
     steps = args.steps or (100 if gpu else 2)
     mixed = {torch.float32: "no", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
-    print(f"# SDXL-architecture random weights on {name}: {size} px, {steps} steps, weights {dtype}, VAE fp32")
+    train_size = args.train_size or size
+    print(f"# {args.architecture}-architecture random weights on {name}: edit and class image {size} px, "
+          f"{steps} steps; training {train_size} px; weights {dtype}, VAE fp32")
 
     mem = PeakMemory(device)
     mem.reset()
     t0 = time.perf_counter()
-    model = build_random_sdxl(str(device), dtype)
+    if args.architecture == "tiny":
+        from lipe_engine.models.loader import load_sdxl
+        from lipe_engine.models.tiny import build_tiny_sdxl
+
+        tiny_dir = tempfile.mkdtemp(prefix="lipe_tiny_")
+        model = load_sdxl(build_tiny_sdxl(Path(tiny_dir) / "model"), device=str(device), dtype=dtype)
+    else:
+        model = build_random_sdxl(str(device), dtype)
     rows = [{"phase": "build model", "seconds": time.perf_counter() - t0, "peak_gib": mem.peak_bytes() / GIB}]
     print(f"built in {rows[0]['seconds']:.0f} s", flush=True)
     rows.append(bench_edit(model, size, steps, mem))
@@ -162,7 +174,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for preset in [p for p in args.presets.split(",") if p]:
-            rows.append(bench_training(model, preset, size, mixed, mem, tmp))
+            rows.append(bench_training(model, preset, args.train_size or size, mixed, mem, tmp))
             print(rows[-1], flush=True)
         if not args.no_class_images:
             rows.append(bench_class_images(model, size, steps, mem, tmp))

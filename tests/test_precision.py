@@ -98,6 +98,21 @@ def test_policy_fp32_vae_and_half_unet(models):
         assert pipe.vae.dtype == torch.float32  # on every device and precision (devices.py)
 
 
+def test_one_policy_for_every_device():
+    from lipe_engine.devices import pick_dtype, training_precision, vae_dtype
+
+    cpu, mps, cuda = torch.device("cpu"), torch.device("mps"), torch.device("cuda")
+    assert pick_dtype(mps) == torch.float16 and pick_dtype(cpu) == torch.float32
+    for dev in (cpu, mps, cuda):  # fp16 SDXL VAE overflows (MPS, CUDA), bf16 rounds the background
+        for dt in (torch.float32, torch.float16, torch.bfloat16):
+            assert vae_dtype(dev, dt) == torch.float32
+    assert training_precision(cpu, "auto") == ("no", torch.float32)
+    assert training_precision(cpu, "bf16") == ("bf16", torch.bfloat16)  # asked for: honoured on a CPU
+    assert training_precision(mps, "fp16") == ("fp16", torch.float16)
+    assert training_precision(cpu, "auto", torch.bfloat16) == ("bf16", torch.bfloat16)  # borrowed model
+    assert training_precision(cpu, "no", torch.bfloat16) == ("no", torch.float32)
+
+
 @pytest.mark.parametrize("precision", HALF)
 def test_nima_edit_in_half_precision(models, precision):
     ref, half = models["fp32"], models[precision]

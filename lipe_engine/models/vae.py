@@ -4,7 +4,8 @@ Latents leave the VAE as fp32 and are cast to the UNet's dtype by whoever feeds 
 from a bf16 UNet are cast to the VAE's dtype here before decoding. Diffusers' own pipeline call
 does not do the second cast when the VAE is fp32 and the UNet is not ("Input type (BFloat16) and
 bias type (float) should be the same"), so code that renders with the pipeline asks it for
-latents (``output_type="latent"``) and decodes them with :func:`decode_latents`.
+latents (``output_type="latent"``) and decodes them with :func:`decode_latents` (which also keeps
+diffusers from casting the VAE itself to fp16 on Apple MPS when the dtypes differ).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Two passes instead of the algorithm's three. Edit-friendly inversion evaluates t
 source prompt and guidance, at exactly the latents x_t a reconstruction would visit (the sampler
 reproduces the stored x_t), so the identity-aware attention for the source mask M^s is recorded
 *during inversion*; the reconstruction pass of Algorithm 1 is never run. The edit pass then samples
-all target prompts x seeds as one batch from the shared inversion, recording the target masks
-M^e_t, forming M_t = M^s U M^e_t (Eq. 3) and blending with the inverted latents (Eq. 4) each step.
+all target prompts x seeds from the shared inversion, in batches that fit the device (batching.py),
+recording the target masks M^e_t, forming M_t = M^s U M^e_t (Eq. 3) and blending with the inverted
+latents (Eq. 4) each step.
 """
 
 from __future__ import annotations
