@@ -116,7 +116,7 @@ def build_sdxl_components(token_ids: dict[str, int] | None = None, device: str |
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    ids = token_ids or {"bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 49407}
+    ids: dict[str, Any] = dict(token_ids or {"bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 49407})
     with torch.device("meta"):
         parts: dict[str, Any] = {
             "unet": UNet2DConditionModel(**SDXL_UNET_CONFIG),
@@ -181,6 +181,6 @@ def build_random_sdxl(device: str | None = "cpu", dtype: str | torch.dtype | Non
         scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER_CONFIG),
         force_zeros_for_empty_prompt=True, **parts,
     )
-    pipe.set_progress_bar_config(disable=True)
+    pipe.set_progress_bar_config(disable=True)  # type: ignore[attr-defined]
     return LoadedModel(pipe=pipe, source="random-sdxl-architecture", model_id=f"random-sdxl:{seed}:{dt}",
                        device=dev, dtype=dt)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -223,7 +224,7 @@ class NimaSession:
         record_hw = (h // self.record_factor, w // self.record_factor) if record else None
         batch = edit_batch_size(self.model.pipe.unet, self.model.device, self.latent_hw, record_hw, k, max_batch)
 
-        def run(rows: list[int]) -> dict[str, Any]:
+        def run(rows: Sequence[int]) -> dict[str, Any]:
             stage = "editing" if len(rows) == k else f"editing (outputs {rows[0] + 1}-{rows[-1] + 1} of {k})"
             return self._sample(inv, src_mask, [prompts[j] for j in rows], [seeds[j] for j in rows],
                                 fixed_mask, record, reporter, stage)
