@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--steps", type=int, default=None, help="edit / class-image steps (default 100 GPU, 2 CPU)")
     ap.add_argument("--presets", default=",".join(PRESETS), help="comma-separated; '' for none")
     ap.add_argument("--no-class-images", action="store_true")
+    ap.add_argument("--no-edit", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--json", default=None, help="also write the rows to this file")
     ap.add_argument("--train-size", type=int, default=None, help="pixels for the training steps (default --size)")
@@ -169,8 +170,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         model = build_random_sdxl(str(device), dtype)
     rows = [{"phase": "build model", "seconds": time.perf_counter() - t0, "peak_gib": mem.peak_bytes() / GIB}]
     print(f"built in {rows[0]['seconds']:.0f} s", flush=True)
-    rows.append(bench_edit(model, size, steps, mem))
-    print(rows[-1], flush=True)
+    if not args.no_edit:
+        rows.append(bench_edit(model, size, steps, mem))
+        print(rows[-1], flush=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for preset in [p for p in args.presets.split(",") if p]:
