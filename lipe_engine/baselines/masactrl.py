@@ -142,12 +142,17 @@ def _from_source(t: torch.Tensor, n: int) -> torch.Tensor:
 
 @contextmanager
 def mutual_self_attention(unet: Any, controller: MasaController) -> Iterator[list[str]]:
-    """Install the processors on every self-attention layer; restore the originals afterwards."""
+    """Install the processors on the controlled self-attention layers; restore the originals afterwards.
+
+    Every other layer keeps the processor the user had installed (xformers, sliced, fused...).
+    Yields the names of all self-attention layers in forward order.
+    """
     original = dict(unet.attn_processors)
     names, _ = self_attention_layers(unet)
     procs = dict(original)
     for i, name in enumerate(names):
-        procs[name] = MutualSelfAttentionProcessor(controller, i)
+        if i in controller.layers:
+            procs[name] = MutualSelfAttentionProcessor(controller, i)
     unet.set_attn_processor(procs)
     try:
         yield names

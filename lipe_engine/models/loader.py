@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..devices import pick_device, pick_dtype
+from ..devices import pick_device, pick_dtype, vae_dtype
 from ..errors import ModelLoadError
 
 SDXL_PARTS = ("unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler")
@@ -96,12 +96,19 @@ def _check_safetensors(path: Path) -> None:
         ) from exc
 
 
+def _part_dtypes(dtype: torch.dtype) -> dict[str, torch.dtype]:
+    """Per-part dtypes for ``from_pretrained``: the VAE's weights are read straight into its own
+    dtype (not rounded to bf16 on the way and upcast afterwards)."""
+    return {"default": dtype, "vae": vae_dtype(torch.device("cpu"), dtype)}
+
+
 def _load_folder(folder: Path, dtype: torch.dtype) -> Any:
     from diffusers import StableDiffusionXLPipeline
 
     _check_diffusers_folder(folder)
     try:
-        return StableDiffusionXLPipeline.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
+        return StableDiffusionXLPipeline.from_pretrained(folder, torch_dtype=_part_dtypes(dtype),
+                                                         local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(
             f"could not load the SDXL folder '{folder}' ({_first_line(exc)})",
@@ -124,6 +131,7 @@ def _load_single_file(path: Path, dtype: torch.dtype, config: str | None) -> Any
             from huggingface_hub import snapshot_download
 
             cfg = snapshot_download(cfg, local_files_only=True)
+        # (from_single_file takes one dtype: the VAE is cast to fp32 after loading, below)
         pipe = StableDiffusionXLPipeline.from_single_file(
             str(path), config=cfg, torch_dtype=dtype, local_files_only=True
         )
@@ -161,7 +169,8 @@ def _load_hub_cache(repo_id: str, dtype: torch.dtype) -> tuple[Any, Path]:
         ) from exc
     _check_diffusers_folder(snapshot)
     try:
-        pipe = StableDiffusionXLPipeline.from_pretrained(snapshot, torch_dtype=dtype, local_files_only=True)
+        pipe = StableDiffusionXLPipeline.from_pretrained(snapshot, torch_dtype=_part_dtypes(dtype),
+                                                         local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(
             f"could not load '{repo_id}' from the Hugging Face cache ({_first_line(exc)})",
@@ -209,9 +218,7 @@ def load_sdxl(
             "give an existing SDXL folder, .safetensors file, or a hub id like org/name that is in the cache",
         )
     pipe.to(dev)
-    if dt == torch.float16 and dev.type == "cuda":
-        # SDXL's VAE overflows in fp16 (black images); decode in fp32 unless the fp16-fixed VAE is used.
-        pipe.vae.to(torch.float32)
+    pipe.vae.to(dtype=vae_dtype(dev, dt))  # the precision policy of devices.py (fp32 VAE)
     pipe.set_progress_bar_config(disable=True)
     return LoadedModel(pipe=pipe, source=text, model_id=model_id, device=dev, dtype=dt)
 

@@ -13,6 +13,15 @@ resolution: 32x32 for SDXL at 1024^2, i.e. down_blocks.2, mid_block and up_block
 
 Maps are averaged over heads and added to running sums (Eq. 1 and Eq. 2 average over layers and
 steps), never stored per step and layer.
+
+Memory bound. A map is computed one sample and one block of query rows at a time, the block sized
+so that its fp32 scores (heads x rows x keys x 4 bytes) fit in ``chunk_bytes`` (default
+:data:`RECORD_CHUNK_BYTES`, 64 MiB; at least one row per block). Recording one layer therefore
+holds at most about 2 x ``chunk_bytes`` (scores and their softmax) + ``chunk_bytes`` / heads (the
+head mean) + one sample's fp32 keys (heads x keys x d x 4 bytes) beyond the running sums, whatever
+the resolution: about 134 MiB for SDXL's 64x64-token layers (``record_downsample=2`` at 1024 px),
+where one block would take 1.3 GiB per output and layer. The running sum ``sa_sum`` itself is
+n x L x L x 4 bytes (64 MiB per output at 64x64 tokens, 4 MiB at 32x32).
 """
 
 from __future__ import annotations
@@ -26,6 +35,13 @@ import torch
 import torch.nn.functional as F
 
 _BLOCK = re.compile(r"^(down_blocks|up_blocks)\.(\d+)\.|^(mid_block)\.")
+
+RECORD_CHUNK_BYTES = 64 * 2**20  # fp32 scores of one block of query rows (see the module docstring)
+
+
+def rows_per_block(heads: int, keys: int, chunk_bytes: int = RECORD_CHUNK_BYTES) -> int:
+    """Query rows whose fp32 scores (heads x rows x keys) fit in ``chunk_bytes``; at least 1."""
+    return max(1, int(chunk_bytes) // (4 * heads * keys))
 
 
 def layer_downsample(name: str, n_down: int) -> int:
@@ -85,7 +101,9 @@ class AttentionRecorder:
     (which rows of the CFG batch are the conditional ones whose maps count).
     """
 
-    def __init__(self, identity_embeds: torch.Tensor, token_index: list[int], self_stride: int = 1) -> None:
+    def __init__(self, identity_embeds: torch.Tensor, token_index: list[int], self_stride: int = 1,
+                 chunk_bytes: int = RECORD_CHUNK_BYTES) -> None:
+        self.chunk_bytes = int(chunk_bytes)
         self.identity_embeds = identity_embeds  # (1, 77, D) from both text encoders
         self.token_index = torch.tensor(token_index, dtype=torch.long, device=identity_embeds.device)
         # Self-attention maps are taken from every ``self_stride``-th recorded layer: they are the
@@ -183,16 +201,28 @@ class RecordingAttnProcessor:
         rec = self.recorder
         store = rec.store
         assert store is not None
-        q = query[rec.cond_slice].float()  # (n, heads, L, d)
+        q = query[rec.cond_slice]  # (n, heads, L, d)
+        n, heads, length, _ = q.shape
         if self.cross:
-            probs = torch.softmax(q @ rec.identity_keys(attn, head_dim), dim=-1)  # (n, h, L, 77)
-            # attention the identity tokens receive, summed over those tokens, averaged over heads
-            store.ca_sum += probs.index_select(-1, rec.token_index).sum(dim=-1).mean(dim=1)
+            keys_t = rec.identity_keys(attn, head_dim)  # (1, heads, d, 77), fp32, pre-scaled
+        else:
+            k = key[rec.cond_slice]
+        n_keys = keys_t.shape[-1] if self.cross else k.shape[2]
+        rows = rows_per_block(heads, n_keys, rec.chunk_bytes)
+        for b in range(n):
+            if not self.cross:
+                keys_t = k[b : b + 1].float().transpose(-1, -2) * head_dim**-0.5  # (1, heads, d, L)
+            for r0 in range(0, length, rows):
+                probs = torch.softmax(q[b : b + 1, :, r0 : r0 + rows].float() @ keys_t, dim=-1)
+                if self.cross:
+                    # attention the identity tokens receive, summed over those tokens, averaged over heads
+                    store.ca_sum[b, r0 : r0 + rows] += probs.index_select(-1, rec.token_index).sum(-1).mean(1)[0]
+                else:
+                    store.sa_sum[b, r0 : r0 + rows] += probs.mean(dim=1)[0]
+                del probs
+        if self.cross:
             store.ca_count += 1
         else:
-            k = key[rec.cond_slice].float()
-            probs = torch.softmax((q * head_dim**-0.5) @ k.transpose(-1, -2), dim=-1)  # (n, h, L, L)
-            store.sa_sum += probs.mean(dim=1)
             store.sa_count += 1
 
 

@@ -4,8 +4,9 @@ Two passes instead of the algorithm's three. Edit-friendly inversion evaluates t
 source prompt and guidance, at exactly the latents x_t a reconstruction would visit (the sampler
 reproduces the stored x_t), so the identity-aware attention for the source mask M^s is recorded
 *during inversion*; the reconstruction pass of Algorithm 1 is never run. The edit pass then samples
-all target prompts x seeds as one batch from the shared inversion, recording the target masks
-M^e_t, forming M_t = M^s U M^e_t (Eq. 3) and blending with the inverted latents (Eq. 4) each step.
+all target prompts x seeds from the shared inversion, in batches that fit the device (batching.py),
+recording the target masks M^e_t, forming M_t = M^s U M^e_t (Eq. 3) and blending with the inverted
+latents (Eq. 4) each step.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import math
 import numbers
 import os
 import time
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +28,10 @@ from PIL import Image
 from ..errors import InputError
 from ..images import PreparedImage, prepare_image, to_pil, to_tensor
 from ..models.loader import LoadedModel
+from ..models.vae import decode_latents
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from .attention import AttentionRecorder, AttentionStore, recorded_layers, recording
+from .batching import edit_batch_size, sample_in_batches
 from .cache import CachedInversion, InversionCache, inversion_key
 from .composite import composite, feathered_mask
 from .denoiser import Denoiser, check_prompt
@@ -240,7 +245,9 @@ class NimaSession:
         return item, False
 
     def edit(self, target_prompts: list[str], reporter: ProgressReporter,
-             fixed_mask: torch.Tensor | None = None) -> EditResult:
+             fixed_mask: torch.Tensor | None = None, max_batch: int | None = None) -> EditResult:
+        """Edit toward each target prompt x seed; outputs are sampled in batches that fit the device
+        (``max_batch`` caps a batch; None: as many as the free memory allows, see batching.py)."""
         p = self.params
         if isinstance(target_prompts, str):
             target_prompts = [target_prompts]
@@ -260,10 +267,46 @@ class NimaSession:
         prompts = [t for t in targets for _ in p.seeds]
         seeds = [s for _ in targets for s in p.seeds]
         k = len(prompts)
+        record = p.use_mask and fixed_mask is None
+        h, w = self.latent_hw
+        record_hw = (h // self.record_factor, w // self.record_factor) if record else None
+        batch = edit_batch_size(self.model.pipe.unet, self.model.device, self.latent_hw, record_hw, k, max_batch)
+
+        def run(rows: Sequence[int]) -> dict[str, Any]:
+            stage = "editing" if len(rows) == k else f"editing (outputs {rows[0] + 1}-{rows[-1] + 1} of {k})"
+            return self._sample(inv, src_mask, [prompts[j] for j in rows], [seeds[j] for j in rows],
+                                fixed_mask, record, reporter, stage)
+
+        parts = sample_in_batches(list(range(k)), batch, run, self.model.device)
+        x0 = torch.cat([part["x0"] for part in parts])
+        history = [hist for part in parts for hist in part["history"]]
+        last = {key: torch.cat([part[key] for part in parts]) for key in ("target", "union") if key in parts[0]}
+        t_edit = time.perf_counter() - t0 - t_inv
+        images = self.decode(x0, last.get("union"))
+        zeros = np.zeros(self.latent_hw, np.float32)
+        return EditResult(
+            images=images, latents=x0, source_mask=src_mask[0, 0].cpu().numpy(),
+            target_masks=[last["target"][j, 0].cpu().numpy() if "target" in last else zeros for j in range(k)],
+            union_masks=[last["union"][j, 0].cpu().numpy() if "union" in last else zeros for j in range(k)],
+            mask_history=history, processed_input=self.photo.image, prompts=prompts, seeds=seeds,
+            inversion=inv, cache_hit=hit,
+            stats={"unet_calls": float(self.denoiser.unet_calls - calls0), "inversion_s": t_inv,
+                   "edit_s": t_edit},
+        )
+
+    def _sample(self, inv: Inversion, src_mask: torch.Tensor, prompts: list[str], seeds: list[int | None],
+                fixed_mask: torch.Tensor | None, record: bool, reporter: ProgressReporter,
+                stage: str) -> dict[str, Any]:
+        """One batch of outputs through the reverse process (blend of Eq. 4 at every step)."""
+        p = self.params
+        mp = p.mask_params()
+        k = len(prompts)
         cond = self.denoiser.encode(prompts)
         tgt_store = self._new_store(k)
         history: list[list[np.ndarray]] = [[] for _ in range(k)]
         last: dict[str, torch.Tensor] = {}
+        # one generator per seed, drawing one map per step: a seed's noise is the same whatever
+        # batch its output lands in
         gens = {s: torch.Generator().manual_seed(s) for s in set(seeds) if s is not None}
 
         def noise(i: int) -> torch.Tensor:
@@ -294,32 +337,22 @@ class NimaSession:
                     history[j].append(m[j, 0].cpu().numpy().copy())
             return blend(x, inv.xs[i + 1].to(x.dtype), m)  # Eq. 4
 
-        record = p.use_mask and fixed_mask is None
-        with recording(self.model.pipe.unet, self.recorder, p.record_downsample):
+        # layers keep the user's processors when nothing is recorded
+        ctx = recording(self.model.pipe.unet, self.recorder, p.record_downsample) if record else nullcontext()
+        with ctx:
             self.recorder.store = tgt_store if record else None
             try:
-                x0 = sample_ddpm(self.denoiser, inv, cond, p.cfg_target, noise, reporter, "editing",
+                x0 = sample_ddpm(self.denoiser, inv, cond, p.cfg_target, noise, reporter, stage,
                                  after_step=after)
             finally:
                 self.recorder.store = None
-        t_edit = time.perf_counter() - t0 - t_inv
-        images = self.decode(x0, last.get("union"))
-        zeros = np.zeros(self.latent_hw, np.float32)
-        return EditResult(
-            images=images, latents=x0, source_mask=src_mask[0, 0].cpu().numpy(),
-            target_masks=[last["target"][j, 0].cpu().numpy() if "target" in last else zeros for j in range(k)],
-            union_masks=[last["union"][j, 0].cpu().numpy() if "union" in last else zeros for j in range(k)],
-            mask_history=history, processed_input=self.photo.image, prompts=prompts, seeds=seeds,
-            inversion=inv, cache_hit=hit,
-            stats={"unet_calls": float(self.denoiser.unet_calls - calls0), "inversion_s": t_inv,
-                   "edit_s": t_edit},
-        )
+        return {"x0": x0, "history": history, **last}
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor, mask: torch.Tensor | None) -> list[Image.Image]:
         vae = self.model.pipe.vae
-        shift = getattr(vae.config, "shift_factor", None) or 0.0
-        imgs = vae.decode((latents / vae.config.scaling_factor + shift).to(vae.dtype)).sample
+        # one output at a time: the fp32 VAE decoder's activations at 1024 px are GBs per image
+        imgs = torch.cat([decode_latents(vae, latents[j : j + 1]) for j in range(latents.shape[0])])
         out = []
         original = self.photo.original
         for j, img in enumerate(to_pil(imgs)):
@@ -346,12 +379,14 @@ def edit_image(
     cancel: CancelToken | None = None,
     cache: InversionCache | None = None,
     fixed_mask: torch.Tensor | None = None,
+    max_batch: int | None = None,
 ) -> EditResult:
     """Edit the subject of ``image`` toward each target prompt (x each seed); see module docstring.
 
-    ``fixed_mask`` (1, 1, h, w) replaces M_t (tests and manual masks).
+    ``fixed_mask`` (1, 1, h, w) replaces M_t (tests and manual masks). ``max_batch`` caps how many
+    outputs one reverse process samples at once (None: what the device's free memory allows).
     """
     reporter = as_reporter(progress, cancel)
     session = NimaSession(model, image, source_prompt, identity_prompt, params, cache)
     targets = [target_prompts] if isinstance(target_prompts, str) else list(target_prompts)
-    return session.edit(targets, reporter, fixed_mask)
+    return session.edit(targets, reporter, fixed_mask, max_batch)

@@ -96,7 +96,9 @@ def render_class_images(
     reporter.start(f"class images '{class_word}'", len(texts))
     reporter.step(len(texts) - len(todo), cached=len(texts) - len(todo))
     if todo:
+        from ..images import to_pil
         from ..models.loader import LoadedModel, load_sdxl
+        from ..models.vae import decode_latents
 
         loaded = model if isinstance(model, LoadedModel) else load_sdxl(model)
         pipe = loaded.pipe
@@ -109,10 +111,13 @@ def render_class_images(
         for i in todo:
             png, txt, prompt = items[i]
             with torch.no_grad():
-                image = pipe(prompt=prompt, negative_prompt=negative_prompt or None, height=res, width=res,
-                             num_inference_steps=steps, guidance_scale=guidance_scale,
-                             generator=torch.Generator("cpu").manual_seed(seed + i),
-                             callback_on_step_end=on_step).images[0]
+                # latents out, decoded by our fp32-VAE helper: diffusers' own decode fails when the
+                # VAE is fp32 and the UNet bf16/fp16 (devices.py's precision policy)
+                latents = pipe(prompt=prompt, negative_prompt=negative_prompt or None, height=res, width=res,
+                               num_inference_steps=steps, guidance_scale=guidance_scale,
+                               generator=torch.Generator("cpu").manual_seed(seed + i),
+                               callback_on_step_end=on_step, output_type="latent").images
+                image = to_pil(decode_latents(pipe.vae, latents))[0]
             import io
 
             buf = io.BytesIO()

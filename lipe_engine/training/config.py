@@ -156,9 +156,9 @@ PRESETS: dict[str, Preset] = {
     for p in (
         Preset(
             "12gb",
-            "12 GB GPU: rank 16, fp16 weights, gradient checkpointing, 8-bit Adam (if bitsandbytes is installed), "
-            "UNet-only with text encoders frozen; use the fp16-fixed SDXL VAE",
-            dict(rank=16, gradient_checkpointing=True, mixed_precision="fp16", optimizer="adamw8bit",
+            "12 GB GPU: rank 16, bf16/fp16 weights, gradient checkpointing, 8-bit Adam (if bitsandbytes is "
+            "installed), UNet-only with text encoders frozen",
+            dict(rank=16, gradient_checkpointing=True, mixed_precision="auto", optimizer="adamw8bit",
                  train_text_encoders=False),
         ),
         Preset(

@@ -20,8 +20,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..devices import VAE_DTYPE, pick_device, training_precision
 from ..errors import Cancelled, InputError
+from ..images import to_pil
 from ..models.loader import LoadedModel, load_sdxl
+from ..models.vae import decode_latents
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from . import checkpoint, lora
 from .config import TrainingConfig
@@ -33,14 +36,6 @@ def _gen(*key: int) -> torch.Generator:
     for k in key:
         seed = (seed * 1_000_003 + int(k)) % (2**63 - 1)
     return torch.Generator("cpu").manual_seed(seed)
-
-
-def _weight_dtype(device: torch.device, mixed_precision: str) -> tuple[str, torch.dtype]:
-    if device.type != "cuda" or mixed_precision == "no":
-        return "no", torch.float32
-    if mixed_precision == "auto":
-        mixed_precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return mixed_precision, torch.bfloat16 if mixed_precision == "bf16" else torch.float16
 
 
 def _make_optimizer(params: dict[str, list[torch.nn.Parameter]], cfg: TrainingConfig) -> tuple[torch.optim.Optimizer, str]:
@@ -55,6 +50,18 @@ def _make_optimizer(params: dict[str, list[torch.nn.Parameter]], cfg: TrainingCo
         except ImportError:
             pass  # recorded in training.json as the optimizer actually used
     return torch.optim.AdamW(groups, **kwargs), "adamw"
+
+
+def _accelerator(factory: Any, mixed_precision: str, device: torch.device) -> Any:
+    """An ``Accelerator`` for this run. accelerate keeps one process-wide state and refuses a second
+    precision in the same process (the app, a queue worker and the tests train runs of different
+    precisions one after another), so a state of another precision is cleared first."""
+    from accelerate.state import AcceleratorState
+
+    state = AcceleratorState._shared_state
+    if state and str(state.get("_mixed_precision", mixed_precision)) != mixed_precision:
+        AcceleratorState._reset_state()
+    return factory(mixed_precision=mixed_precision, cpu=device.type == "cpu")
 
 
 class TrainingJob:
@@ -107,9 +114,10 @@ class TrainingJob:
         if isinstance(self.model_source, LoadedModel):
             model = self.model_source
         else:
-            model = load_sdxl(self.model_source, device=cfg.device, dtype="fp32" if cfg.mixed_precision == "no" else None)
+            _, load_dtype = training_precision(pick_device(cfg.device), cfg.mixed_precision)
+            model = load_sdxl(self.model_source, device=cfg.device, dtype=load_dtype)
         pipe, device = model.pipe, model.device
-        mp, weight_dtype = _weight_dtype(device, cfg.mixed_precision)
+        mp, weight_dtype = training_precision(device, cfg.mixed_precision, model.dtype if borrowed else None)
         res = cfg.resolution or model.native_size
         self.reporter.start("prepare training data", 2)
         instances = load_examples(self.instance_items, res, "reference photo")
@@ -117,7 +125,7 @@ class TrainingJob:
         self.reporter.step()
         fingerprint = self._fingerprint(model, instances, classes)
         resume_from = checkpoint.find_resumable(self.output_dir, fingerprint)
-        pipe.vae.to(device, torch.float32)
+        pipe.vae.to(device, VAE_DTYPE)
         inst_lat = encode_latents(pipe.vae, instances, device, self.output_dir / "cache")
         cls_lat = encode_latents(pipe.vae, classes, device, self.output_dir / "cache") if classes else None
         self.reporter.step()
@@ -130,8 +138,14 @@ class TrainingJob:
             return self._train(pipe, device, mp, weight_dtype, modules, instances, classes, inst_lat, cls_lat,
                                fingerprint, resume_from, res)
         finally:
-            if borrowed:
+            if borrowed:  # hand the caller's model back as it came (adapters off, no checkpointing)
                 lora.detach(modules)
+                if cfg.gradient_checkpointing:
+                    pipe.unet.disable_gradient_checkpointing()
+                    for part in ("text_encoder", "text_encoder_2"):
+                        off = getattr(getattr(pipe, part), "gradient_checkpointing_disable", None)
+                        if off is not None:
+                            off()
 
     def _fingerprint(self, model: LoadedModel, instances: list[Example], classes: list[Example]) -> str:
         import hashlib
@@ -148,7 +162,7 @@ class TrainingJob:
         from diffusers import DDPMScheduler
 
         cfg = self.config
-        accelerator = Accelerator(mixed_precision=mp, cpu=device.type == "cpu")
+        accelerator = _accelerator(Accelerator, mp, device)
         if cfg.gradient_checkpointing:
             pipe.unet.enable_gradient_checkpointing()
             if cfg.train_text_encoders:
@@ -281,8 +295,9 @@ class TrainingJob:
             m.eval()
         for pi, prompt in enumerate(prompts):
             for seed in cfg.sample_seeds:
-                image = pipe(prompt=prompt, height=res, width=res, num_inference_steps=cfg.sample_steps,
-                             generator=torch.Generator("cpu").manual_seed(seed)).images[0]
+                latents = pipe(prompt=prompt, height=res, width=res, num_inference_steps=cfg.sample_steps,
+                               generator=torch.Generator("cpu").manual_seed(seed), output_type="latent").images
+                image = to_pil(decode_latents(pipe.vae, latents))[0]  # fp32 VAE, bf16/fp16 UNet
                 path = folder / f"step_{step:06d}_prompt_{pi}_seed_{seed}.png"
                 image.save(path)
                 written.append(path)
