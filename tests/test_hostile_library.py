@@ -476,3 +476,33 @@ def test_an_unusable_thumbnail_cap_setting_falls_back_to_the_default(tmp_path: P
     with Library.open(tmp_path) as lib:
         lib.set_setting("thumbnail_cache_mb", value)
         assert lib.thumbnails.max_bytes == DEFAULT_MAX_BYTES
+
+
+@pytest.mark.parametrize(("precision", "loads_as"), [("bf16", "bf16"), ("fp16", "fp16"), ("no", "fp32"),
+                                                     ("auto", None)])
+def test_a_job_loads_sdxl_in_the_precision_it_trains_in(lib_dir, monkeypatch, precision, loads_as) -> None:
+    """Loading fp32 and casting later would briefly hold SDXL twice (~14 GB for a CPU bf16 job)."""
+    import lipe_engine.models.loader as loader
+    import lipe_engine.training as training
+    from lipe_engine.jobs import enqueue, execute_job
+
+    data, _ = lib_dir
+    seen = []
+
+    def load(*args, **kwargs):
+        seen.append(kwargs.get("dtype"))
+        return type("M", (), {"native_size": 32})()
+
+    def train(model, items, class_items, output_dir, config, progress=None, name=None):
+        raise training_done
+
+    class TrainingReached(Exception):
+        pass
+
+    training_done = TrainingReached()
+    monkeypatch.setattr(loader, "load_sdxl", load)
+    monkeypatch.setattr(training, "train_identity_lora", train)
+    with Library.open(data) as lib:
+        job = enqueue(lib, "Rex", class_images=0, caption=False, overrides={"mixed_precision": precision})
+        execute_job(lib, job.id)
+    assert seen == [loads_as]

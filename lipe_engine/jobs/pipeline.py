@@ -108,7 +108,10 @@ def run_pipeline(lib: Any, job: Any, reporter: ProgressReporter, *, model: str |
     from ..models.loader import load_sdxl
 
     note(f"loading {source}")
-    loaded = load_sdxl(source, device=config.device, dtype="fp32" if config.mixed_precision == "no" else None)
+    # Load in the precision the training runs in: loading fp32 and casting later would briefly hold
+    # SDXL twice (~14 GB on a CPU asked for bf16). "auto" is the device's own choice (bf16 on CUDA).
+    load_dtype = {"no": "fp32", "bf16": "bf16", "fp16": "fp16"}.get(config.mixed_precision)
+    loaded = load_sdxl(source, device=config.device, dtype=load_dtype)
     class_items = None
     n_class = int(cfg_in.get("class_images") or 0)
     if n_class > 0:
