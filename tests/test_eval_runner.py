@@ -92,13 +92,15 @@ def test_eval_all_methods_end_to_end(tmp_path, toy_dataset, metric_dirs, eval_mo
 
     out = tmp_path / "out"
     subject = load_dataset(toy_dataset)[0]
-    cfg = _config(out, "lipe,masactrl,dreamctrl,lipe-nocaptions,lipe-nomask")
+    from lipe_engine.baselines.methods import DEFAULT_METHODS
+
+    cfg = _config(out, ",".join(DEFAULT_METHODS))
     cfg.subjects = [subject.name]
     events = []
     ev = Evaluation(toy_dataset, cfg, lambda: eval_model, lambda: Scorer.load(*metric_dirs, device="cpu"),
                     progress=events.append)
     summary = ev.run()
-    n = len(subject.targets) * 5
+    n = len(subject.targets) * len(DEFAULT_METHODS)
     assert (summary.edited, summary.skipped, summary.scored) == (n, 0, n)
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert len(rows) == n and list(rows[0]) == list(FIELDS)
@@ -118,11 +120,18 @@ def test_eval_all_methods_end_to_end(tmp_path, toy_dataset, metric_dirs, eval_mo
     assert not same
     assert eval_model.loras == []  # priors unloaded at the end
     table = (out / "table.md").read_text()
-    for label in ("LIPE (ours)", "MasaCtrl", "DreamCtrl", "LIPE w/o editing captions", "LIPE w/o NIMA mask"):
+    for label in ("LIPE (ours)", "LIPE + pixel composite", "MasaCtrl", "DreamCtrl", "LEDITS++ (diffusers)",
+                  "LIPE w/o editing captions", "LIPE w/o NIMA mask", "General prior (no LoRA) + NIMA"):
         assert f"| {label} | {len(subject.targets)} | " in table
     assert "n/a" not in table
     stages = {e.stage for e in events}
-    assert {"eval: editing", "eval: scoring", "masactrl", "editing"} <= stages
+    assert {"eval: editing", "eval: scoring", "masactrl", "editing", "LEDITS++"} <= stages
+    # the comparison grid: a row per target, columns input + every method, cells of 160 px + 4 px gaps
+    from PIL import Image
+
+    grid = Image.open(out / "grid.png")
+    assert grid.width == (1 + len(DEFAULT_METHODS)) * 164 + 4
+    assert grid.height > len(subject.targets) * 164
 
 
 def test_eval_resumes_after_interruption(tmp_path, toy_dataset, eval_model):
