@@ -58,12 +58,12 @@ def test_results_table_roundtrip_and_markdown(tmp_path):
            "clip_t": 0.3, "clip_d": None})
     again = ResultsTable(tmp_path / "r.csv")
     assert again.done(("a", "lipe", 0)) and not again.done(("a", "lipe", 1))
-    assert len(again.unscored()) == 1
+    assert len(again.unscored()) == 2  # the second lacks CLIP-D, both the normalised CLIP-D
     s = again.summary(["lipe", "masactrl"])
     assert s["lipe"]["n"] == 2 and s["lipe"]["dinov2_i"] == pytest.approx(0.6)
     assert s["lipe"]["clip_d"] == pytest.approx(0.1) and s["masactrl"]["clip_i"] is None
     md = markdown_table(s, {"lipe": "LIPE (ours)"})
-    assert "| LIPE (ours) | 2 | 0.6000 | 0.5000 | 0.2500 | 0.1000 |" in md
+    assert "| LIPE (ours) | 2 | 0.6000 | 0.5000 | 0.2500 | 0.1000 | n/a |" in md
     assert "| masactrl | 0 | n/a |" in md
     assert not list(tmp_path.glob(".r.csv.*"))  # no temp files left behind
 
