@@ -55,7 +55,8 @@ def main() -> None:
     ap.add_argument("--grid", default="toy_ablation_grid.png", help="comparison grid PNG ('' for none)")
     ap.add_argument("--grid-rows", type=int, default=2, help="edits per individual shown in the grid")
     ap.add_argument("--lora-scale", type=float, default=1.0, help="LoRA scale at edit time")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on the shared 2-core machine 2 threads ran ~3x slower)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
