@@ -17,9 +17,9 @@ Decided before any result was looked at, and not tuned afterwards:
   A claim that does not hold on the toy model is marked xfail (strict) with the numbers measured,
   never given a weaker threshold.
 
-The mask and background tests need no training and run in CI (~1 min of CPU); those that need the
+The mask and background tests need no training and run in CI (~30 s of CPU); those that need the
 learned priors (six LoRA trainings, shared through the session-scoped ``toy_priors`` fixture) are
-``slow``.
+``slow`` (the whole file: ~140 s of CPU on one thread).
 """
 
 from __future__ import annotations
