@@ -64,3 +64,20 @@ def test_ledits_cancels_and_checks_its_settings(tiny_model):
         ledits_edit(tiny_model, photo(), SRC, TGT, LeditsParams(edit_threshold=1.5))
     with pytest.raises(InputError, match="no target prompt"):
         ledits_edit(tiny_model, photo(), SRC, [], FAST)
+
+
+def test_ledits_on_the_shipped_toy_model_in_bf16():
+    """The toy model (what the toy ablation runs LEDITS++ on), in bf16 as users run SDXL."""
+    from lipe_engine.models.loader import load_sdxl
+    from lipe_engine.toyworld import TOY_MODEL_DIR
+    from lipe_engine.toyworld.identity import edit_cases
+    from lipe_engine.toyworld.world import Individual
+
+    model = load_sdxl(TOY_MODEL_DIR, device="cpu", dtype="bf16")
+    case = edit_cases(Individual("dog", "red", "striped", "white", "blue"), 1, seed=3)[0]
+    photo_img, _ = case.scene.render()
+    src, tgt, _ = case.prompts(personalized=False)
+    res = ledits_edit(model, photo_img, src, tgt, LeditsParams(steps=10, skip=1))
+    out = np.asarray(res.images[0], np.float32)
+    assert res.images[0].size == photo_img.size and np.isfinite(out).all()
+    assert np.abs(out - np.asarray(photo_img, np.float32)).mean() > 2.0  # it edited something
