@@ -1,14 +1,18 @@
-"""The paper's Table 2 ablation, in the toy world, on the shipped toy model (CPU, fixed seeds).
+"""The paper's Table 2 ablation and peers, in the toy world, on the shipped toy model (CPU, fixed seeds).
 
-Rows: the general prior (ground-truth captions naming the markings, no LoRA) and the learned LIPE
-prior (LoRA on four "sks"-captioned reference photos), each with and without NIMA's identity mask,
-plus the full method with the optional pixel composite. Every edit is judged by the world's ground
-truth: pose reached (silhouette matching; "pose and view": the facing kept too), identity-mask IoU
-with the true sprite mask, background PSNR outside one common edit region (so all rows are scored on
-the same pixels) and identity (colour/pattern) distance to the individual's true rendering in the
-target pose.
+Arms (the same method table as ``lipe eval``): the general prior (no LoRA) without and with NIMA's
+mask; MasaCtrl and LEDITS++ (diffusers' LEditsPPPipelineStableDiffusionXL) on the general prior;
+DreamBooth's plain-caption prior ("a photo of a sks dog") with NIMA (the paper's "w/o editing
+captions") and with MasaCtrl (DreamCtrl); LIPE's editing-caption prior without the mask ("w/o
+NIMA"), with it (LIPE) and with the pixel composite. Same model, photos, prompts and step count for
+all. Every edit is judged by the world's ground truth: pose reached (silhouette matching; "pose and
+view": the facing kept too), identity-mask IoU with the true sprite mask, background PSNR outside
+one common edit region (so all rows are scored on the same pixels) and identity (colour/pattern)
+distance to the individual's true rendering in the target pose. Writes a comparison grid (rows:
+edits with their target prompt; columns: input, each arm) like the paper's Fig. 5.
 
-    python benchmarks/toy_ablation.py [--kinds dog,robot,bird] [--cases 6] [--steps 30] [--prior-steps 300]
+    python benchmarks/toy_ablation.py [--kinds dog,robot,bird] [--cases 6] [--steps 30]
+        [--prior-steps 300] [--grid toy_ablation_grid.png] [--grid-rows 2]
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from lipe_engine.baselines.methods import METHODS, PRIOR_DREAMBOOTH, PRIOR_EDITING  # noqa: E402
+from lipe_engine.evaluation.grid import GridRow, save_grid  # noqa: E402
 from lipe_engine.models.loader import load_lora, load_sdxl  # noqa: E402
 from lipe_engine.toyworld import TOY_MODEL_DIR  # noqa: E402
 from lipe_engine.toyworld.ablation import (  # noqa: E402
     ABLATION_INDIVIDUALS,
+    ARMS,
     VariantResult,
-    run_variant,
+    run_arm,
     table,
     train_prior,
 )
@@ -42,53 +49,73 @@ def main() -> None:
     ap.add_argument("--model", default=str(TOY_MODEL_DIR))
     ap.add_argument("--kinds", default="dog,robot,bird", help="comma-separated: one individual of each")
     ap.add_argument("--cases", type=int, default=6, help="edits per individual")
-    ap.add_argument("--steps", type=int, default=30, help="NIMA denoising steps")
-    ap.add_argument("--prior-steps", type=int, default=300, help="LoRA training steps")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=30, help="denoising steps (every arm)")
+    ap.add_argument("--prior-steps", type=int, default=300, help="LoRA training steps (both priors)")
+    ap.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, from {', '.join(ARMS)}")
+    ap.add_argument("--grid", default="toy_ablation_grid.png", help="comparison grid PNG ('' for none)")
+    ap.add_argument("--grid-rows", type=int, default=2, help="edits per individual shown in the grid")
+    ap.add_argument("--lora-scale", type=float, default=1.0, help="LoRA scale at edit time")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on the shared 2-core machine 2 threads ran ~3x slower)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in ABLATION_INDIVIDUALS]
     if unknown:
         raise SystemExit(f"toy_ablation: unknown kinds {unknown}: use some of {', '.join(ABLATION_INDIVIDUALS)}")
-    names = ["general prior, no mask", "general prior + NIMA mask", "learned prior, no mask",
-             "LIPE: learned prior + NIMA mask", "LIPE + pixel composite"]
-    rows = {name: VariantResult(name) for name in names}
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    bad = [a for a in arms if a not in ARMS]
+    if bad:
+        raise SystemExit(f"toy_ablation: unknown arms {bad}: use some of {', '.join(ARMS)}")
+    reference = "nima-noprior"  # its edit regions score every arm's background on the same pixels
+    order = [reference] + [a for a in arms if a != reference]
+    rows = {a: VariantResult(METHODS[a].label) for a in arms}
     per_kind: dict[str, dict[str, VariantResult]] = {}
-    seconds: dict[str, float] = dict.fromkeys([*names, "prior training"], 0.0)
-
-    def variant(kind: str, model, cases, name: str, personalized: bool, use_mask: bool,  # type: ignore[no-untyped-def]
-                region=None, **kw):
-        t0 = time.perf_counter()
-        res, regions = run_variant(name, model, cases, personalized=personalized, use_mask=use_mask,
-                                   steps=args.steps, region=region, **kw)
-        seconds[name] += time.perf_counter() - t0
-        rows[name].cases.extend(res.cases)
-        per_kind.setdefault(kind, {})[name] = res
-        return regions
+    seconds: dict[str, float] = dict.fromkeys([*arms, "prior training"], 0.0)
+    grid_rows: list[GridRow] = []
 
     for kind in kinds:
-        model = load_sdxl(args.model, device="cpu", dtype="fp32")  # fresh: no earlier individual's LoRA
         identity = ABLATION_INDIVIDUALS[kind]
         cases = edit_cases(identity, args.cases, seed=100)
-        regions = variant(kind, model, cases, names[1], False, True)
-        variant(kind, model, cases, names[0], False, False, regions)
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            load_lora(model, train_prior(model, identity, Path(tmp) / "prior", steps=args.prior_steps))
-            seconds["prior training"] += time.perf_counter() - t0
-            variant(kind, model, cases, names[2], True, False, regions)
-            variant(kind, model, cases, names[3], True, True, regions)
-            variant(kind, model, cases, names[4], True, True, regions, composite=True)
+        results: dict[str, VariantResult] = {}
+        regions = None
+        for prior in (None, PRIOR_DREAMBOOTH, PRIOR_EDITING):
+            group = [a for a in order if METHODS[a].prior == prior and (a in arms or a == reference)]
+            if not group:
+                continue
+            model = load_sdxl(args.model, device="cpu", dtype="fp32")  # fresh: no earlier prior's LoRA
+            with tempfile.TemporaryDirectory() as tmp:
+                if prior is not None:
+                    t0 = time.perf_counter()
+                    lora = train_prior(model, identity, Path(tmp) / "prior", steps=args.prior_steps,
+                                       captions=prior)
+                    seconds["prior training"] += time.perf_counter() - t0
+                    load_lora(model, lora, scale=args.lora_scale)
+                for arm in group:
+                    t0 = time.perf_counter()
+                    res, reg = run_arm(arm, model, cases, steps=args.steps, region=regions)
+                    if arm == reference:
+                        regions = reg
+                    if arm in arms:
+                        seconds[arm] += time.perf_counter() - t0
+                        rows[arm].cases.extend(res.cases)
+                        results[arm] = res
+        per_kind[kind] = results
+        for i, case in enumerate(cases[: args.grid_rows]):
+            grid_rows.append(GridRow(case.prompts(True)[1],
+                                     [case.scene.render()[0], *[results[a].images[i] for a in arms]]))
         print(f"  {kind}: done", flush=True)
     for name, t in seconds.items():
         print(f"  {name}: {t:.0f} s")
-    print(f"\ntoy model {args.model}; {args.cases} edits of each of {', '.join(kinds)}, {args.steps} NIMA steps, "
-          f"prior {args.prior_steps} LoRA steps\n")
-    print(table([rows[name] for name in names]))
+    print(f"\ntoy model {args.model}; {args.cases} edits of each of {', '.join(kinds)}, {args.steps} steps, "
+          f"priors {args.prior_steps} LoRA steps, LoRA scale {args.lora_scale}\n")
+    print(table([rows[a] for a in arms]))
     for kind, results in per_kind.items():
         print(f"\n{kind} ({ABLATION_INDIVIDUALS[kind].description}) alone:\n")
-        print(table([results[name] for name in names]))
+        print(table([results[a] for a in arms]))
+    if args.grid:
+        path = save_grid(grid_rows, ["input", *[METHODS[a].label for a in arms]], args.grid, cell=128)
+        print(f"\ngrid: {path}")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,15 @@ def tiny_model(tiny_sdxl_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def toy_priors(tmp_path_factory: pytest.TempPathFactory):
+    """Toy-model LoRA priors trained once per session, on demand: ``toy_priors.model_with(individual,
+    caption_kind)`` is a toy model with that prior loaded."""
+    from lipe_engine.toyworld.ablation import ToyPriors
+
+    return ToyPriors(tmp_path_factory.mktemp("toy_priors"))
+
+
+@pytest.fixture(scope="session")
 def dreambooth_dir() -> Path:
     """Real photos from ../shared/data/dreambooth; tests using it skip cleanly when absent."""
     d = SHARED_DATA / "dreambooth"

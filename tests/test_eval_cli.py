@@ -75,5 +75,5 @@ def test_cli_missing_metric_model_fails_before_editing(tmp_path, tiny_sdxl_dir, 
 def test_cli_bad_method_is_one_line(tmp_path, capsys) -> None:
     assert main(["eval", str(tmp_path), "--out", str(tmp_path / "o"), "--methods", "lipe,imagic"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "lipe: error: unknown method 'imagic': use some of lipe, masactrl, dreamctrl, " \
-                  "lipe-nocaptions, lipe-nomask, nima-noprior."
+    assert err == "lipe: error: unknown method 'imagic': use some of lipe, lipe-composite, masactrl, dreamctrl, " \
+                  "ledits, lipe-nocaptions, lipe-nomask, nima-noprior, nima-noprior-nomask."

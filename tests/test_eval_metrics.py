@@ -92,8 +92,11 @@ def test_tiny_encoders_load_and_embed(tiny_metric_dirs):
     c = clip.images([a, b])
     t = clip.texts(["a photo of a dog sitting", "a photo of a dog standing on the grass"])
     assert d.shape == (3, 32) and c.shape == (2, 16) and t.shape == (2, 16)
-    for e in (d, c, t):
-        assert torch.allclose(e.norm(dim=-1), torch.ones(e.shape[0]), atol=1e-5)
+    # the encoders' own outputs, not normalised (Eq. 12 differences them as they are)
+    assert torch.allclose(c, clip.model.visual_projection(
+        clip.model.vision_model(pixel_values=clip.processor(images=[a, b], return_tensors="pt")["pixel_values"])
+        .pooler_output).detach(), atol=1e-5)
+    assert not torch.allclose(t.norm(dim=-1), torch.ones(2), atol=1e-3)
     assert torch.allclose(d[0], d[2], atol=1e-5)  # same image, same embedding
     assert not torch.allclose(d[0], d[1], atol=1e-3)  # different images differ
     assert not torch.allclose(t[0], t[1], atol=1e-3)
@@ -108,11 +111,18 @@ def test_scorer_matches_formulas(tiny_metric_dirs):
     d = scorer.dino.images([a, b])
     c = scorer.clip.images([a, b])
     t = scorer.clip.texts([src_p, tgt_p])
-    assert s["dinov2_i"] == pytest.approx(float(d[0] @ d[1]), abs=1e-5)
-    assert s["clip_i"] == pytest.approx(float(c[0] @ c[1]), abs=1e-5)
-    assert s["clip_t"] == pytest.approx(float(c[1] @ t[1]), abs=1e-5)
+    def cos(x, y):  # noqa: ANN001, ANN202
+        return float(x @ y / (x.norm() * y.norm()))
+
+    assert s["dinov2_i"] == pytest.approx(cos(d[0], d[1]), abs=1e-5)
+    assert s["clip_i"] == pytest.approx(cos(c[0], c[1]), abs=1e-5)
+    assert s["clip_t"] == pytest.approx(cos(c[1], t[1]), abs=1e-5)
     di, dt = c[1] - c[0], t[1] - t[0]
     assert s["clip_d"] == pytest.approx(float(di @ dt / (di.norm() * dt.norm())), abs=1e-5)
+    # the extra column: the same on unit embeddings, which differs when the norms differ
+    cu, tu = c / c.norm(dim=-1, keepdim=True), t / t.norm(dim=-1, keepdim=True)
+    ui, ut = cu[1] - cu[0], tu[1] - tu[0]
+    assert s["clip_d_norm"] == pytest.approx(float(ui @ ut / (ui.norm() * ut.norm())), abs=1e-5)
     same = scorer.score(a, a, src_p, tgt_p)
     assert same["dinov2_i"] == pytest.approx(1.0, abs=1e-5) and same["clip_i"] == pytest.approx(1.0, abs=1e-5)
     assert s["dinov2_i"] < 0.999
@@ -130,3 +140,13 @@ def test_missing_models_give_one_line_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelLoadError, match="no config.json"):
         ClipEncoder(tmp_path / "empty", device="cpu")
+
+
+def test_clip_d_is_eq12_on_raw_embeddings_and_the_normalised_variant_differs():
+    # x_ori = [1, 0], x_tar = [0, 2]; y_ori = [1, 0], y_tar = [0, 1]
+    # Eq. 12 as written: dI = [-1, 2], dT = [-1, 1]: cos = 3 / (sqrt 5 sqrt 2)
+    i0, i1 = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])
+    t0, t1 = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    assert float(formulas.clip_d(i0, i1, t0, t1)[0]) == pytest.approx(3 / math.sqrt(10))
+    # unit embeddings first: dI = [-1, 1] = dT: cos = 1
+    assert float(formulas.clip_d_normalised(i0, i1, t0, t1)[0]) == pytest.approx(1.0)

@@ -58,12 +58,12 @@ def test_results_table_roundtrip_and_markdown(tmp_path):
            "clip_t": 0.3, "clip_d": None})
     again = ResultsTable(tmp_path / "r.csv")
     assert again.done(("a", "lipe", 0)) and not again.done(("a", "lipe", 1))
-    assert len(again.unscored()) == 1
+    assert len(again.unscored()) == 2  # the second lacks CLIP-D, both the normalised CLIP-D
     s = again.summary(["lipe", "masactrl"])
     assert s["lipe"]["n"] == 2 and s["lipe"]["dinov2_i"] == pytest.approx(0.6)
     assert s["lipe"]["clip_d"] == pytest.approx(0.1) and s["masactrl"]["clip_i"] is None
     md = markdown_table(s, {"lipe": "LIPE (ours)"})
-    assert "| LIPE (ours) | 2 | 0.6000 | 0.5000 | 0.2500 | 0.1000 |" in md
+    assert "| LIPE (ours) | 2 | 0.6000 | 0.5000 | 0.2500 | 0.1000 | n/a |" in md
     assert "| masactrl | 0 | n/a |" in md
     assert not list(tmp_path.glob(".r.csv.*"))  # no temp files left behind
 
@@ -92,13 +92,15 @@ def test_eval_all_methods_end_to_end(tmp_path, toy_dataset, metric_dirs, eval_mo
 
     out = tmp_path / "out"
     subject = load_dataset(toy_dataset)[0]
-    cfg = _config(out, "lipe,masactrl,dreamctrl,lipe-nocaptions,lipe-nomask")
+    from lipe_engine.baselines.methods import DEFAULT_METHODS
+
+    cfg = _config(out, ",".join(DEFAULT_METHODS))
     cfg.subjects = [subject.name]
     events = []
     ev = Evaluation(toy_dataset, cfg, lambda: eval_model, lambda: Scorer.load(*metric_dirs, device="cpu"),
                     progress=events.append)
     summary = ev.run()
-    n = len(subject.targets) * 5
+    n = len(subject.targets) * len(DEFAULT_METHODS)
     assert (summary.edited, summary.skipped, summary.scored) == (n, 0, n)
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert len(rows) == n and list(rows[0]) == list(FIELDS)
@@ -118,11 +120,18 @@ def test_eval_all_methods_end_to_end(tmp_path, toy_dataset, metric_dirs, eval_mo
     assert not same
     assert eval_model.loras == []  # priors unloaded at the end
     table = (out / "table.md").read_text()
-    for label in ("LIPE (ours)", "MasaCtrl", "DreamCtrl", "LIPE w/o editing captions", "LIPE w/o NIMA mask"):
+    for label in ("LIPE (ours)", "LIPE + pixel composite", "MasaCtrl", "DreamCtrl", "LEDITS++ (diffusers)",
+                  "LIPE w/o editing captions", "LIPE w/o NIMA mask", "General prior (no LoRA) + NIMA"):
         assert f"| {label} | {len(subject.targets)} | " in table
     assert "n/a" not in table
     stages = {e.stage for e in events}
-    assert {"eval: editing", "eval: scoring", "masactrl", "editing"} <= stages
+    assert {"eval: editing", "eval: scoring", "masactrl", "editing", "LEDITS++"} <= stages
+    # the comparison grid: a row per target, columns input + every method, cells of 160 px + 4 px gaps
+    from PIL import Image
+
+    grid = Image.open(out / "grid.png")
+    assert grid.width == (1 + len(DEFAULT_METHODS)) * 164 + 4
+    assert grid.height > len(subject.targets) * 164
 
 
 def test_eval_resumes_after_interruption(tmp_path, toy_dataset, eval_model):

@@ -52,8 +52,8 @@ def test_queue_reorder_and_readable_errors(window, qtbot) -> None:
     window.ctx.libraryChanged.emit()
     ja, jb = panel.add_identity(a.id), panel.add_identity(b.id, preset="12gb")
     # the paper's recipe by default: prior preservation with class images; captions need LLaVA
-    assert ja.config["class_images"] == 100 and ja.config["caption"] is False
-    assert panel.table.item(1, 2).text() == "12gb + 100 class"
+    assert ja.config["class_images"] == 70 and ja.config["caption"] is False  # the paper's 20 + 50 prompts
+    assert panel.table.item(1, 2).text() == "12gb + 70 class"
     assert [panel.table.item(r, 1).text() for r in range(2)] == ["A", "B"]
     assert "12 GB" in panel.preset.itemData(panel.preset.findData("12gb"), Qt.ItemDataRole.ToolTipRole)
     panel.select_job(jb.id)

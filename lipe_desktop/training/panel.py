@@ -75,7 +75,8 @@ class TrainingPanel(QWidget):
         )
         self.class_images = QSpinBox(self)
         self.class_images.setRange(0, 400)
-        self.class_images.setValue(100)
+        self.class_images.setValue(70)  # the paper's (= lipe_engine.jobs.pipeline.DEFAULT_CLASS_IMAGES, not
+        # imported: it would load torch into the GUI at start)
         self.class_images.setToolTip(
             "Images of the class ('a dog ...') from regularization prompts (LLM from Settings, else templates), "
             "rendered once per class and reused; 0 trains on your photos only"

@@ -32,13 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None,
                    help="default: 100 (the paper's), or the model's own setting")
     p.add_argument("--skip", type=int, default=None,
-                   help="default: 10 (the paper's), or the model's own setting")
+                   help="default: 10 (this project's choice; the paper gives none), or the model's own setting")
     p.add_argument("--cfg-source", type=float, default=None,
-                   help="default: 3.5 (the paper's), or the model's own setting")
+                   help="default: 3.5 (edit-friendly inversion's; the paper gives none), or the model's own setting")
     p.add_argument("--cfg-target", type=float, default=None,
-                   help="default: 7.5 (the paper's), or the model's own setting")
-    p.add_argument("--mask-lambda", type=int, default=None, help="self-attention refinement power (Eq. 2; default 1)")
-    p.add_argument("--mask-threshold", type=float, default=None, help="default: 0.3, or the model's own setting")
+                   help="default: 7.5 (SDXL's usual; the paper gives none), or the model's own setting")
+    p.add_argument("--mask-lambda", type=int, default=None, help="self-attention refinement power (Eq. 2; default 1, this project's choice)")
+    p.add_argument("--mask-threshold", type=float, default=None, help="default: 0.3 (prompt-to-prompt's), or the model's own setting")
     p.add_argument("--no-mask", action="store_true", help="ablation: no NIMA blend")
     p.add_argument("--composite", action="store_true", help="paste original pixels back outside the mask")
     p.add_argument("--seed", type=int, action="append", default=None,

@@ -14,10 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "eval",
-        help="compare LIPE with MasaCtrl, DreamCtrl and ablations on a dataset (Table 2 metrics)",
+        help="compare LIPE with MasaCtrl, DreamCtrl, LEDITS++ and ablations on a dataset (Table 2 metrics)",
         description=(
             "Edit every subject of DATASET with each method, score DINOv2-I, CLIP-I, CLIP-T and CLIP-D, and "
-            "write OUT/results.csv, OUT/table.md and OUT/images/. Running it again resumes: rows already "
+            "write OUT/results.csv, OUT/table.md, OUT/images/ and OUT/grid.png (a comparison grid: a row per "
+            "edit with its target prompt, the test photo then each method). Running it again resumes: rows already "
             "in results.csv are skipped. Dataset layout: DATASET/<subject>/{references/, test.jpg, "
             "prompts.json} (see README)."
         ),
@@ -41,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="MasaCtrl: first controlled step after skip (default: 8%% of --steps, MasaCtrl's 4 of 50)")
     p.add_argument("--masactrl-layer", type=int, default=None,
                    help="MasaCtrl: first controlled self-attention layer (default: first decoder layer)")
+    p.add_argument("--ledits-guidance", type=float, default=5.0,
+                   help="LEDITS++: edit guidance scale (default: diffusers' %(default)s)")
+    p.add_argument("--ledits-threshold", type=float, default=0.9,
+                   help="LEDITS++: edit mask threshold (default: diffusers' %(default)s)")
     p.add_argument("--train-steps", type=int, default=None, help="prior training steps (default: the paper's 1000 epochs)")
     p.add_argument("--train-rank", type=int, default=None, help="LoRA rank of the priors")
     p.add_argument("--train-resolution", type=int, default=None, help="training resolution (default: model's native)")
@@ -59,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..baselines.ledits import LeditsParams
     from ..baselines.masactrl import MasaCtrlParams
     from ..baselines.methods import parse_methods
     from ..errors import InputError
@@ -84,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     edit = EditParams(steps=args.steps, skip=args.skip, cfg_source=args.cfg_source, cfg_target=args.cfg_target,
                       mask_lambda=args.mask_lambda, mask_threshold=args.mask_threshold)
     edit.validate()
+    ledits = LeditsParams(steps=args.steps, skip=args.skip, cfg_source=args.cfg_source,
+                          edit_guidance=args.ledits_guidance, edit_threshold=args.ledits_threshold)
+    ledits.validate()
     training = None
     if args.train_steps or args.train_rank or args.train_resolution or args.train_lr:
         from ..training import TrainingConfig
@@ -103,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     config = EvalConfig(
         methods=methods, out_dir=Path(args.out), edit=edit,
         masactrl=MasaCtrlParams(start_step=args.masactrl_step, start_layer=args.masactrl_layer),
+        ledits=ledits,
         training=training, max_batch=args.max_batch, score=not args.no_metrics,
         subjects=[s.strip() for s in args.subjects.split(",") if s.strip()] if args.subjects else None,
     )

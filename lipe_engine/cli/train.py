@@ -36,7 +36,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", dest="mixed_precision", default=None, choices=["auto", "no", "fp16", "bf16"])
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
     p.add_argument("--class-images", type=int, default=None,
-                   help="regularization images for prior preservation (default 100; 0 = none)")
+                   help="regularization images for prior preservation (default 70, the paper's; 0 = none)")
     p.add_argument("--class-steps", type=int, default=None, help="denoising steps per class image (default 30)")
     p.add_argument("--no-caption", action="store_true", help="do not caption uncaptioned photos first")
     p.add_argument("--output", default=None, help="output folder (default: a new folder in the library)")

@@ -16,6 +16,8 @@ Output folder::
 
     OUT/results.csv   one row per (subject, method, target): prompts, image path, seconds, metrics
     OUT/table.md      Table-2-style means per method
+    OUT/grid.png      comparison grid like the paper's Fig. 5: a row per (subject, target) with its
+                      target prompt; columns: the test photo, then each method's edit
     OUT/images/<method>/<subject>/target<k>.png
     OUT/priors/<subject>/<kind>/   trained LoRAs (reused on resume)
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..baselines.ledits import LeditsParams
 from ..baselines.masactrl import MasaCtrlParams
 from ..baselines.methods import METHODS, Method, run_method
 from ..errors import InputError
@@ -38,9 +41,11 @@ from ..models.loader import LoadedModel, load_lora
 from ..nima import EditParams, InversionCache
 from ..progress import CancelToken, ProgressCallback, ProgressReporter
 from .dataset import Subject, load_dataset
+from .grid import GridRow, save_grid
 from .priors import ensure_prior
 from .results import ResultsTable, atomic_write_text, markdown_table
 
+MAX_GRID_ROWS = 48  # a bigger dataset's grid would be too tall to look at; the first rows are drawn
 ModelFactory = Callable[[], LoadedModel]
 ScorerFactory = Callable[[], object]
 
@@ -51,6 +56,7 @@ class EvalConfig:
     out_dir: Path
     edit: EditParams = field(default_factory=EditParams)
     masactrl: MasaCtrlParams = field(default_factory=MasaCtrlParams)
+    ledits: LeditsParams = field(default_factory=LeditsParams)
     training: object | None = None  # lipe_engine.training.TrainingConfig (None: the paper's defaults)
     subjects: list[str] | None = None
     max_batch: int = 4  # target prompts edited together (one inversion, one batched reverse process)
@@ -174,7 +180,8 @@ class Evaluation:
         source, targets, identity = _prompts(subject, method)
         t0 = time.perf_counter()
         images = run_method(method, self.model, photo, source, [targets[k] for k in indices], identity,
-                            self.config.edit, self.config.masactrl, self._reporter(), self.cancel, cache)
+                            self.config.edit, self.config.masactrl, self._reporter(), self.cancel, cache,
+                            self.config.ledits)
         seconds = (time.perf_counter() - t0) / len(indices)
         for k, img in zip(indices, images, strict=True):
             path = image_path(self.config.out_dir, method.name, subject.name, k)
@@ -214,4 +221,22 @@ class Evaluation:
         table = self.results.summary(names)
         md = markdown_table(table, {m.name: m.label for m in self.config.methods})
         atomic_write_text(self.config.out_dir / "table.md", md)
+        self.write_grid()
         return EvalSummary(edited, skipped, scored, table, md)
+
+    def write_grid(self) -> Path | None:
+        """OUT/grid.png from the images on disk (also those of earlier, resumed runs)."""
+        out = self.config.out_dir
+        methods = self.config.methods
+        rows = []
+        for subject in self.subjects:
+            photo = open_photo(subject.test_image)
+            for k, target in enumerate(subject.targets):
+                paths = [image_path(out, m.name, subject.name, k) for m in methods]
+                if not any(p.is_file() for p in paths):
+                    continue
+                images = [open_photo(p) if p.is_file() else None for p in paths]
+                rows.append(GridRow(f"{subject.name}: {target}", [photo, *images]))
+        if not rows:
+            return None
+        return save_grid(rows[:MAX_GRID_ROWS], ["input", *[m.label for m in methods]], out / "grid.png")

@@ -3,7 +3,7 @@
 ::
 
     from lipe_engine.jobs import enqueue, run_queue, cancel_job, retry, execute_job
-    job = enqueue(lib, "Rex", preset="16gb", overrides={"max_steps": 800}, class_images=100)
+    job = enqueue(lib, "Rex", preset="16gb", overrides={"max_steps": 800}, class_images=70)
     run_queue(lib, progress=cb, cancel=token, on_job=print)   # drains the queue, failures recorded
     cancel_job(lib, job.id)          # from any process; a running job stops at its next step
     retry(lib, job.id)               # new job, same output folder: resumes from the checkpoint

@@ -8,7 +8,7 @@ Job config (library ``jobs.config``, kind ``train``)::
 
     {"runner": "engine", "preset": "16gb" | None, "overrides": {TrainingConfig fields},
      "output_dir": "<data>/loras/<id>/<hex>", "model": "<SDXL source>" | None,
-     "caption": true, "class_images": 100, "class_steps": 30}
+     "caption": true, "class_images": 70, "class_steps": 30}
 
 Jobs queued by the desktop app carry no ``class_images``/``caption`` keys: they train on the photos
 with their stored captions only, as the desktop queue always did.
@@ -26,7 +26,9 @@ from ..training import locations
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CLASS_IMAGES = 100  # DreamBooth-style prior preservation uses ~100-200 class images per class
+# the paper's: its regularization set is one SDXL image per GPT-4 prompt, and its two prompts (Tab. 4
+# and 5) ask for 20 and 50 prompts of the class (DreamBooth itself used ~100-200)
+DEFAULT_CLASS_IMAGES = 70
 DEFAULT_CLASS_STEPS = 30
 
 

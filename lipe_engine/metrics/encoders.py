@@ -4,13 +4,14 @@
 for CLIP, the tokenizer) or a hub id already in the Hugging Face cache. Nothing is downloaded;
 a missing model becomes one :class:`ModelLoadError` line naming it and the command that fetches it.
 
-Embeddings (all L2-normalised, float32 on CPU):
+Embeddings (float32 on CPU, *not* normalised: Eq. 12 differences the encoders' outputs as they
+are; the cosines DINOv2-I, CLIP-I and CLIP-T do not depend on scale):
 
 - DINOv2: the pooled CLS token (``Dinov2Model.pooler_output``: final layer norm of CLS), the
   standard DINO image embedding.
 - CLIP image / text: the projected pooled outputs (what ``get_image_features`` /
-  ``get_text_features`` return). Normalising first follows StyleGAN-NADA's directional loss, which
-  the paper cites for CLIP-D; cosines (DINOv2-I, CLIP-I, CLIP-T) do not depend on it.
+  ``get_text_features`` return). The scorer also reports CLIP-D on L2-normalised embeddings
+  (StyleGAN-NADA's directional loss, which the paper cites) as a separate, named column.
 """
 
 from __future__ import annotations
@@ -73,8 +74,8 @@ def _load(loader: Any, source: str, what: str, option: str, hub_id: str, **kw: A
         quiet.setLevel(level)
 
 
-def _normalise(x: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.normalize(x.float(), dim=-1).cpu()
+def _embedding(x: torch.Tensor) -> torch.Tensor:
+    return x.float().cpu()
 
 
 class DinoEncoder:
@@ -93,7 +94,7 @@ class DinoEncoder:
     def images(self, images: Sequence[Image.Image]) -> torch.Tensor:
         px = self.processor(images=[im.convert("RGB") for im in images], return_tensors="pt")["pixel_values"]
         out = self.model(pixel_values=px.to(self.device, self.model.dtype))
-        return _normalise(out.pooler_output)
+        return _embedding(out.pooler_output)
 
 
 class ClipEncoder:
@@ -114,7 +115,7 @@ class ClipEncoder:
     def images(self, images: Sequence[Image.Image]) -> torch.Tensor:
         px = self.processor(images=[im.convert("RGB") for im in images], return_tensors="pt")["pixel_values"]
         vision = self.model.vision_model(pixel_values=px.to(self.device, self.model.dtype))
-        return _normalise(self.model.visual_projection(vision.pooler_output))
+        return _embedding(self.model.visual_projection(vision.pooler_output))
 
     @torch.no_grad()
     def texts(self, texts: Sequence[str]) -> torch.Tensor:
@@ -122,4 +123,4 @@ class ClipEncoder:
                              return_tensors="pt")
         text = self.model.text_model(input_ids=tok["input_ids"].to(self.device),
                                      attention_mask=tok["attention_mask"].to(self.device))
-        return _normalise(self.model.text_projection(text.pooler_output))
+        return _embedding(self.model.text_projection(text.pooler_output))

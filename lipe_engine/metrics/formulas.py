@@ -7,7 +7,9 @@ value per row, and :func:`mean` averages rows as the paper does ("on average").
 - DINOv2-I / CLIP-I: cos(E(x_ori), E(x_tar)) between the test image and the edited image, in
   DINOv2 and CLIP image space respectively.
 - CLIP-T (Eq. 11): cos(E_I(x_tar), E_T(y_tar)), edited image vs target prompt.
-- CLIP-D (Eq. 12): cos(dI, dT) with dI = E_I(x_tar) - E_I(x_ori), dT = E_T(y_tar) - E_T(y_ori).
+- CLIP-D (Eq. 12): cos(dI, dT) with dI = E_I(x_tar) - E_I(x_ori), dT = E_T(y_tar) - E_T(y_ori),
+  on the embeddings as the encoders give them (Eq. 12 normalises nothing before differencing);
+  :func:`clip_d_normalised` is the StyleGAN-NADA variant (unit embeddings first), an extra column.
 """
 
 from __future__ import annotations
@@ -60,6 +62,18 @@ def clip_d(
     d_img = _2d(edited_image) - _2d(source_image)
     d_txt = _2d(target_text) - _2d(source_text)
     return cosine(d_img, d_txt)
+
+
+def clip_d_normalised(
+    source_image: torch.Tensor,
+    edited_image: torch.Tensor,
+    source_text: torch.Tensor,
+    target_text: torch.Tensor,
+) -> torch.Tensor:
+    """CLIP-D on L2-normalised embeddings (StyleGAN-NADA's directional similarity), per row."""
+    unit = [torch.nn.functional.normalize(_2d(x), dim=-1)
+            for x in (source_image, edited_image, source_text, target_text)]
+    return clip_d(*unit)
 
 
 def mean(values: Iterable[float | None]) -> float | None:

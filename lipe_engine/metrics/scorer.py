@@ -10,8 +10,10 @@ from PIL import Image
 from . import formulas
 from .encoders import CLIP_ID, DINO_ID, ClipEncoder, DinoEncoder
 
-METRICS = ("dinov2_i", "clip_i", "clip_t", "clip_d")
-LABELS = {"dinov2_i": "DINOv2-I", "clip_i": "CLIP-I", "clip_t": "CLIP-T", "clip_d": "CLIP-D"}
+# the paper's four (Table 2), then CLIP-D on normalised embeddings (not the paper's; named apart)
+METRICS = ("dinov2_i", "clip_i", "clip_t", "clip_d", "clip_d_norm")
+LABELS = {"dinov2_i": "DINOv2-I", "clip_i": "CLIP-I", "clip_t": "CLIP-T", "clip_d": "CLIP-D",
+          "clip_d_norm": "CLIP-D (unit embeddings)"}
 
 
 @dataclass
@@ -42,4 +44,5 @@ class Scorer:
             "clip_i": float(formulas.image_similarity(c[0], c[1])[0]),
             "clip_t": float(formulas.clip_t(c[1], t[1])[0]),
             "clip_d": float(formulas.clip_d(c[0], c[1], t[0], t[1])[0]),
+            "clip_d_norm": float(formulas.clip_d_normalised(c[0], c[1], t[0], t[1])[0]),
         }

@@ -1,6 +1,7 @@
 """Edit settings a model ships with: ``lipe_edit_defaults.json`` next to its weights.
 
-The paper's settings (``EditParams`` defaults) are tuned for SDXL at 1024 px. A model that sees
+The ``EditParams`` defaults (the paper's 100 steps; the rest this project's choices for SDXL at
+1024 px, see ``EditParams``) suit SDXL photos. A model that sees
 other photos (the 64 px toy model) needs others, e.g. attention recorded on a finer grid, and a
 user who picks it in the app or CLI should get them without knowing. The file holds a JSON object
 of ``EditParams`` fields; whatever the user sets explicitly wins over it. This module only reads
@@ -45,7 +46,7 @@ def read_edit_defaults(source: str | Path | None) -> dict[str, Any]:
                          "settings") from exc
     except OSError as exc:
         raise InputError(f"'{path}' is not readable JSON ({exc})",
-                         "fix it or delete it to use the paper's settings") from exc
+                         "fix it or delete it to use the default settings") from exc
     if not isinstance(values, dict):
-        raise InputError(f"'{path}' does not hold a JSON object", "fix it or delete it to use the paper's settings")
+        raise InputError(f"'{path}' does not hold a JSON object", "fix it or delete it to use the default settings")
     return values

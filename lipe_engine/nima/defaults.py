@@ -1,4 +1,4 @@
-"""The edit settings for a model: the paper's, overridden by those the model ships with
+"""The edit settings for a model: ``EditParams``' defaults, overridden by those the model ships with
 (``lipe_edit_defaults.json``, see :mod:`lipe_engine.models.edit_defaults`), overridden by the user's."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def model_edit_defaults(source: str | Path | None) -> dict[str, Any]:
 
 def edit_params_for(source: str | Path | None, **explicit: Any) -> EditParams:
     """``EditParams`` for the model ``source``: ``explicit`` values (None means not given) over the
-    model's shipped settings over the paper's."""
+    model's shipped settings over ``EditParams``' defaults."""
     given = {k: v for k, v in explicit.items() if v is not None}
     params = EditParams(**{**model_edit_defaults(source), **given})
     params.validate()  # a bad value fails here, before the caller loads a model

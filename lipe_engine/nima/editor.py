@@ -43,13 +43,28 @@ STOPWORDS = {"a", "an", "the", "of", "photo", "picture", "image", "in", "on", "w
 
 @dataclass(frozen=True)
 class EditParams:
-    """Everything that controls an edit; JSON-serialisable (recorded with each saved edit)."""
+    """Everything that controls an edit; JSON-serialisable (recorded with each saved edit).
 
-    steps: int = 100
+    Only ``steps`` (100 DDPM-inversion steps, Appendix E.2) is the paper's. It states no guidance
+    scales, skip, lambda, threshold or attention resolution; those defaults are this project's own
+    choices, each with its reason beside it.
+    """
+
+    steps: int = 100  # the paper's (E.2: DDPM inversion with 100 timesteps)
+    # project's choice: 3.5 is the source guidance of edit-friendly DDPM inversion's reference code
+    # and of diffusers' LEDITS++ (enough to tie the inversion to the prompt, small enough to invert
+    # faithfully)
     cfg_source: float = 3.5
+    # project's choice: SDXL's usual sampling guidance; the inversion reference uses 7-18 (higher
+    # pushes the edit harder and drifts from the photo)
     cfg_target: float = 7.5
-    skip: int = 10  # start the edit this many steps below the noisiest
+    # project's choice (start the edit this many steps below the noisiest): the reference code uses
+    # 0-40 of 100; 10 keeps the photo's layout in the first steps without freezing the pose
+    skip: int = 10
+    # project's choice: lambda = 1, one propagation through the averaged self-attention (Eq. 2); the
+    # paper names lambda without a value, higher powers blur the mask over the subject's surroundings
     mask_lambda: int = 1
+    # project's choice: prompt-to-prompt LocalBlend's 0.3 of the normalised map
     mask_threshold: float = 0.3
     mask_softness: float = 0.0
     mask_dilate: int = 1
@@ -60,7 +75,9 @@ class EditParams:
     seeds: tuple[int | None, ...] = (None,)  # None: the pure edit-friendly noise maps
     variation: float = 0.3  # how much fresh seeded noise the seeded outputs mix into the z maps
     inversion_seed: int = 0
-    record_downsample: int | None = None  # None: coarsest attention resolution (SDXL latent/4)
+    # project's choice: None = the coarsest attention resolution (SDXL at 1024 px: 32x32), where 60 of
+    # SDXL's 70 transformer blocks sit and an L x L self-attention map stays a few MiB
+    record_downsample: int | None = None
     self_attention_stride: int = 2  # self-attention maps from every 2nd recorded layer (cost; see attention.py)
     identity_words: tuple[str, ...] | None = None
     keep_mask_history: bool = True

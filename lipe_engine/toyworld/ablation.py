@@ -1,8 +1,13 @@
-"""The paper's ablation in the toy world: learned prior vs none, NIMA mask vs none, judged by truth.
+"""The paper's ablation and peers in the toy world, every edit judged by the world's ground truth.
 
-:func:`train_prior` learns the LoRA identity prior for one individual (four ground-truth-captioned
-reference photos plus captioned class photos); :func:`run_variant` edits a set of :class:`EditCase`
-photos with one variant and measures every output against the world's ground truth;
+Arms (names and editors from :data:`lipe_engine.baselines.methods.METHODS`, the same table
+``lipe eval`` runs): the general prior (no LoRA) with and without NIMA's mask; MasaCtrl and
+LEDITS++ (diffusers' pipeline) on the general prior; DreamBooth's plain-caption prior with NIMA
+("w/o editing captions") and with MasaCtrl (DreamCtrl); LIPE's editing-caption prior without the
+mask ("w/o NIMA"), with it (LIPE) and with the pixel composite.
+
+:func:`train_prior` learns one individual's LoRA prior of either caption kind;
+:func:`run_arm` edits a set of :class:`EditCase` photos with one arm and scores every output;
 :func:`table` formats the rows like the paper's Table 2.
 """
 
@@ -13,19 +18,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from ..baselines.methods import METHODS, PRIOR_DREAMBOOTH, PRIOR_EDITING, Method
 from ..models.loader import LoadedModel
 from .checks import classify_pose, identity_distance, iou, masked_psnr, resize_mask
 from .identity import EditCase, class_scenes, reference_scenes, sks_caption
+from .sprites import POSES
 from .world import Individual
 
-# The individuals the ablation benchmark and the behavioural tests edit: one of each kind, with
-# fixed markings, so the figures are not one sprite's luck (the tests use the dog).
+# The individuals the ablation benchmark edits: one of each kind, with fixed markings, so the
+# figures are not one sprite's luck. The behavioural tests draw their own (random_individuals).
 ABLATION_INDIVIDUALS: dict[str, Individual] = {
     "dog": Individual("dog", "red", "striped", "white", "blue"),
     "robot": Individual("robot", "yellow", "spotted", "black", "red"),
     "bird": Individual("bird", "blue", "plain", "white", "orange"),
 }
+
+# Arms in the order the benchmark runs them (grouped by prior: none, DreamBooth, editing captions).
+ARMS: tuple[str, ...] = ("nima-noprior-nomask", "nima-noprior", "masactrl", "ledits", "lipe-nocaptions",
+                         "dreamctrl", "lipe-nomask", "lipe", "lipe-composite")
+PRIOR_STEPS = 300  # LoRA steps of the toy prior (the demo's)
+CLASS_IMAGES = 8  # toy class photos per prior
+
+
+def random_individuals(seed: int) -> list[Individual]:
+    """One random individual of each kind (dog, bird, robot), drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [Individual.random(rng, kind=kind) for kind in POSES]
 
 
 @dataclass
@@ -41,6 +61,8 @@ class CaseResult:
 class VariantResult:
     name: str
     cases: list[CaseResult] = field(default_factory=list)
+    images: list[Image.Image] = field(default_factory=list)  # the edits, in case order
+    source_masks: list[np.ndarray] = field(default_factory=list)  # NIMA's M^s per case (mask arms)
 
     def mean(self, attr: str) -> float:
         vals = [float(getattr(c, attr)) for c in self.cases]
@@ -54,45 +76,80 @@ class VariantResult:
                 "identity distance": self.mean("identity_distance")}
 
 
-def train_prior(model: LoadedModel, individual: Individual, out_dir: str | Path, steps: int = 300,
-                seed: int = 0, progress=None) -> Path:
+def prior_items(individual: Individual, captions: str, seed: int = 0,
+                n_class: int = CLASS_IMAGES) -> tuple[list, list]:
+    """(instance, class) (image, caption) pairs for a prior of ``captions`` kind.
+
+    Editing captions (LIPE): the world's caption with the identity as "sks <kind>" (pose, view,
+    setting in words); class photos with their own full captions. DreamBooth: "a photo of a sks
+    <kind>" for every reference and "a photo of a <kind>" for every class photo.
+    """
+    refs = reference_scenes(individual, 4, seed=seed)
+    classes = class_scenes(individual.kind, n_class, seed=seed + 1)
+    if captions == PRIOR_EDITING:
+        return ([(s.render()[0], sks_caption(s)) for s in refs], [(s.render()[0], s.caption()) for s in classes])
+    if captions == PRIOR_DREAMBOOTH:
+        kind = individual.kind
+        return ([(s.render()[0], f"a photo of a sks {kind}") for s in refs],
+                [(s.render()[0], f"a photo of a {kind}") for s in classes])
+    raise ValueError(f"unknown caption kind {captions!r}")
+
+
+def train_prior(model: LoadedModel, individual: Individual, out_dir: str | Path, steps: int = PRIOR_STEPS,
+                seed: int = 0, progress=None, captions: str = PRIOR_EDITING,  # type: ignore[no-untyped-def]
+                n_class: int = CLASS_IMAGES) -> Path:
     """LoRA prior for ``individual`` through the training API; returns the LoRA folder."""
     from ..training import TrainingConfig, train_identity_lora
 
-    refs = reference_scenes(individual, 4, seed=seed)
-    instance = [(s.render()[0], sks_caption(s)) for s in refs]
-    classes = [(s.render()[0], s.caption()) for s in class_scenes(individual.kind, 8, seed=seed + 1)]
+    instance, classes = prior_items(individual, captions, seed, n_class)
     config = TrainingConfig(max_steps=steps, resolution=64, rank=8, lr_unet=1e-3, lr_text=1e-3,
                             checkpoint_every=max(steps, 1), device="cpu", seed=seed)
     return train_identity_lora(model, instance, classes, out_dir, config=config, progress=progress)
 
 
-def run_variant(name: str, model: LoadedModel, cases: list[EditCase], personalized: bool, use_mask: bool,
-                steps: int = 50, region: list[np.ndarray] | None = None, progress=None,
-                **params: object) -> tuple[VariantResult, list[np.ndarray]]:
-    """Edit every case; returns the results and the per-case edit regions (union masks at pixel size,
-    OR the ground-truth sprite mask) so a mask-less variant can be scored on the same background."""
+def run_arm(method: Method | str, model: LoadedModel, cases: list[EditCase], steps: int = 30,
+            region: list[np.ndarray] | None = None, progress=None,  # type: ignore[no-untyped-def]
+            **params: object) -> tuple[VariantResult, list[np.ndarray]]:
+    """Edit every case with one arm (its prior already loaded on ``model``).
+
+    Returns the results and the per-case edit regions (NIMA arms: union mask at pixel size OR the
+    true sprite mask; others: the true sprite mask) so that arms can be scored on one background:
+    pass the regions of a reference arm as ``region``.
+    """
+    from ..baselines.methods import run_method
     from ..nima import edit_image, edit_params_for
 
-    out = VariantResult(name)
+    method = METHODS[method] if isinstance(method, str) else method
+    out = VariantResult(method.label)
     regions = []
     for i, case in enumerate(cases):
         photo, gt = case.scene.render()
-        src, tgt, ident = case.prompts(personalized)
+        src, tgt, ident = case.prompts(method.prior is not None)
         settings = {"skip": max(1, steps // 10), **params}
-        p = edit_params_for(model.source, steps=steps, use_mask=use_mask, **settings)
-        res = edit_image(model, photo, src, [tgt], ident, params=p, progress=progress)
-        edited = res.images[0]
+        p = edit_params_for(model.source, steps=steps, use_mask=method.use_mask, composite=method.composite,
+                            **settings)
+        union = source_mask = None
+        if method.editor == "nima":
+            res = edit_image(model, photo, src, [tgt], ident, params=p, progress=progress)
+            edited = res.images[0]
+            if method.use_mask:
+                union, source_mask = res.union_masks[0], res.source_mask
+                out.source_masks.append(source_mask)
+        else:
+            edited = run_method(method, model, photo, src, [tgt], ident, p, progress=progress)[0]
         if region is not None:
             edit_region = region[i]
+        elif union is not None:
+            edit_region = (resize_mask(union, gt.shape) > 0.5) | (gt > 0.05)
         else:
-            edit_region = (resize_mask(res.union_masks[0], gt.shape) > 0.5) | (gt > 0.05)
+            edit_region = gt > 0.05
         regions.append(edit_region)
         guess = classify_pose(edited, case.scene)
+        out.images.append(edited)
         out.cases.append(CaseResult(
             pose_reached=guess.pose == case.target_pose,
             view_kept=guess.pose == case.target_pose and guess.facing == case.scene.facing,
-            mask_iou=iou(res.source_mask, gt) if use_mask else float("nan"),
+            mask_iou=iou(source_mask, gt) if source_mask is not None else float("nan"),
             background_psnr=masked_psnr(edited, photo, ~edit_region),
             identity_distance=identity_distance(edited, case.scene, case.target_pose),
         ))
@@ -110,3 +167,27 @@ def table(rows: list[VariantResult]) -> str:
         lines.append(f"| {r.name} | {v['pose reached']:.0%} | {v['pose and view']:.0%} | {iou_text} | "
                      f"{v['background PSNR (dB)']:.1f} | {v['identity distance']:.3f} |")
     return "\n".join(lines)
+
+
+class ToyPriors:
+    """Priors of toy individuals trained on demand, once each, into ``root``; each comes loaded on
+    its own fresh copy of the toy model (tests share one instance per session)."""
+
+    def __init__(self, root: str | Path, model_source: str | Path | None = None, steps: int = PRIOR_STEPS) -> None:
+        from . import TOY_MODEL_DIR
+
+        self.root = Path(root)
+        self.model_source = str(model_source or TOY_MODEL_DIR)
+        self.steps = steps
+        self._models: dict[tuple[Individual, str], LoadedModel] = {}
+
+    def model_with(self, individual: Individual, captions: str) -> LoadedModel:
+        from ..models.loader import load_lora, load_sdxl
+
+        key = (individual, captions)
+        if key not in self._models:
+            model = load_sdxl(self.model_source, device="cpu", dtype="fp32")
+            folder = self.root / f"{len(self._models):02d}_{individual.kind}_{captions}"
+            load_lora(model, train_prior(model, individual, folder, steps=self.steps, captions=captions))
+            self._models[key] = model
+        return self._models[key]

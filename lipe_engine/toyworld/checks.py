@@ -8,6 +8,7 @@ matching over small shifts); its identity is compared by colour histograms insid
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,3 +108,43 @@ def identity_distance(image: Image.Image | np.ndarray, scene: Scene, pose: str |
     a = colour_histogram(image, drawn)
     b = colour_histogram(truth, mask > 0.5)
     return float(0.5 * np.abs(a - b).sum())
+
+
+def best_fixed_box(masks: list[np.ndarray], step: int = 2) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) of the box with the highest mean IoU against ``masks`` (boolean, one size):
+    the best guess of where a subject is that never looks at the photo."""
+    stack = np.stack([np.asarray(m, bool) for m in masks]).astype(np.float64)
+    n, h, w = stack.shape
+    s = np.zeros((n, h + 1, w + 1))
+    s[:, 1:, 1:] = stack.cumsum(1).cumsum(2)
+    area = stack.sum((1, 2))
+    xs = [(x0, x1) for x0 in range(0, w, step) for x1 in range(x0 + step, w + 1, step)]
+    x0s = np.array([x[0] for x in xs])
+    x1s = np.array([x[1] for x in xs])
+    best, best_box = -1.0, (0, h, 0, w)
+    for y0 in range(0, h, step):
+        for y1 in range(y0 + step, h + 1, step):
+            inter = s[:, y1][:, x1s] - s[:, y0][:, x1s] - s[:, y1][:, x0s] + s[:, y0][:, x0s]  # (n, boxes)
+            box_area = (y1 - y0) * (x1s - x0s)
+            mean_iou = (inter / (box_area[None, :] + area[:, None] - inter)).mean(0)
+            k = int(mean_iou.argmax())
+            if mean_iou[k] > best:
+                best, best_box = float(mean_iou[k]), (y0, y1, int(x0s[k]), int(x1s[k]))
+    return best_box
+
+
+def box_mask(box: tuple[int, int, int, int], hw: tuple[int, int]) -> np.ndarray:
+    y0, y1, x0, x1 = box
+    m = np.zeros(hw, np.float32)
+    m[y0:y1, x0:x1] = 1.0
+    return m
+
+
+@functools.lru_cache(maxsize=4)
+def position_only_box(n: int = 200, seed: int = 424242) -> tuple[int, int, int, int]:
+    """The best fixed box for sprites where this world places them (``n`` random scenes of every
+    kind from ``seed``, none of them an edit case): the position-only baseline for mask IoU."""
+    from .world import random_scene
+
+    rng = np.random.default_rng(seed)
+    return best_fixed_box([random_scene(rng).render_arrays()[1] > 0.5 for _ in range(n)])

@@ -1,0 +1,150 @@
+"""LEDITS++ (Brack et al., CVPR 2024) as a peer from outside the project: diffusers' own
+``LEditsPPPipelineStableDiffusionXL``, not a re-implementation.
+
+The pipeline is built around the loaded model's own components (UNet with whatever LoRA is
+loaded, VAE, both text encoders and tokenizers), with a ``DDIMScheduler`` made from the model's
+scheduler config: with DDIM the pipeline's ``invert`` is the same edit-friendly DDPM inversion
+NIMA uses (Huberman-Spiegelglas et al.). It sees the same photo (at the same model size), the same
+prompts and the same step count as the other methods: our ``steps``/``skip`` (a ``steps``-step
+schedule, sampling from ``skip`` steps below the noisiest) map to its ``num_inversion_steps =
+steps - skip`` and ``skip = skip / (steps - skip)`` (it schedules ``n * (1 + skip)`` steps and keeps
+the last ``n``).
+
+LEDITS++ edits by concepts rather than by a full target prompt: the target prompt is the concept
+to add and, with ``remove_source`` (default), the source prompt the concept to remove, so the guidance
+points from the photo's description to the target's, each masked by LEDITS++'s own implicit mask
+(``edit_threshold``). Guidance strength and threshold are diffusers' defaults (5 and 0.9): what a
+user trying the pipeline gets.
+
+The pipeline replaces the UNet's attention processors (its inversion installs plain
+``AttnProcessor``, its sampling LEDITS++'s cross-attention store) and does not put them back;
+:func:`ledits_edit` restores the model's own processors afterwards, so a later NIMA edit or a
+user's processors see the UNet as they left it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+
+from ..errors import InputError
+from ..images import prepare_image
+from ..models.loader import LoadedModel
+from ..nima.denoiser import check_prompt
+from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
+
+
+@dataclass(frozen=True)
+class LeditsParams:
+    steps: int = 100
+    skip: int = 10
+    cfg_source: float = 3.5  # inversion guidance with the source prompt (the pipeline's default too)
+    edit_guidance: float = 5.0  # diffusers' default edit_guidance_scale
+    edit_threshold: float = 0.9  # diffusers' default: keep the top 10% of each concept's guidance
+    remove_source: bool = True  # also guide away from the source prompt (reverse direction)
+    zero_noise_steps: int = 3  # diffusers' default for SDXL (noise artefacts otherwise); at most all
+    # sampled steps but one (a very short CPU run keeps some noise)
+    inversion_seed: int = 0
+
+    def validate(self) -> None:
+        if not 2 <= self.steps <= 1000:
+            raise InputError(f"steps={self.steps} is out of range", "use 2 to 1000")
+        if not 0 <= self.skip < self.steps:
+            raise InputError(f"skip={self.skip} is out of range", f"use 0 to {self.steps - 1}")
+        if not 0.0 <= self.edit_threshold < 1.0:
+            raise InputError(f"LEDITS++ edit threshold {self.edit_threshold} is out of range", "use 0 to 0.99")
+        if not 0.0 <= self.edit_guidance <= 100.0 or not 0.0 <= self.cfg_source <= 100.0:
+            raise InputError("LEDITS++ guidance is out of range", "use 0 to 100")
+        if not 0 <= self.zero_noise_steps <= 1000:
+            raise InputError(f"zero_noise_steps={self.zero_noise_steps} is out of range", "use 0 to 1000")
+
+    def inversion_steps(self) -> tuple[int, float]:
+        """(num_inversion_steps, skip fraction) of the pipeline for our (steps, skip)."""
+        n = self.steps - self.skip
+        frac = self.skip / n
+        if int(n * (1 + frac)) != self.steps:  # float round-down (e.g. 27 * 1.111... = 29.999...)
+            frac += 1e-9
+        return n, frac
+
+
+@dataclass
+class LeditsResult:
+    images: list[Image.Image]  # one per target prompt, at the photo's original size
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def ledits_pipeline(model: LoadedModel) -> Any:
+    """diffusers' LEDITS++ SDXL pipeline sharing ``model``'s components (nothing copied)."""
+    from diffusers import DDIMScheduler, LEditsPPPipelineStableDiffusionXL
+
+    pipe = model.pipe
+    scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    lp = LEditsPPPipelineStableDiffusionXL(
+        vae=pipe.vae, text_encoder=pipe.text_encoder, text_encoder_2=pipe.text_encoder_2,
+        tokenizer=pipe.tokenizer, tokenizer_2=pipe.tokenizer_2, unet=pipe.unet, scheduler=scheduler,
+        add_watermarker=False,
+    )
+    lp.set_progress_bar_config(disable=True)
+    return lp
+
+
+@torch.no_grad()
+def ledits_edit(
+    model: LoadedModel,
+    image: str | os.PathLike[str] | Image.Image,
+    source_prompt: str,
+    target_prompts: list[str] | str,
+    params: LeditsParams = LeditsParams(),
+    progress: ProgressReporter | ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> LeditsResult:
+    """Edit ``image`` toward each target prompt with diffusers' LEDITS++ (one inversion, one
+    sampling per target)."""
+    params.validate()
+    reporter = as_reporter(progress, cancel)
+    pipe = model.pipe
+    targets = [target_prompts] if isinstance(target_prompts, str) else list(target_prompts)
+    if not targets:
+        raise InputError("no target prompt given", "describe the new pose")
+    source = check_prompt(source_prompt, "source prompt", pipe.tokenizer)
+    targets = [check_prompt(t, "target prompt", pipe.tokenizer) for t in targets]
+    # the same model-size photo the other methods edit (LEDITS++ needs sides that are multiples of 32)
+    multiple = max(32, model.vae_scale_factor * 2 ** (len(pipe.unet.config.down_block_types) - 1))
+    photo = prepare_image(image, model.native_size, multiple)
+    n, frac = params.inversion_steps()
+    t0 = time.perf_counter()
+    lp = ledits_pipeline(model)
+    original = dict(pipe.unet.attn_processors)
+    reporter.start("LEDITS++", 1 + len(targets) * n)
+    try:
+        gen = torch.Generator().manual_seed(params.inversion_seed)
+        lp.invert(image=photo.image, source_prompt=source, source_guidance_scale=params.cfg_source,
+                  num_inversion_steps=n, skip=frac, generator=gen,
+                  num_zero_noise_steps=min(params.zero_noise_steps, n - 1))
+        reporter.step(stage="LEDITS++ inversion")
+
+        def on_step(_pipe: Any, i: int, t: Any, kwargs: dict) -> dict:
+            reporter.step()  # raises Cancelled between steps
+            return kwargs
+
+        images = []
+        for target in targets:
+            concepts, reverse = [target], [False]
+            if params.remove_source:
+                concepts, reverse = [target, source], [False, True]
+            out = lp(editing_prompt=concepts, reverse_editing_direction=reverse,
+                     edit_guidance_scale=[params.edit_guidance] * len(concepts),
+                     edit_threshold=[params.edit_threshold] * len(concepts),
+                     generator=torch.Generator().manual_seed(params.inversion_seed),
+                     callback_on_step_end=on_step)
+            img = out.images[0]
+            images.append(img if img.size == photo.original_size
+                          else img.resize(photo.original_size, Image.Resampling.LANCZOS))
+    finally:
+        pipe.unet.set_attn_processor(original)
+    return LeditsResult(images, {"seconds": time.perf_counter() - t0})
