@@ -30,7 +30,9 @@ def test_pipeline_shares_the_models_components(tiny_model):
     from diffusers import DDIMScheduler, LEditsPPPipelineStableDiffusionXL
 
     lp = ledits_pipeline(tiny_model)
-    assert type(lp) is LEditsPPPipelineStableDiffusionXL
+    # diffusers' own pipeline: the one override is the photo's dtype on its way into the fp32 VAE
+    assert type(lp).__mro__[1] is LEditsPPPipelineStableDiffusionXL
+    assert [n for n in vars(type(lp)) if not n.startswith("__")] == ["encode_image"]
     assert isinstance(lp.scheduler, DDIMScheduler)  # the edit-friendly DDPM inversion
     assert lp.unet is tiny_model.pipe.unet and lp.vae is tiny_model.pipe.vae
     assert lp.text_encoder_2 is tiny_model.pipe.text_encoder_2

@@ -35,6 +35,7 @@ from PIL import Image
 from ..errors import InputError
 from ..images import prepare_image
 from ..models.loader import LoadedModel
+from ..models.vae import decode_latents
 from ..nima.denoiser import check_prompt
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 
@@ -82,9 +83,20 @@ def ledits_pipeline(model: LoadedModel) -> Any:
     """diffusers' LEDITS++ SDXL pipeline sharing ``model``'s components (nothing copied)."""
     from diffusers import DDIMScheduler, LEditsPPPipelineStableDiffusionXL
 
+    class FP32VaeLedits(LEditsPPPipelineStableDiffusionXL):
+        """The pipeline as diffusers ships it, but for the one dtype crossing it gets wrong with an
+        fp32 VAE beside a bf16/fp16 model (the house's policy, lipe_engine.devices): it casts the
+        photo to the text encoder's dtype before the VAE encodes it ("Input type (BFloat16) and
+        bias type (float)"). The photo is encoded in the VAE's dtype and the latents handed back in
+        the model's; the decode side is done by ledits_edit (output_type="latent")."""
+
+        def encode_image(self, image: Any, dtype: Any = None, **kwargs: Any) -> Any:
+            x0, resized = super().encode_image(image, dtype=self.vae.dtype, **kwargs)
+            return x0.to(dtype), resized
+
     pipe = model.pipe
     scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
-    lp = LEditsPPPipelineStableDiffusionXL(
+    lp = FP32VaeLedits(
         vae=pipe.vae, text_encoder=pipe.text_encoder, text_encoder_2=pipe.text_encoder_2,
         tokenizer=pipe.tokenizer, tokenizer_2=pipe.tokenizer_2, unet=pipe.unet, scheduler=scheduler,
         add_watermarker=False,
@@ -141,8 +153,9 @@ def ledits_edit(
                      edit_guidance_scale=[params.edit_guidance] * len(concepts),
                      edit_threshold=[params.edit_threshold] * len(concepts),
                      generator=torch.Generator().manual_seed(params.inversion_seed),
-                     callback_on_step_end=on_step)
-            img = out.images[0]
+                     callback_on_step_end=on_step, output_type="latent")
+            pixels = decode_latents(pipe.vae, out.images)  # fp32 VAE, whatever the model's dtype
+            img = lp.image_processor.postprocess(pixels, output_type="pil")[0]
             images.append(img if img.size == photo.original_size
                           else img.resize(photo.original_size, Image.Resampling.LANCZOS))
     finally:
