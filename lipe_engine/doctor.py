@@ -129,7 +129,28 @@ def check_versions(lock: Path | None = None, pins: dict[str, str] | None = None)
                                     _install_hint(lock, name, want)))
         else:
             findings.append(Finding("ok", f"{name} {have}"))
+    named = {canonical(n) for n in (*CORE, *OPTIONAL)}
+    others = [m for m in lock_mismatches(pins) if m.split()[0] not in named]
+    if others:
+        findings.append(Finding("warning", f"{len(others)} other package(s) differ from the lock: "
+                                           + ", ".join(others[:5]) + (" ..." if len(others) > 5 else ""),
+                                "reinstall with `make install` (or pip install -c requirements-lock.txt ...)"))
     return findings
+
+
+def lock_mismatches(pins: dict[str, str] | None = None) -> list[str]:
+    """Every installed package the lock names but at another version ("name have (lock want)")."""
+    if pins is None:
+        lock = lock_path()
+        if lock is None:
+            return []
+        pins = read_lock(lock)
+    wrong = []
+    for dist in metadata.distributions():
+        name = canonical(dist.metadata["Name"] or "")
+        if name in pins and base_version(dist.version) != base_version(pins[name]):
+            wrong.append(f"{name} {dist.version} (lock {pins[name]})")
+    return sorted(set(wrong))
 
 
 def require_tested_stack() -> None:

@@ -56,12 +56,16 @@ def test_lock_has_no_index_urls_or_local_torch_build() -> None:
 
 
 def test_installed_versions_are_the_locked_ones() -> None:
-    wrong = []
-    for dist in metadata.distributions():
-        name = doctor.canonical(dist.metadata["Name"])
-        if name in PINS and doctor.base_version(dist.version) != doctor.base_version(PINS[name]):
-            wrong.append(f"{name} {dist.version} (lock {PINS[name]})")
+    wrong = doctor.lock_mismatches(PINS)
     assert not wrong, "not the locked versions: " + ", ".join(wrong)
+
+
+def test_a_package_at_another_version_is_found(monkeypatch) -> None:
+    pins = dict(PINS, tqdm="0.0.1")  # as if the lock asked for another tqdm than the one installed
+    assert [m for m in doctor.lock_mismatches(pins) if m.startswith("tqdm ")] == [
+        f"tqdm {metadata.version('tqdm')} (lock 0.0.1)"]
+    (other,) = [f for f in doctor.check_versions(LOCK, pins) if "other package" in f.what]
+    assert other.severity == "warning" and "tqdm" in other.what
 
 
 def test_lock_is_closed_over_the_installed_packages_dependencies() -> None:
