@@ -6,9 +6,10 @@ import argparse
 import functools
 from pathlib import Path
 
+from .. import locations
 from ..errors import InputError
 from ._progress import TerminalProgress
-from .library import add_data_dir_option
+from .library import add_data_dir_option, open_existing_library
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the wanted result; repeat for several edits sharing one inversion")
     p.add_argument("--identity-prompt", required=True, help="the subject with its rare token, e.g. 'a sks dog'")
     p.add_argument("--lora", action="append", default=[], help="personalized prior (LoRA folder or .safetensors)")
-    p.add_argument("--model", default=None, help="SDXL folder, .safetensors file or cached hub id (default: configured)")
+    p.add_argument("--model", default=None, help="SDXL folder, .safetensors file or cached hub id (default: the configured one: "
+                   "library setting sdxl_model, else $LIPE_SDXL_MODEL, else the shipped toy model)")
     p.add_argument("--model-config", default=None, help="diffusers SDXL folder with configs for a single-file model")
     p.add_argument("--out", required=True, help="output PNG; with several outputs, _1, _2... are added")
     p.add_argument("--overwrite", action="store_true",
@@ -49,22 +51,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true")
     add_data_dir_option(p)
     p.set_defaults(func=run)
-
-
-def default_model() -> str:
-    """The configured model, else the shipped toy-world model."""
-    try:
-        from ..toyworld import default_model_source  # type: ignore[attr-defined]
-
-        return str(default_model_source())
-    except (ImportError, AttributeError, FileNotFoundError) as exc:
-        raise InputError("no model configured", "pass --model with an SDXL folder, file or hub id") from exc
-
-
-def default_cache_dir() -> Path:
-    from ..app_dirs import user_dir
-
-    return user_dir("cache") / "inversions"
 
 
 def save_mask(arr, dest) -> None:  # type: ignore[no-untyped-def]
@@ -126,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
                        *(("target prompt", t) for t in args.prompt_target)):
         if not text.strip():  # the token-length check needs the tokenizer: it runs once the model is loaded
             raise InputError(f"the {what} is empty", "describe it in words, e.g. 'a photo of a sks dog sitting'")
-    source = args.model or default_model()
+    with open_existing_library(args) as lib:
+        source = locations.sdxl_model(args.model, lib)
     seeds: tuple[int | None, ...] = (None, *args.seed) if args.seed else (None,)
     params = edit_params_for(  # options not given fall back to the model's shipped settings, then the paper's
         source, steps=args.steps, skip=args.skip, cfg_source=args.cfg_source, cfg_target=args.cfg_target,
@@ -146,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_sdxl(source, device=args.device, dtype=args.precision, config=args.model_config)
     for lora in args.lora:
         load_lora(model, lora)
-    cache = InversionCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+    cache = InversionCache(Path(args.cache_dir) if args.cache_dir else locations.inversion_cache_dir())
     res = edit_image(model, args.image, args.prompt_source, args.prompt_target, args.identity_prompt,
                      params, progress=TerminalProgress(quiet=args.quiet), cache=cache)
     for img, path in zip(res.images, paths, strict=True):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
-from ..library import Library
+from ..library import Library, default_data_dir
 from ..library.embeddings import ENV_MODEL, SETTING_KEY, ImageEmbedder, embed_photos, load_configured
 from ._progress import TerminalProgress
 
@@ -22,6 +25,20 @@ def add_data_dir_option(p: argparse.ArgumentParser) -> None:
 
 def open_library(args: argparse.Namespace) -> Library:
     return Library.open(getattr(args, "data_dir", None))
+
+
+@contextlib.contextmanager
+def open_existing_library(args: argparse.Namespace) -> Iterator[Library | None]:
+    """The library of ``--data-dir`` for reading its settings, or None where there is none yet
+    (a command that only reads a setting must not create a library as a side effect)."""
+    from ..locations import DataLayout
+
+    folder = Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else default_data_dir()
+    if not DataLayout(folder).database.is_file():
+        yield None
+        return
+    with Library.open(folder) as lib:
+        yield lib
 
 
 def _print_report(report, stream=None) -> None:

@@ -20,9 +20,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .. import locations
 from ..errors import InputError
 from ..progress import ProgressReporter
-from ..training import locations
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def _class_data(lib, ident, loaded, count, steps, resolution, seed, reporter, no
     from ..prompts import regularization_prompts
     from ..training.class_images import class_images_dir, render_class_images
 
-    cache = locations.data_cache_dir(lib)
+    cache = locations.DataLayout(lib.data_dir).regularization
     llm = locations.resolve("llm_gguf", None, lib)
     prompts = regularization_prompts(ident.class_word, count, llm_path=llm, cache_dir=cache, progress=reporter,
                                      rare_token=ident.token)

@@ -61,7 +61,7 @@ Public API (stable; other parts of the app code against this)::
     lib.transaction()   # context manager: one BEGIN IMMEDIATE write (for multi-call atomicity)
 
     # "find similar photos" (lipe_engine.library.embeddings); CLIP from a folder or the HF cache
-    emb = embeddings.load_configured(lib)          # $LIPE_EMBEDDING_MODEL or setting "embedding_model";
+    emb = embeddings.load_configured(lib)          # setting "embedding_model" or $LIPE_EMBEDDING_MODEL;
                                                    # raises EmbeddingModelMissing (one line) if none
     emb = embeddings.ImageEmbedder.load(folder_or_hub_id, device=None)
     embeddings.embed_photos(lib, emb, photos=None, progress=cb, cancel=token) -> int (newly embedded)

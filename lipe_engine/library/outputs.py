@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ..locations import DataLayout
 from .captions import CaptionsMixin
 from .db import LibraryError
 from .identities import IdentityRef
@@ -35,7 +36,7 @@ class OutputsMixin(CaptionsMixin):
 
     @property
     def loras_dir(self) -> Path:
-        return self.data_dir / "loras"
+        return DataLayout(self.data_dir).loras
 
     def new_lora_dir(self, identity: IdentityRef) -> Path:
         """A fresh, empty folder for a LoRA of ``identity`` under the data dir (created)."""
@@ -89,7 +90,7 @@ class OutputsMixin(CaptionsMixin):
 
     @property
     def edits_dir(self) -> Path:
-        return self.data_dir / "edits"
+        return DataLayout(self.data_dir).edits
 
     def new_edit_path(self, photo: PhotoRef, suffix: str = ".png") -> Path:
         """A fresh file name for an edit of ``photo`` under the data dir (folder created, file not)."""
