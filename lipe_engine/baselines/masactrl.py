@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..edit_settings import DEFAULTS
 from ..errors import InputError
 from ..images import prepare_image, to_pil, to_tensor
 from ..models.loader import LoadedModel
@@ -162,10 +163,10 @@ def mutual_self_attention(unet: Any, controller: MasaController) -> Iterator[lis
 
 @dataclass(frozen=True)
 class MasaCtrlParams:
-    steps: int = 100
-    cfg_source: float = 3.5
-    cfg_target: float = 7.5
-    skip: int = 10
+    steps: int = DEFAULTS["steps"]  # the same inversion and guidance as NIMA's (lipe_engine.edit_settings)
+    cfg_source: float = DEFAULTS["cfg_source"]
+    cfg_target: float = DEFAULTS["cfg_target"]
+    skip: int = DEFAULTS["skip"]
     start_step: int | None = None  # counted from the first sampled step (after skip); None: 8% of steps
     start_layer: int | None = None  # None: the first decoder self-attention layer
     end_layer: int | None = None  # exclusive; None: the last layer

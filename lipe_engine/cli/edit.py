@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import functools
 from pathlib import Path
 
 from .. import locations
+from ..edit_settings import EDIT_OPTIONS, SEED_MAX, SETTINGS, option_help
 from ..errors import InputError
 from ._progress import TerminalProgress
 from .library import add_data_dir_option, open_existing_library
@@ -31,20 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (never an original photo of the library)")
     p.add_argument("--save-masks", default=None, metavar="DIR", help="write source/target/union masks as PNGs here")
-    p.add_argument("--steps", type=int, default=None,
-                   help="default: 100 (the paper's), or the model's own setting")
-    p.add_argument("--skip", type=int, default=None,
-                   help="default: 10 (this project's choice; the paper gives none), or the model's own setting")
-    p.add_argument("--cfg-source", type=float, default=None,
-                   help="default: 3.5 (edit-friendly inversion's; the paper gives none), or the model's own setting")
-    p.add_argument("--cfg-target", type=float, default=None,
-                   help="default: 7.5 (SDXL's usual; the paper gives none), or the model's own setting")
-    p.add_argument("--mask-lambda", type=int, default=None, help="self-attention refinement power (Eq. 2; default 1, this project's choice)")
-    p.add_argument("--mask-threshold", type=float, default=None, help="default: 0.3 (prompt-to-prompt's), or the model's own setting")
+    for name in EDIT_OPTIONS:  # declared once with EditParams: range, default and help
+        setting = SETTINGS[name]
+        p.add_argument(setting.option, type=setting.kind, default=None, help=option_help(name))
     p.add_argument("--no-mask", action="store_true", help="ablation: no NIMA blend")
     p.add_argument("--composite", action="store_true", help="paste original pixels back outside the mask")
     p.add_argument("--seed", type=int, action="append", default=None,
-                   help="extra variations with this seed, 0 to 2**32-1 (repeatable)")
+                   help=f"extra variations with this seed, 0 to {SEED_MAX} (repeatable)")
     p.add_argument("--device", default=None)
     p.add_argument("--precision", default=None, help="auto, fp32, fp16 or bf16")
     p.add_argument("--cache-dir", default=None, help="inversion cache folder (default: app cache)")
@@ -53,30 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def save_mask(arr, dest) -> None:  # type: ignore[no-untyped-def]
-    import numpy as np
-    from PIL import Image
-
-    Image.fromarray((np.clip(arr, 0, 1) * 255).astype("uint8")).save(dest, format="PNG")
-
-
-IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
-
-
-def output_paths(out: Path, n: int) -> list[Path]:
-    """One output keeps its name; several get _1, _2... (one per target prompt x seed)."""
-    return [out] if n == 1 else [out.with_name(f"{out.stem}_{i + 1}{out.suffix}") for i in range(n)]
-
-
-def mask_paths(folder: Path, n: int) -> list[Path]:
-    return [folder / "source_mask.png", *(folder / f"{kind}_mask_{i + 1}.png"
-                                          for i in range(n) for kind in ("target", "union"))]
-
-
 def check_outputs(args: argparse.Namespace, n: int) -> tuple[list[Path], Path | None]:
     """Every file the edit will write, checked before any work: no model loads for a bad path."""
     from ..library import default_data_dir
     from ..library.safe_paths import check_new_file, writable_folder
+    from ..nima.outputs import IMAGE_FORMATS, mask_paths, output_paths
 
     out = Path(args.out).expanduser()
     if out.suffix.lower() not in IMAGE_FORMATS:
@@ -126,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
 
         quiet_model_loading()
 
-    from ..library.safe_paths import write_new_file
     from ..models.loader import load_lora, load_sdxl
     from ..nima import InversionCache, edit_image
+    from ..nima.outputs import write_edit_files
 
     model = load_sdxl(source, device=args.device, dtype=args.precision, config=args.model_config)
     for lora in args.lora:
@@ -136,16 +110,7 @@ def run(args: argparse.Namespace) -> int:
     cache = InversionCache(Path(args.cache_dir) if args.cache_dir else locations.inversion_cache_dir())
     res = edit_image(model, args.image, args.prompt_source, args.prompt_target, args.identity_prompt,
                      params, progress=TerminalProgress(quiet=args.quiet), cache=cache)
-    for img, path in zip(res.images, paths, strict=True):
-        write_new_file(path, functools.partial(_save_image, img, IMAGE_FORMATS[path.suffix.lower()]),
-                       overwrite=args.overwrite)
+    for path in write_edit_files(res, paths, masks, overwrite=args.overwrite)[: len(paths)]:
         print(path)
-    if masks is not None:
-        arrays = [res.source_mask, *(m for pair in zip(res.target_masks, res.union_masks, strict=True) for m in pair)]
-        for arr, path in zip(arrays, mask_paths(masks, len(res.target_masks)), strict=True):
-            write_new_file(path, functools.partial(save_mask, arr), overwrite=args.overwrite)
     return 0
 
-
-def _save_image(img, fmt: str, dest) -> None:  # type: ignore[no-untyped-def]
-    img.save(dest, format=fmt)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .. import locations
+from ..edit_settings import EDIT_OPTIONS, SETTINGS
 from ._progress import TerminalProgress
 from .library import add_data_dir_option, open_existing_library
 
@@ -34,12 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-config", default=None, help="diffusers SDXL folder with configs for a single-file model")
     p.add_argument("--device", default=None)
     p.add_argument("--precision", default=None, help="auto, fp32, fp16 or bf16")
-    p.add_argument("--steps", type=int, default=100, help="DDPM steps for every method (paper: 100)")
-    p.add_argument("--skip", type=int, default=10)
-    p.add_argument("--cfg-source", type=float, default=3.5)
-    p.add_argument("--cfg-target", type=float, default=7.5)
-    p.add_argument("--mask-lambda", type=int, default=1, help="NIMA: self-attention refinement power (Eq. 2)")
-    p.add_argument("--mask-threshold", type=float, default=0.3, help="NIMA: mask threshold")
+    for name in EDIT_OPTIONS:  # every method shares these; defaults and help as lipe edit's (one place)
+        s = SETTINGS[name]
+        p.add_argument(s.option, type=s.kind, default=s.default, help=f"{s.help} (default: %(default)s)")
     p.add_argument("--masactrl-step", type=int, default=None,
                    help="MasaCtrl: first controlled step after skip (default: 8%% of --steps, MasaCtrl's 4 of 50)")
     p.add_argument("--masactrl-layer", type=int, default=None,
