@@ -27,7 +27,7 @@ from ..edit_settings import DEFAULTS, SEED_MAX, SETTINGS, check_int
 from ..errors import InputError
 from ..images import PreparedImage, prepare_image, to_pil, to_tensor
 from ..models.loader import LoadedModel
-from ..models.vae import decode_latents
+from ..models.vae import decode_latents, encode_pixels
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from .attention import AttentionRecorder, AttentionStore, recorded_layers, recording
 from .batching import edit_batch_size, sample_in_batches
@@ -174,11 +174,7 @@ class NimaSession:
 
     @torch.no_grad()
     def encode_photo(self) -> torch.Tensor:
-        vae = self.model.pipe.vae
-        x = to_tensor(self.photo.image).to(vae.device, vae.dtype)
-        lat = vae.encode(x).latent_dist.mean
-        shift = getattr(vae.config, "shift_factor", None) or 0.0
-        return ((lat - shift) * vae.config.scaling_factor).float()
+        return encode_pixels(self.model.pipe.vae, to_tensor(self.photo.image))
 
     def cache_key(self) -> str:
         p = self.params
