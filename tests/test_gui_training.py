@@ -9,33 +9,20 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from gui_helpers import make_library  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path: Path, tiny_sdxl_dir: Path, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
-    from lipe_desktop.context import AppContext
-    from lipe_desktop.main_window import MainWindow
-
-    shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, _t, msg, *a, **k: shown.append(msg)))
+def window(open_window, tiny_sdxl_dir: Path, monkeypatch):
     monkeypatch.setattr("lipe_desktop.settings.toy_model", lambda: "")  # "no model" stays testable
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the training child: one torch thread on shared cores
-    data, _ = make_library(tmp_path, 4)
-    ctx = AppContext.open(data)
-    ctx.settings.sdxl_model = str(tiny_sdxl_dir)
-    ctx.settings.device = "cpu"
-    win = MainWindow(ctx)
-    win.shown_errors = shown
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    ctx.close()
+
+    def tiny_on_cpu(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.settings.sdxl_model = str(tiny_sdxl_dir)
+        ctx.settings.device = "cpu"
+
+    return open_window(4, warnings=True, setup=tiny_on_cpu)
 
 
 def test_queue_reorder_and_readable_errors(window, qtbot) -> None:

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture()
 def data(tmp_path: Path, monkeypatch, tiny_sdxl_dir: Path) -> Path:
-    from gui_helpers import make_library
+    from lipe_engine.testing.libraries import make_library
 
     for var in ("LIPE_LLAVA_GGUF", "LIPE_LLAVA_MMPROJ", "LIPE_LLM_GGUF", "LIPE_SDXL_MODEL"):
         monkeypatch.delenv(var, raising=False)

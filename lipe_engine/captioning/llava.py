@@ -19,7 +19,6 @@ import inspect
 import io
 import os
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -193,9 +192,3 @@ class LlavaCaptioner:
                                  "check that the model and mmproj belong together and n_ctx fits the image tokens") from exc
         return str(reply["choices"][0]["message"].get("content") or "")
 
-
-@contextlib.contextmanager
-def llava_captioner(llava: str | os.PathLike[str] | None, mmproj: str | os.PathLike[str] | None,
-                    **kwargs: Any) -> Iterator[LlavaCaptioner]:
-    with LlavaCaptioner(llava, mmproj, **kwargs) as cap:
-        yield cap

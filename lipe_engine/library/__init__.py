@@ -9,7 +9,7 @@ Public API (stable; other parts of the app code against this)::
 
     # folders and photos (originals are only ever read)
     folder = lib.add_folder("~/Pictures")            # Folder(id, path, added_at, last_scan_at, missing)
-    report = lib.scan(folder_ids=None, progress=cb, cancel=token)   # ScanReport: added/changed/removed/
+    report = lib.scan(folders=None, progress=cb, cancel=token)     # ScanReport: added/changed/removed/
                                                      # unchanged/duplicates, skipped=[(path, reason)]
     lib.list_folders(); lib.get_folder(id_or_path); lib.remove_folder(ref)
     lib.list_photos(folder=None, include_missing=False, include_duplicates=True,
