@@ -11,14 +11,12 @@ with its reason beside it.
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InputError
+from .validation import SEED_MAX, check_float, check_int
 
-SEED_MAX = 2**32 - 1
+__all__ = ["DEFAULTS", "EDIT_OPTIONS", "SEED_MAX", "SETTINGS", "Setting", "check_float", "check_int", "option_help"]
 
 
 @dataclass(frozen=True)
@@ -84,23 +82,3 @@ def option_help(name: str) -> str:
     """``lipe edit``'s help for the option of ``name``: what it does, its range and default."""
     s = SETTINGS[name]
     return f"{s.help}; {s.low:g} to {s.high:g} (default: {s.default:g}, or the model's own setting)"
-
-
-def check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputError(f"{name}={value!r} is not a whole number", f"use {low} to {high}")
-    if not low <= int(value) <= high:
-        raise InputError(f"{name}={value} is out of range", f"use {low} to {high}")
-
-
-def check_float(name: str, value: Any, low: float, high: float, hint: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputError(f"{name}={value!r} is not a number", f"use {low:g} to {high:g} ({hint})")
-    try:
-        as_float = float(value)
-    except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
-        as_float = math.inf
-    if not math.isfinite(as_float):
-        raise InputError(f"{name}={value} is not a finite number", f"use {low:g} to {high:g} ({hint})")
-    if not low <= as_float <= high:
-        raise InputError(f"{name}={value:g} is out of range", f"use {low:g} to {high:g} ({hint})")

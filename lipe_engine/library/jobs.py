@@ -8,26 +8,16 @@ its worker's identity, so two worker processes never take the same job.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._base import LibraryBase, now_iso
+from ._base import LibraryBase, now_iso, to_json
 from .db import LibraryError
 from .records import JOB_STATES, Job
 
 _FINISHED = ("done", "failed", "cancelled")
 _UNSET: Any = object()
 MAX_LOG_CHARS = 200_000  # the log keeps its tail; older lines are dropped
-
-
-def _json(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise LibraryError(
-            f"job {what} is not JSON-serialisable ({exc})", "pass plain dicts, lists, str and numbers"
-        ) from exc
 
 
 class JobsMixin(LibraryBase):
@@ -42,7 +32,7 @@ class JobsMixin(LibraryBase):
         with self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO jobs(kind, config, identity_id) VALUES (?, ?, ?)",
-                (kind, _json(config or {}, "config"), identity),
+                (kind, to_json(config or {}, "job config"), identity),
             )
         return self.get_job(int(cur.lastrowid or 0))
 
@@ -116,7 +106,7 @@ class JobsMixin(LibraryBase):
             if message is not None:
                 sets["message"] = message
             if result is not _UNSET:
-                sets["result"] = _json(result, "result")
+                sets["result"] = to_json(result, "job result")
             if log:
                 text = row["log"] + (log if log.endswith("\n") else log + "\n")
                 sets["log"] = text[-MAX_LOG_CHARS:]
@@ -171,14 +161,14 @@ class JobsMixin(LibraryBase):
                 job = Job.from_row(row)
                 if is_orphan(job):
                     c.execute("UPDATE jobs SET result = ?, updated_at = ? WHERE id = ?",
-                              (_json({"worker": worker}, "result"), now_iso(), job.id))
+                              (to_json({"worker": worker}, "job result"), now_iso(), job.id))
                     return self.get_job(job.id)
         return None
 
     @staticmethod
     def _mark_claimed(c: Any, job_id: int, worker: dict[str, Any] | None) -> None:
         now = now_iso()
-        result = _json({"worker": worker}, "result") if worker is not None else None
+        result = to_json({"worker": worker}, "job result") if worker is not None else None
         c.execute("UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?), updated_at = ?, "
                   "result = COALESCE(?, result) WHERE id = ?", (now, now, result, job_id))
 
