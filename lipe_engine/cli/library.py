@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..library import Library, default_data_dir
@@ -21,6 +21,19 @@ def add_data_dir_option(p: argparse.ArgumentParser) -> None:
         default=None,
         help="library folder (default: $LIPE_DATA_DIR, else the user data folder)",
     )
+
+
+def action_adder(group: argparse.ArgumentParser, dest: str) -> Callable[..., argparse.ArgumentParser]:
+    """For ``lipe GROUP ACTION``: ``cmd(action, func, help)`` adds one action, with --data-dir."""
+    sub = group.add_subparsers(dest=dest, metavar="ACTION", required=True)
+
+    def cmd(action: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(action, help=help)
+        add_data_dir_option(p)
+        p.set_defaults(func=func)
+        return p
+
+    return cmd
 
 
 def open_library(args: argparse.Namespace) -> Library:
@@ -180,13 +193,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     lib = subparsers.add_parser("library", help="photo folders, scanning and listing")
-    sub = lib.add_subparsers(dest="library_command", metavar="ACTION", required=True)
-
-    def cmd(name: str, func, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help)
-        add_data_dir_option(p)
-        p.set_defaults(func=func)
-        return p
+    cmd = action_adder(lib, "library_command")
 
     p = cmd("add", _add, "add a folder of photos (and scan it)")
     p.add_argument("folder")
