@@ -27,17 +27,16 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from nima_reference import three_pass_edit  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from lipe_engine.models.loader import load_sdxl  # noqa: E402
 from lipe_engine.models.tiny import build_tiny_sdxl  # noqa: E402
 from lipe_engine.nima import EditParams, InversionCache, NimaSession, edit_image  # noqa: E402
 from lipe_engine.progress import ProgressReporter  # noqa: E402
+from lipe_engine.testing.nima_reference import three_pass_edit  # noqa: E402
 
 SRC, TGT, TGT2, IDENT = "a photo of a sks dog sitting", "a photo of a sks dog standing", "a sks dog running", "a sks dog"
 

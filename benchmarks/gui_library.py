@@ -32,7 +32,6 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 def make_originals(folder: Path, n: int) -> list[Path]:
@@ -55,7 +54,9 @@ def make_originals(folder: Path, n: int) -> list[Path]:
 
 
 def build_library(root: Path, n: int, distinct: int) -> Path:
-    from gui_helpers import make_big_library  # the same bulk insert the 10k-photo GUI test uses
+    from lipe_engine.testing.libraries import (
+        make_big_library,  # the same bulk insert the 10k-photo GUI test uses
+    )
 
     return make_big_library(root, n, originals=make_originals(root / "originals", distinct))
 

@@ -26,12 +26,12 @@ class AppContext(QObject):
         self.library = library
         self.settings = settings
         self.pool = WorkerPool(self)
-        self.models: object | None = None  # bridge.ModelHolder, created on first edit
+        self.models: object | None = None  # edit.engine's model holder, created on the first edit
 
     @classmethod
     def open(cls, data_dir: str | Path | None = None) -> AppContext:
         lib = Library.open(data_dir)
-        return cls(lib, AppSettings.load(lib.data_dir))
+        return cls(lib, AppSettings.load(lib.data_dir, lib))
 
     @property
     def data_dir(self) -> Path:
@@ -39,7 +39,7 @@ class AppContext(QObject):
 
     def save_settings(self, settings: AppSettings) -> None:
         self.settings = settings
-        settings.save(self.data_dir)
+        settings.save(self.data_dir, self.library)
         self.settingsChanged.emit()
 
     def close(self) -> None:

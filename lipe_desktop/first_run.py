@@ -61,10 +61,10 @@ class ModelOption:
 
 
 def toy_option() -> ModelOption:
-    from lipe_engine.toyworld import default_model_source
+    from lipe_engine import locations
 
-    folder = Path(default_model_source())
-    ok = (folder / "model_index.json").is_file()
+    folder = locations.toy_model_dir()
+    ok = locations.toy_model_installed()
     detail = (
         (
             "Tiny SDXL-architecture model trained on the toy sprite world: runs on any CPU in minutes. "

@@ -1,4 +1,9 @@
-"""The desktop app's settings: model locations, device, precision, memory mode (JSON in the data dir).
+"""The desktop app's settings: model locations, device, precision, memory mode.
+
+Model choices live where every part of the app finds them: the library's settings, through
+``lipe_engine.locations`` (so ``lipe edit``, training and evaluation use the model picked here).
+The rest (device, precision, memory mode, thumbnail size) is the desktop's own, kept as JSON in the
+data dir; a model choice found only there (first run, an older version) is moved into the library.
 
 Validation here only checks what a user typed (does the file/folder exist, is it the right kind of
 file); loading weights is the engine's job and its errors are shown as they come.
@@ -13,9 +18,12 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from lipe_engine import locations
+
 log = logging.getLogger(__name__)
 
-SETTINGS_NAME = "desktop-settings.json"
+SETTINGS_NAME = locations.DESKTOP_SETTINGS_NAME
+MODEL_FIELDS = ("sdxl_model", "llava_gguf", "llava_mmproj", "llm_gguf", "clip_model")  # = engine model keys
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 MEMORY_MODES = ("balanced", "low", "high")
@@ -41,8 +49,23 @@ class AppSettings:
     thumb_size: int = 160
 
     @classmethod
-    def load(cls, data_dir: Path) -> AppSettings:
-        path = data_dir / SETTINGS_NAME
+    def load(cls, data_dir: Path, lib: locations.SettingsStore | None = None) -> AppSettings:
+        """The settings of ``data_dir``; with its library, the model choices are the library's."""
+        s = cls._load_json(locations.DataLayout(data_dir).desktop_settings)
+        if lib is not None:
+            from_json = {name: getattr(s, name) for name in MODEL_FIELDS}
+            for name in MODEL_FIELDS:
+                stored = lib.get_setting(name)
+                setattr(s, name, stored if stored is not None else "")
+            leftovers = {k: v for k, v in from_json.items() if v.strip() and lib.get_setting(k) is None}
+            if leftovers:  # chosen before the library existed (first run) or by an older version
+                locations.store_model_choices(lib, leftovers)
+                for name, value in leftovers.items():
+                    setattr(s, name, value.strip())
+        return s
+
+    @classmethod
+    def _load_json(cls, path: Path) -> AppSettings:
         if not path.is_file():
             return cls()
         try:
@@ -52,30 +75,34 @@ class AppSettings:
             return cls()
         known = {f.name for f in fields(cls)}
         s = cls(**{k: v for k, v in raw.items() if k in known})  # unknown keys from other versions ignored
+        for name in MODEL_FIELDS:
+            value = getattr(s, name)
+            setattr(s, name, value if isinstance(value, str) else "")
         s.thumb_size = int(s.thumb_size) if str(s.thumb_size).isdigit() else 160
         return s
 
     def model_source(self) -> str:
-        """The SDXL model edits and training use: the configured one, else the shipped toy model
-        (when it is installed), else "" (the caller then asks the user to open Settings)."""
-        return self.sdxl_model.strip() or toy_model()
+        """The SDXL model edits and training use, in the engine's order (this choice, then
+        $LIPE_SDXL_MODEL, then the shipped toy model when it is installed), else "" (the caller
+        then asks the user to open Settings)."""
+        found = locations.configured("sdxl_model", self.sdxl_model)
+        return found or toy_model()
 
-    def save(self, data_dir: Path) -> Path:
-        path = data_dir / SETTINGS_NAME
+    def save(self, data_dir: Path, lib: locations.SettingsStore | None = None) -> Path:
+        """Write the settings; with the library, model choices go to it and not into the JSON."""
+        values = asdict(self)
+        if lib is not None:
+            locations.store_model_choices(lib, {name: values.pop(name) for name in MODEL_FIELDS})
+        path = locations.DataLayout(data_dir).desktop_settings
         tmp = path.with_suffix(".json.part")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        tmp.write_text(json.dumps(values, indent=2), encoding="utf-8")
         os.replace(tmp, path)
         return path
 
 
 def toy_model() -> str:
     """The shipped toy-world model folder, or "" when it is not installed (nothing is downloaded)."""
-    try:
-        from lipe_engine.toyworld import default_model_source
-    except ImportError:  # pragma: no cover - an engine without the toy world
-        return ""
-    folder = Path(default_model_source())
-    return str(folder) if (folder / "model_index.json").is_file() else ""
+    return str(locations.toy_model_dir()) if locations.toy_model_installed() else ""
 
 
 def _hf_cached(repo_id: str) -> bool:

@@ -216,8 +216,10 @@ def _model_found(value: str) -> bool:
 
 
 def check_models(lib: object | None = None) -> list[Finding]:
-    """Configured models (flag > library setting > environment > app settings) found on disk or not."""
-    from .training.locations import KEYS, resolve, sdxl_model
+    """Configured models (flag > library setting > environment > shipped default) found on disk or not."""
+    from .locations import MODEL_KEYS as KEYS
+    from .locations import configured as resolve
+    from .locations import sdxl_model
 
     findings = []
     try:

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lipe_engine.models.edit_defaults import EDIT_DEFAULTS_FILE  # noqa: E402
+from lipe_engine.models.prompts import encode_sdxl_prompts  # noqa: E402
 from lipe_engine.models.tiny import (  # noqa: E402
     SDXL_SCHEDULER_CONFIG,
     TinySDXLConfig,
@@ -181,18 +182,6 @@ def save_vae(pipe, work: Path, opt, step: int) -> None:
     log(work, f"vae checkpoint step {step} scaling_factor {pipe.vae.config.scaling_factor:.4f}")
 
 
-def encode_text(pipe, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """SDXL's prompt encoding: penultimate hidden states of both encoders, pooled from the second."""
-    ids1 = pipe.tokenizer(captions, padding="max_length", max_length=pipe.tokenizer.model_max_length,
-                          truncation=True, return_tensors="pt").input_ids
-    ids2 = pipe.tokenizer_2(captions, padding="max_length", max_length=pipe.tokenizer_2.model_max_length,
-                            truncation=True, return_tensors="pt").input_ids
-    out1 = pipe.text_encoder(ids1, output_hidden_states=True)
-    out2 = pipe.text_encoder_2(ids2, output_hidden_states=True)
-    embeds = torch.cat([out1.hidden_states[-2], out2.hidden_states[-2]], dim=-1)
-    return embeds, out2[0]
-
-
 def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
     from diffusers import DDPMScheduler
 
@@ -236,7 +225,7 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
         x0 = lat[idx]
         drop = np.random.rand(batch)
         caps = ["" if d < 0.15 else c for d, c in zip(drop, caps, strict=True)]
-        embeds, pooled = encode_text(pipe, caps)
+        embeds, pooled = encode_sdxl_prompts(pipe, caps, grad=True)
         zero = torch.from_numpy(drop < 0.08).float()[:, None]
         embeds = embeds * (1 - zero[:, :, None])
         pooled = pooled * (1 - zero)

@@ -24,9 +24,8 @@ class Captioner:
 
 @pytest.fixture()
 def library(tmp_path: Path):
-    from gui_helpers import make_library
-
     from lipe_engine.library import Library
+    from lipe_engine.testing.libraries import make_library
 
     data, _ = make_library(tmp_path, 2)
     with Library.open(data) as lib:

@@ -218,9 +218,8 @@ def test_real_llava_handler_captions_the_identity_end_to_end(library, ggufs) -> 
 
 @pytest.fixture()
 def library(tmp_path: Path):
-    from gui_helpers import make_library
-
     from lipe_engine.library import Library
+    from lipe_engine.testing.libraries import make_library
 
     data, _folder = make_library(tmp_path, 4)
     with Library.open(data) as lib:

@@ -203,8 +203,8 @@ def test_one_app_name_for_data_cache_and_logs(tmp_path: Path, monkeypatch) -> No
     import platformdirs
 
     from lipe_engine import app_dirs
-    from lipe_engine.cli.edit import default_cache_dir
     from lipe_engine.library import default_data_dir
+    from lipe_engine.locations import inversion_cache_dir as default_cache_dir
 
     home = tmp_path / "home"
     for var in ("HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):

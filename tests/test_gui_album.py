@@ -12,25 +12,14 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from gui_helpers import make_library  # noqa: E402
 
 pytestmark = pytest.mark.gui
 from lipe_desktop.album.grid import ImageRole  # noqa: E402
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path: Path):
-    from lipe_desktop.context import AppContext
-    from lipe_desktop.main_window import MainWindow
-
-    data, _folder = make_library(tmp_path, 12)
-    ctx = AppContext.open(data)
-    win = MainWindow(ctx)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    ctx.close()
+def window(open_window):
+    return open_window(12)
 
 
 def test_grid_shows_library_and_loads_thumbnails_off_thread(window, qtbot) -> None:
@@ -80,7 +69,7 @@ def test_context_menu_offers_edit_and_identity(window) -> None:
 
 
 def test_add_folder_scans_in_background(window, qtbot, tmp_path: Path) -> None:
-    from gui_helpers import make_photos
+    from lipe_engine.testing.libraries import make_photos
 
     more = tmp_path / "more"
     make_photos(more, 5)
@@ -91,7 +80,7 @@ def test_add_folder_scans_in_background(window, qtbot, tmp_path: Path) -> None:
 
 
 def test_folder_tree_shows_subfolders(window, qtbot, tmp_path: Path) -> None:
-    from gui_helpers import make_photos
+    from lipe_engine.testing.libraries import make_photos
 
     trip = tmp_path / "trip"
     make_photos(trip / "2024" / "beach", 3)
@@ -117,10 +106,9 @@ def test_ten_thousand_photos_open_scroll_and_search(qtbot, tmp_path: Path) -> No
     """The numbers in the README come from benchmarks/gui_library.py; this keeps the behaviour."""
     import time
 
-    from gui_helpers import make_big_library
-
     from lipe_desktop.context import AppContext
     from lipe_desktop.main_window import MainWindow
+    from lipe_engine.testing.libraries import make_big_library
 
     data = make_big_library(tmp_path, 10_000)
     t0 = time.perf_counter()

@@ -11,22 +11,15 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from gui_helpers import make_library, make_photos  # noqa: E402
+from lipe_engine.testing.libraries import make_photos  # noqa: E402
 
 pytestmark = pytest.mark.gui
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path: Path):
-    from lipe_desktop.context import AppContext
-    from lipe_desktop.main_window import MainWindow
-
-    data, folder = make_library(tmp_path, 6)
-    ctx = AppContext.open(data)
-    win = MainWindow(ctx)
-    qtbot.addWidget(win)
-    win.show()
+def window(open_window):
+    win = open_window(6)
     win.questions = []
 
     def answer(title: str, text: str) -> bool:
@@ -35,9 +28,7 @@ def window(qtbot, tmp_path: Path):
 
     win.answer = True
     win.album.confirm = answer
-    yield win
-    win.close()
-    ctx.close()
+    return win
 
 
 def _digests(folder: Path) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from gui_helpers import make_library  # noqa: E402
+from lipe_engine.testing.libraries import make_library  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

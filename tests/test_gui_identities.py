@@ -9,30 +9,14 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from gui_helpers import make_library  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.filterwarnings("ignore:Function.*is marked as deprecated")]
 SOURCE_ROLE = 0x0100 + 10  # sidebar.SourceRole (Qt.UserRole + 10)
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path: Path, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
-    from lipe_desktop.context import AppContext
-    from lipe_desktop.main_window import MainWindow
-
-    shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, _t, msg, *a, **k: shown.append(msg)))
-    data, _ = make_library(tmp_path, 6)
-    ctx = AppContext.open(data)
-    win = MainWindow(ctx)
-    win.shown_errors = shown
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    ctx.close()
+def window(open_window):
+    return open_window(6, warnings=True)
 
 
 def test_create_identity_drop_photos_roles_and_captions(window, qtbot) -> None:

@@ -73,7 +73,7 @@ def test_empty_model_falls_back_to_the_shipped_toy_model(tmp_path: Path, monkeyp
 
     toy = tmp_path / "toy_model"
     toy.mkdir()
-    monkeypatch.setattr("lipe_engine.toyworld.default_model_source", lambda: str(toy))
+    monkeypatch.setattr("lipe_engine.locations.toy_model_dir", lambda: toy)
     assert AppSettings().model_source() == ""  # not installed (no model_index.json): ask the user
     (toy / "model_index.json").write_text("{}")
     assert AppSettings().model_source() == str(toy)

@@ -9,33 +9,20 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from gui_helpers import make_library  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path: Path, tiny_sdxl_dir: Path, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
-    from lipe_desktop.context import AppContext
-    from lipe_desktop.main_window import MainWindow
-
-    shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, _t, msg, *a, **k: shown.append(msg)))
+def window(open_window, tiny_sdxl_dir: Path, monkeypatch):
     monkeypatch.setattr("lipe_desktop.settings.toy_model", lambda: "")  # "no model" stays testable
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the training child: one torch thread on shared cores
-    data, _ = make_library(tmp_path, 4)
-    ctx = AppContext.open(data)
-    ctx.settings.sdxl_model = str(tiny_sdxl_dir)
-    ctx.settings.device = "cpu"
-    win = MainWindow(ctx)
-    win.shown_errors = shown
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    ctx.close()
+
+    def tiny_on_cpu(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.settings.sdxl_model = str(tiny_sdxl_dir)
+        ctx.settings.device = "cpu"
+
+    return open_window(4, warnings=True, setup=tiny_on_cpu)
 
 
 def test_queue_reorder_and_readable_errors(window, qtbot) -> None:
@@ -153,3 +140,56 @@ def test_resume_continues_from_the_checkpoint_and_records_the_prior(window, qtbo
 
 def jobs_of(lib):
     return lib.list_jobs(kind="train")
+
+
+def _lipe(data, *args: str, capsys) -> str:
+    from lipe_engine.cli import main
+
+    capsys.readouterr()
+    assert main([*args, "--data-dir", str(data)]) == 0
+    return capsys.readouterr().out
+
+
+def test_one_queue_for_the_desktop_and_lipe_queue(window, qtbot, capsys) -> None:
+    """A job the desktop queues is listed, cancelled and resumed by `lipe queue`, and the reverse."""
+    import json
+
+    from lipe_desktop.training import child
+    from lipe_engine.jobs import queue
+
+    lib, panel, data = window.ctx.library, window.training, window.ctx.data_dir
+    ident = lib.create_identity("Rex", "dog")
+    lib.add_identity_photos(ident, lib.list_photos()[:3], role="reference")
+    window.ctx.libraryChanged.emit()
+    desk = panel.add_identity(ident.id, overrides=TINY, class_images=0)
+    rows = json.loads(_lipe(data, "queue", "list", "--json", capsys=capsys))
+    assert [(r["id"], r["state"], r["runner"]) for r in rows] == [(desk.id, "queued", "desktop")]
+    _lipe(data, "queue", "cancel", str(desk.id), capsys=capsys)
+    panel.refresh()
+    panel.select_job(desk.id)
+    assert panel.table.item(0, 3).text() == "cancelled" and panel.buttons["resume"].isEnabled()
+    _lipe(data, "queue", "retry", str(desk.id), capsys=capsys)
+    again = max(j.id for j in jobs_of(lib))
+    panel.refresh()
+    assert queue.next_queued(lib).id == again and lib.get_job(again).config["output_dir"] == desk.config["output_dir"]
+
+    # the reverse: queued by `lipe queue add`, ordered, cancelled and resumed in the desktop
+    _lipe(data, "queue", "add", "Rex", "--steps", "3", "--class-images", "0", capsys=capsys)
+    cli = max(j.id for j in jobs_of(lib))
+    panel.refresh()
+    assert [panel.table.item(r, 0).text() for r in range(2)] == [str(again), str(cli)]
+    panel.select_job(cli)
+    panel.buttons["up"].click()  # the desktop's order is the queue's: `lipe queue run` takes it first
+    assert [panel.table.item(r, 0).text() for r in range(2)] == [str(cli), str(again)]
+    claimed = queue.claim_next(lib)
+    assert claimed.id == cli and claimed.result["worker"]["pid"] > 0
+    # the desktop's training child only runs a job it claims: one another runner holds is left alone
+    assert child.run(lib, cli, "unused-model", "cpu", token=None) == 2
+    assert lib.get_job(cli).state == "running"
+    queue.cancel_job(lib, cli)  # what the desktop's Stop ends in; the desktop then resumes it
+    panel.refresh()
+    panel.select_job(cli)
+    resumed = panel.resume_selected()
+    rows = json.loads(_lipe(data, "queue", "list", "--json", "--active", capsys=capsys))
+    assert {r["id"] for r in rows} == {again, resumed.id}
+    assert lib.get_job(resumed.id).config == lib.get_job(cli).config

@@ -135,9 +135,8 @@ def test_no_code_path_unpickles() -> None:
 
 @pytest.fixture()
 def trained(tmp_path: Path, monkeypatch, tiny_sdxl_dir: Path, one_torch_thread):
-    from gui_helpers import make_library
-
     from lipe_engine.library import Library
+    from lipe_engine.testing.libraries import make_library
 
     for var in ("LIPE_LLAVA_GGUF", "LIPE_LLAVA_MMPROJ", "LIPE_LLM_GGUF", "LIPE_SDXL_MODEL"):
         monkeypatch.delenv(var, raising=False)

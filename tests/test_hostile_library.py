@@ -11,12 +11,12 @@ import stat
 from pathlib import Path
 
 import pytest
-from gui_helpers import make_photos
 from hostile_helpers import hashes, integrity_ok, one_line_error, run_cli, sha
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lipe_engine.library import Library, LibraryError, backup, db
+from lipe_engine.testing.libraries import make_photos
 
 
 @pytest.fixture()

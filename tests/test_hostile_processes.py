@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gui_helpers import make_photos
 from hostile_helpers import hashes, integrity_ok, one_line_error, sha
 
 from lipe_engine.library import Library
+from lipe_engine.testing.libraries import make_photos
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -200,9 +200,7 @@ def test_not_shown_when_configured_or_suppressed(tmp_path, monkeypatch) -> None:
 
 
 def test_toy_option_follows_the_engines_default_model(tmp_path, monkeypatch) -> None:
-    import lipe_engine.toyworld as toyworld
-
-    monkeypatch.setattr(toyworld, "TOY_MODEL_DIR", tmp_path / "not_trained_yet")
+    monkeypatch.setattr("lipe_engine.locations.toy_model_dir", lambda: tmp_path / "not_trained_yet")
     opt = first_run.toy_option()
     assert not opt.available and "not_trained_yet" in opt.detail
     (tmp_path / "not_trained_yet").mkdir()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from gui_helpers import make_photos
-
 from lipe_engine.library import Library
 from lipe_engine.library.removals import remove_photos, removed_paths, restore_removed, what_goes_with
+from lipe_engine.testing.libraries import make_photos
 
 
 def test_removed_photos_stay_out_until_restored(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from nima_reference import three_pass_edit
 from PIL import Image
 
 from lipe_engine.errors import Cancelled, InputError
@@ -14,6 +13,7 @@ from lipe_engine.nima.attention import AttentionRecorder, AttentionStore, record
 from lipe_engine.nima.inversion import invert_ddpm, sample_ddpm
 from lipe_engine.nima.masks import blend, union
 from lipe_engine.progress import CancelToken, ProgressReporter
+from lipe_engine.testing.nima_reference import three_pass_edit
 
 SRC = "a photo of a sks dog sitting"
 TGT = "a photo of a sks dog standing"

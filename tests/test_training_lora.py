@@ -11,9 +11,9 @@ from PIL import Image
 
 from lipe_engine.errors import Cancelled, InputError, LipeError
 from lipe_engine.models.loader import load_lora, load_sdxl
+from lipe_engine.models.prompts import encode_sdxl_prompts as encode_prompts
 from lipe_engine.progress import CancelToken
 from lipe_engine.training import PRESETS, TrainingConfig, config_from_preset, train_identity_lora
-from lipe_engine.training.trainer import encode_prompts
 
 RES = 32  # pixels; latent 16x16 keeps a CPU step well under a second
 

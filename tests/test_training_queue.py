@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture()
 def data(tmp_path: Path, monkeypatch, tiny_sdxl_dir: Path) -> Path:
-    from gui_helpers import make_library
+    from lipe_engine.testing.libraries import make_library
 
     for var in ("LIPE_LLAVA_GGUF", "LIPE_LLAVA_MMPROJ", "LIPE_LLM_GGUF", "LIPE_SDXL_MODEL"):
         monkeypatch.delenv(var, raising=False)
@@ -191,9 +191,9 @@ def test_cli_caption_set_writes_a_user_caption(data: Path, capsys) -> None:
 
 
 def test_no_model_anywhere_is_a_clear_error(data: Path, tmp_path: Path, monkeypatch) -> None:
-    from lipe_engine.training import locations
+    from lipe_engine import locations
 
-    monkeypatch.setattr("lipe_engine.toyworld.default_model_source", lambda: str(tmp_path / "no_toy_model"))
+    monkeypatch.setattr("lipe_engine.locations.toy_model_dir", lambda: tmp_path / "no_toy_model")
     with Library.open(data) as lib:
         lib.set_setting("sdxl_model", None)
         with pytest.raises(InputError, match="no SDXL model configured"):

@@ -131,9 +131,6 @@ class PhotoListModel(QAbstractListModel):
     def total(self) -> int:
         return len(self._all)
 
-    def row_of(self, photo_id: int) -> int | None:
-        return self._row_of.get(photo_id)
-
     # --- Qt model API -----------------------------------------------------------------------------
 
     def rowCount(self, parent: _AnyIndex = QModelIndex()) -> int:  # noqa: B008

@@ -156,33 +156,9 @@ def save_version(
     identity_id: int | None,
     lora_id: int | None,
 ) -> Any:
-    """Write output ``index`` (and its masks) under the data dir and record it as an edit of ``photo``;
-    the original file is never touched."""
-    from PIL import Image
+    """Output ``index`` as a new version of ``photo``, recorded with the settings the engine used
+    (the model's shipped ones included, not the Advanced box's); the original is never touched."""
+    from lipe_engine.nima.outputs import save_edit_version
 
-    out = Path(library.new_edit_path(photo, ".png"))
-    result.images[index].save(out)
-    masks: list[str] = []
-    for name, m in (("source", result.source_mask), ("target", result.target_masks[index])):
-        import numpy as np
-
-        mp = out.with_name(f"{out.stem}-{name}-mask.png")
-        Image.fromarray((np.clip(np.asarray(m, dtype=np.float32), 0, 1) * 255).astype(np.uint8)).save(mp)
-        masks.append(str(mp))
-    # the engine orders outputs prompt-major (each target prompt x every seed): ask it, not the request
-    prompts = getattr(result, "prompts", None) or req.target_prompts
-    prompt = prompts[index] if index < len(prompts) else req.target_prompts[0]
-    seeds = getattr(result, "seeds", None)
-    params = dict(req.params)
-    if seeds and index < len(seeds):
-        params["seeds"] = [seeds[index]]  # the seed of this output, so it can be made again
-    return library.record_edit(
-        photo,
-        out,
-        source_prompt=req.source_prompt,
-        target_prompt=prompt,
-        params=params,
-        mask_paths=masks,
-        identity=identity_id,
-        lora_id=lora_id,
-    )
+    return save_edit_version(library, photo, result, index, source_prompt=req.source_prompt,
+                             identity=identity_id, lora_id=lora_id)

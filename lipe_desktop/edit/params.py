@@ -6,6 +6,16 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QWidget
 
+from lipe_engine.edit_settings import EDIT_OPTIONS, SETTINGS, Setting
+
+
+def _setting_spin(parent: QWidget, s: Setting) -> QSpinBox | QDoubleSpinBox:
+    """A spin box with the engine's range, default and help for ``s`` (declared once there)."""
+    tip = s.help[:1].upper() + s.help[1:]
+    if s.kind is int:
+        return _spin(parent, int(s.low), int(s.high), int(s.default or 0), tip)
+    return _dspin(parent, float(s.low), float(s.high), float(s.default or 0.0), s.step, tip)
+
 
 def _spin(parent: QWidget, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
     s = QSpinBox(parent)
@@ -32,12 +42,11 @@ class AdvancedParams(QGroupBox):
         super().__init__("Advanced", parent)
         self.setCheckable(True)
         self.setChecked(False)
-        self.steps = _spin(self, 2, 1000, 100, "Denoising steps (100 in the paper; fewer is faster)")
-        self.skip = _spin(self, 0, 999, 10, "Start the edit this many steps below the noisiest")
-        self.cfg_source = _dspin(self, 0.0, 30.0, 3.5, 0.5, "Guidance for the source prompt (inversion)")
-        self.cfg_target = _dspin(self, 0.0, 30.0, 7.5, 0.5, "Guidance for the target prompt")
-        self.mask_lambda = _spin(self, 0, 16, 1, "Self-attention refinement power of the identity mask")
-        self.threshold = _dspin(self, 0.0, 1.0, 0.3, 0.05, "Identity mask threshold")
+        spins = {name: _setting_spin(self, SETTINGS[name]) for name in EDIT_OPTIONS}
+        self.fields: dict[str, QSpinBox | QDoubleSpinBox] = spins  # EditParams name -> its widget
+        self.steps, self.skip = spins["steps"], spins["skip"]
+        self.cfg_source, self.cfg_target = spins["cfg_source"], spins["cfg_target"]
+        self.mask_lambda, self.threshold = spins["mask_lambda"], spins["mask_threshold"]
         self.seed = _spin(self, -1, 2_147_483_647, -1, "-1: the pure edit-friendly noise; otherwise a seed")
         # shown by the edit window outside this (collapsed) box, next to the target prompts
         self.count = _spin(self, 1, 8, 1, "Results per target prompt (different seeds), all from one inversion")
@@ -45,12 +54,9 @@ class AdvancedParams(QGroupBox):
         self.use_mask.setChecked(True)
         self.composite = QCheckBox("Paste the result into the original photo", self)
         form = QFormLayout(self)
-        for label, w in (
-            ("Steps", self.steps), ("Skip", self.skip), ("Source guidance", self.cfg_source),
-            ("Target guidance", self.cfg_target), ("Mask λ", self.mask_lambda), ("Mask threshold", self.threshold),
-            ("First seed", self.seed),
-        ):  # fmt: skip
-            form.addRow(label, w)
+        for name, widget in spins.items():
+            form.addRow(SETTINGS[name].label, widget)
+        form.addRow("First seed", self.seed)
         form.addRow(self.use_mask)
         form.addRow(self.composite)
         self.toggled.connect(self._show_fields)
@@ -66,9 +72,7 @@ class AdvancedParams(QGroupBox):
     def show_model_defaults(self, defaults: dict[str, Any]) -> None:
         """Start from the settings the chosen model ships with (e.g. the toy model's fewer steps);
         its settings without a field here still apply, added by the engine when the edit runs."""
-        fields = {"steps": self.steps, "skip": self.skip, "cfg_source": self.cfg_source,
-                  "cfg_target": self.cfg_target, "mask_lambda": self.mask_lambda, "mask_threshold": self.threshold}
-        for name, widget in fields.items():
+        for name, widget in self.fields.items():
             value = defaults.get(name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 widget.setValue(value)  # type: ignore[attr-defined]
@@ -88,10 +92,7 @@ class AdvancedParams(QGroupBox):
         return {
             "steps": steps,
             "skip": min(self.skip.value(), steps - 1),
-            "cfg_source": self.cfg_source.value(),
-            "cfg_target": self.cfg_target.value(),
-            "mask_lambda": self.mask_lambda.value(),
-            "mask_threshold": self.threshold.value(),
+            **{name: w.value() for name, w in self.fields.items() if name not in ("steps", "skip")},
             "use_mask": self.use_mask.isChecked(),
             "composite": self.composite.isChecked(),
             "seeds": self.seeds(),

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lipe_engine import locations
 from lipe_engine.errors import LipeError
 from lipe_engine.models.edit_defaults import read_edit_defaults
 
@@ -248,7 +249,7 @@ class EditWindow(SourcePromptMixin, QWidget):
             lora_path=str(lora.path) if lora else None,
             device=s.device,
             precision=s.precision,
-            cache_dir=self.ctx.data_dir / "inversions",
+            cache_dir=locations.inversion_cache_dir(),  # the one inversion cache, shared with `lipe edit`
         )
 
     def holder(self) -> ModelHolder:

@@ -1,9 +1,10 @@
 """Training child process: ``python -m lipe_desktop.training.child --data-dir D --job N --model M``.
 
-Runs one queued training job of the library through the engine's job runner and reports
-JSON lines on stdout (see ``protocol``), so a crash in training cannot take the GUI down. SIGTERM
-(the GUI's Stop) cancels cleanly: the engine checkpoints the current step and the job can be resumed.
-The work itself is the engine's job runner (``lipe_engine.jobs.execute_job``); this is the adapter.
+Claims one queued training job in the library (with this process as its worker, so no other runner
+takes it), runs it through the engine's job runner and reports progress as JSON lines on stdout (see
+``protocol``), so a crash in training cannot take the GUI down. SIGTERM (the GUI's Stop) cancels
+cleanly: the engine checkpoints the current step and the job can be resumed. Queue logic (order,
+recovery, outcome) is the engine's (``lipe_engine.jobs.queue``); this is the adapter.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ def say(kind: str, **fields: Any) -> None:
 
 def run(lib: Library, job_id: int, model: str, device: str, token: CancelToken) -> int:
     from lipe_engine.jobs import execute_job
+    from lipe_engine.jobs.queue import claim
 
-    job = lib.get_job(job_id)
-    if job.state != "queued":
-        raise LipeError(f"training job {job_id} is {job.state}", "queue it again (Resume) to run it")
+    if claim(lib, job_id) is None:  # another runner (`lipe queue run`) has it, or it was cancelled: not ours
+        say("error", message=f"training job {job_id} is {lib.get_job(job_id).state}: not started here")
+        return 2
 
     def progress(ev: ProgressEvent) -> None:
         say(

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lipe_engine.jobs import queue
 from lipe_engine.progress import ProgressEvent
 
 from ..context import AppContext
@@ -156,7 +157,7 @@ class TrainingPanel(QWidget):
         self._poll.timeout.connect(self.refresh)
         self._last_stage = ""
         ctx.libraryChanged.connect(self._fill_identities)
-        n = jobs.mark_interrupted(ctx.library)
+        n = queue.fail_interrupted(ctx.library, "interrupted (the app closed or crashed): press Resume")
         if n:
             self.status.setText(
                 f"{n} training job(s) were interrupted last time: select one and press Resume."
@@ -200,13 +201,14 @@ class TrainingPanel(QWidget):
         if identity_id is None:
             return None
         try:
-            job = jobs.enqueue(
+            job = queue.enqueue(
                 self.ctx.library,
                 identity_id,
-                preset or self.preset.currentData(),
-                overrides,
+                preset=preset or self.preset.currentData(),
+                overrides=overrides,
                 caption=self.caption_first.isChecked(),
                 class_images=self.class_images.value() if class_images is None else class_images,
+                runner="desktop",
             )
         except Exception as exc:  # noqa: BLE001
             QMessageBox.warning(self, "Training queue", user_message(exc))
@@ -218,7 +220,7 @@ class TrainingPanel(QWidget):
         lib = self.ctx.library
         names = {i.id: i.name for i in lib.list_identities()}
         selected = self.selected_job_id()
-        listed = jobs.listed(lib)
+        listed = queue.listed(lib)
         self.table.setRowCount(len(listed))
         for r, j in enumerate(listed):
             cfg = j.config or {}
@@ -263,7 +265,7 @@ class TrainingPanel(QWidget):
         self.buttons["remove"].setEnabled(job is not None and job.state != "running")
         self.buttons["resume"].setEnabled(job is not None and job.state in ("cancelled", "failed"))
         self.buttons["start"].setEnabled(
-            not self.runner.active and jobs.next_queued(self.ctx.library) is not None
+            not self.runner.active and queue.next_queued(self.ctx.library) is not None
         )
         self.buttons["stop"].setEnabled(self.runner.busy or self.runner.active)
         shown = job
@@ -275,7 +277,7 @@ class TrainingPanel(QWidget):
     def _move(self, delta: int) -> None:
         jid = self.selected_job_id()
         if jid is not None:
-            jobs.move(self.ctx.library, jid, delta)
+            queue.move(self.ctx.library, jid, delta)
             self.refresh()
             self.select_job(jid)
 
@@ -289,7 +291,7 @@ class TrainingPanel(QWidget):
         jid = self.selected_job_id()
         if jid is None:
             return None
-        job = jobs.resume(self.ctx.library, self.ctx.library.get_job(jid))
+        job = queue.retry(self.ctx.library, jid)
         self.status.setText(f"Job {job.id} continues job {jid} from its last checkpoint.")
         self.refresh()
         return job

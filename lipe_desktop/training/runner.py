@@ -8,6 +8,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from lipe_engine.jobs import queue
+
 from ..bridge import download_model, needs_download
 from ..context import AppContext
 from ..workers import Worker
@@ -74,7 +76,7 @@ class TrainingRunner(QObject):
             self.runningChanged.emit(False)
 
     def _launch_next(self) -> None:
-        job = jobs.next_queued(self.ctx.library)
+        job = queue.next_queued(self.ctx.library)
         if job is None or not self.active:
             self.active = False
             self.runningChanged.emit(False)
@@ -130,7 +132,7 @@ class TrainingRunner(QObject):
             return
         lib = self.ctx.library
         job = lib.get_job(job_id)
-        if not job.finished:  # the child died without saying so
+        if job.state == "queued" or (job.state == "running" and queue.orphaned(job)):  # died without saying so
             why = self._last_error or f"the training process exited unexpectedly (code {code})"
             lib.update_job(job_id, state="failed", message=f"{why}: press Resume to continue")
             job = lib.get_job(job_id)

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from ..edit_settings import DEFAULTS
 from ..errors import InputError
 from ..images import prepare_image
 from ..models.loader import LoadedModel
@@ -42,9 +43,9 @@ from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_repor
 
 @dataclass(frozen=True)
 class LeditsParams:
-    steps: int = 100
-    skip: int = 10
-    cfg_source: float = 3.5  # inversion guidance with the source prompt (the pipeline's default too)
+    steps: int = DEFAULTS["steps"]  # the same inversion as NIMA's (lipe_engine.edit_settings)
+    skip: int = DEFAULTS["skip"]
+    cfg_source: float = DEFAULTS["cfg_source"]  # inversion guidance with the source prompt (the pipeline's default too)
     edit_guidance: float = 5.0  # diffusers' default edit_guidance_scale
     edit_threshold: float = 0.9  # diffusers' default: keep the top 10% of each concept's guidance
     remove_source: bool = True  # also guide away from the source prompt (reverse direction)

@@ -21,7 +21,6 @@ most of its steps rather than only the last one.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,38 +28,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
+from ..edit_settings import DEFAULTS
 from ..errors import InputError
 from ..images import prepare_image, to_pil, to_tensor
+from ..models.attention import InstrumentedAttnProcessor, processors_installed, self_attention_layers
 from ..models.loader import LoadedModel
+from ..models.vae import decode_latents, encode_pixels
 from ..nima.denoiser import Denoiser, check_prompt
 from ..nima.inversion import invert_ddpm, make_schedule, sample_ddpm
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
-
-_SELF = re.compile(
-    r"^(down_blocks|up_blocks)\.(\d+)\.attentions\.(\d+)\.transformer_blocks\.(\d+)\.attn1\.processor$"
-    r"|^mid_block\.attentions\.(\d+)\.transformer_blocks\.(\d+)\.attn1\.processor$"
-)
-
-
-def self_attention_layers(unet: Any) -> tuple[list[str], int]:
-    """Self-attention processor names in forward order, and the index of the first decoder layer."""
-    keyed = []
-    for name in unet.attn_processors:
-        m = _SELF.match(name)
-        if m is None:
-            continue
-        if m.group(1):
-            rank = 0 if m.group(1) == "down_blocks" else 2
-            keyed.append(((rank, int(m.group(2)), int(m.group(3)), int(m.group(4))), name))
-        else:
-            keyed.append(((1, 0, int(m.group(5)), int(m.group(6))), name))
-    keyed.sort()
-    names = [n for _, n in keyed]
-    first_decoder = sum(1 for k, _ in keyed if k[0] < 2)
-    return names, first_decoder
 
 
 @dataclass
@@ -76,61 +54,21 @@ class MasaController:
     def active(self, layer: int) -> bool:
         return self.step >= self.start_step and layer in self.layers and self.n > 1
 
+    def on_attention(self, proc: InstrumentedAttnProcessor, attn: Any, query: torch.Tensor, key: torch.Tensor,
+                     value: torch.Tensor, head_dim: int, is_self: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The processors' hook: in a controlled self-attention layer, the source branch's K/V for all."""
+        if is_self and proc.layer is not None and self.active(proc.layer) and key.shape[0] % self.n == 0:
+            self.calls += 1
+            return _from_source(key, self.n), _from_source(value, self.n)
+        return key, value
 
-class MutualSelfAttentionProcessor:
-    """``AttnProcessor2_0`` where, when active, every row takes the source row's keys and values."""
+
+class MutualSelfAttentionProcessor(InstrumentedAttnProcessor):
+    """The house's instrumented ``AttnProcessor2_0`` with MasaCtrl's controller: when active, every
+    row takes the source row's keys and values."""
 
     def __init__(self, controller: MasaController, layer: int) -> None:
-        self.controller = controller
-        self.layer = layer
-
-    def __call__(
-        self,
-        attn: Any,
-        hidden_states: torch.Tensor,
-        encoder_hidden_states: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        temb: torch.Tensor | None = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> torch.Tensor:
-        residual = hidden_states
-        if attn.spatial_norm is not None:
-            hidden_states = attn.spatial_norm(hidden_states, temb)
-        input_ndim = hidden_states.ndim
-        if input_ndim == 4:
-            batch, channel, height, width = hidden_states.shape
-            hidden_states = hidden_states.view(batch, channel, height * width).transpose(1, 2)
-        batch, seq, _ = hidden_states.shape
-        if attention_mask is not None:
-            attention_mask = attn.prepare_attention_mask(attention_mask, seq, batch)
-            attention_mask = attention_mask.view(batch, attn.heads, -1, attention_mask.shape[-1])
-        if attn.group_norm is not None:
-            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
-        context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
-        query, key, value = attn.to_q(hidden_states), attn.to_k(context), attn.to_v(context)
-        head_dim = key.shape[-1] // attn.heads
-        query = query.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
-        key = key.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
-        value = value.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
-        if attn.norm_q is not None:
-            query = attn.norm_q(query)
-        if attn.norm_k is not None:
-            key = attn.norm_k(key)
-
-        ctl = self.controller
-        if encoder_hidden_states is None and ctl.active(self.layer) and batch % ctl.n == 0:
-            key, value = _from_source(key, ctl.n), _from_source(value, ctl.n)
-            ctl.calls += 1
-
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=0.0)
-        out = out.transpose(1, 2).reshape(batch, -1, attn.heads * head_dim).to(query.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
-        if input_ndim == 4:
-            out = out.transpose(-1, -2).reshape(batch, channel, height, width)
-        if attn.residual_connection:
-            out = out + residual
-        return out / attn.rescale_output_factor
+        super().__init__(controller, layer=layer)
 
 
 def _from_source(t: torch.Tensor, n: int) -> torch.Tensor:
@@ -147,25 +85,18 @@ def mutual_self_attention(unet: Any, controller: MasaController) -> Iterator[lis
     Every other layer keeps the processor the user had installed (xformers, sliced, fused...).
     Yields the names of all self-attention layers in forward order.
     """
-    original = dict(unet.attn_processors)
     names, _ = self_attention_layers(unet)
-    procs = dict(original)
-    for i, name in enumerate(names):
-        if i in controller.layers:
-            procs[name] = MutualSelfAttentionProcessor(controller, i)
-    unet.set_attn_processor(procs)
-    try:
+    procs = {name: MutualSelfAttentionProcessor(controller, i) for i, name in enumerate(names) if i in controller.layers}
+    with processors_installed(unet, procs):
         yield names
-    finally:
-        unet.set_attn_processor(original)
 
 
 @dataclass(frozen=True)
 class MasaCtrlParams:
-    steps: int = 100
-    cfg_source: float = 3.5
-    cfg_target: float = 7.5
-    skip: int = 10
+    steps: int = DEFAULTS["steps"]  # the same inversion and guidance as NIMA's (lipe_engine.edit_settings)
+    cfg_source: float = DEFAULTS["cfg_source"]
+    cfg_target: float = DEFAULTS["cfg_target"]
+    skip: int = DEFAULTS["skip"]
     start_step: int | None = None  # counted from the first sampled step (after skip); None: 8% of steps
     start_layer: int | None = None  # None: the first decoder self-attention layer
     end_layer: int | None = None  # exclusive; None: the last layer
@@ -196,16 +127,11 @@ class MasaCtrlResult:
 
 
 def _encode(model: LoadedModel, img: Image.Image) -> torch.Tensor:
-    vae = model.pipe.vae
-    lat = vae.encode(to_tensor(img).to(vae.device, vae.dtype)).latent_dist.mean
-    shift = getattr(vae.config, "shift_factor", None) or 0.0
-    return ((lat - shift) * vae.config.scaling_factor).float()
+    return encode_pixels(model.pipe.vae, to_tensor(img))
 
 
 def _decode(model: LoadedModel, latents: torch.Tensor) -> list[Image.Image]:
-    vae = model.pipe.vae
-    shift = getattr(vae.config, "shift_factor", None) or 0.0
-    return to_pil(vae.decode((latents / vae.config.scaling_factor + shift).to(vae.dtype)).sample)
+    return to_pil(decode_latents(model.pipe.vae, latents))
 
 
 @torch.no_grad()

@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .. import locations
 from ..errors import InputError
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
-from ..training import locations
 from .llava import HANDLERS, LlavaCaptioner, choose_handler, image_data_uri, single_turn
 from .text import CAPTION_REQUEST, MAX_WORDS, caption_request, clean_caption, insert_token
 

@@ -18,13 +18,14 @@ import contextlib
 import inspect
 import io
 import os
-from collections.abc import Iterator
+import struct
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from ..errors import InputError, ModelLoadError
+from ..models.gguf import read_gguf_metadata
 from ..prompts.llama import check_gguf, import_llama_cpp, open_llama
 
 # handler setting name -> class name in llama_cpp.llama_chat_format
@@ -45,22 +46,12 @@ JPEG_QUALITY = 90
 
 
 def gguf_metadata(path: Path) -> dict[str, Any]:
-    """Scalar/string metadata of a GGUF file (arrays are reported by their length only)."""
-    import gguf
-
+    """Every key/value of a GGUF file's header (long arrays by their length: ``models.gguf``)."""
     try:
-        reader = gguf.GGUFReader(str(path), "r")
-    except (ValueError, OSError, IndexError, KeyError) as exc:
+        return read_gguf_metadata(path, wanted=None, max_keys=1 << 20, stop_at_vocabulary=False)
+    except (ValueError, OSError, struct.error) as exc:
         raise ModelLoadError(f"'{path}' is not a readable GGUF file ({type(exc).__name__})",
                              "download the file again; it may be incomplete") from exc
-    out: dict[str, Any] = {}
-    for key, field in reader.fields.items():
-        try:
-            value = field.contents()
-        except (ValueError, IndexError, TypeError):
-            continue
-        out[key] = len(value) if isinstance(value, list) and len(value) > 16 else value
-    return out
 
 
 def check_pair(llava: str | os.PathLike[str] | None, mmproj: str | os.PathLike[str] | None) -> tuple[Path, Path, dict, dict]:
@@ -201,9 +192,3 @@ class LlavaCaptioner:
                                  "check that the model and mmproj belong together and n_ctx fits the image tokens") from exc
         return str(reply["choices"][0]["message"].get("content") or "")
 
-
-@contextlib.contextmanager
-def llava_captioner(llava: str | os.PathLike[str] | None, mmproj: str | os.PathLike[str] | None,
-                    **kwargs: Any) -> Iterator[LlavaCaptioner]:
-    with LlavaCaptioner(llava, mmproj, **kwargs) as cap:
-        yield cap

@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .. import locations
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
-from ..training import locations
 from .llava import LlavaCaptioner
 from .text import caption_request, clean_caption
 

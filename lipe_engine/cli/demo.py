@@ -43,9 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _save_mask(mask: np.ndarray, path: Path, size: int) -> Image.Image:
-    img = Image.fromarray((np.clip(mask, 0, 1) * 255).astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
-    img.convert("RGB").save(path)
-    return img.convert("RGB")
+    from ..nima.outputs import mask_image
+
+    img = mask_image(mask, size).convert("RGB")
+    img.save(path)
+    return img
 
 
 def _sheet(tiles: list[tuple[str, Image.Image]], path: Path, scale: int = 4) -> None:

@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _library(data_dir: str | None):
     """The library's settings take part in model resolution, but doctor never creates a library."""
-    from ..library.library import DB_NAME, Library, default_data_dir
+    from ..library.library import Library, default_data_dir
+    from ..locations import DB_NAME
 
     folder = Path(data_dir).expanduser() if data_dir else default_data_dir()
     if not (folder / DB_NAME).is_file():

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import functools
 from pathlib import Path
 
+from .. import locations
+from ..edit_settings import EDIT_OPTIONS, SEED_MAX, SETTINGS, option_help
 from ..errors import InputError
 from ._progress import TerminalProgress
-from .library import add_data_dir_option
+from .library import add_data_dir_option, open_existing_library
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,26 +24,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the wanted result; repeat for several edits sharing one inversion")
     p.add_argument("--identity-prompt", required=True, help="the subject with its rare token, e.g. 'a sks dog'")
     p.add_argument("--lora", action="append", default=[], help="personalized prior (LoRA folder or .safetensors)")
-    p.add_argument("--model", default=None, help="SDXL folder, .safetensors file or cached hub id (default: configured)")
+    p.add_argument("--model", default=None, help="SDXL folder, .safetensors file or cached hub id (default: the configured one: "
+                   "library setting sdxl_model, else $LIPE_SDXL_MODEL, else the shipped toy model)")
     p.add_argument("--model-config", default=None, help="diffusers SDXL folder with configs for a single-file model")
     p.add_argument("--out", required=True, help="output PNG; with several outputs, _1, _2... are added")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (never an original photo of the library)")
     p.add_argument("--save-masks", default=None, metavar="DIR", help="write source/target/union masks as PNGs here")
-    p.add_argument("--steps", type=int, default=None,
-                   help="default: 100 (the paper's), or the model's own setting")
-    p.add_argument("--skip", type=int, default=None,
-                   help="default: 10 (this project's choice; the paper gives none), or the model's own setting")
-    p.add_argument("--cfg-source", type=float, default=None,
-                   help="default: 3.5 (edit-friendly inversion's; the paper gives none), or the model's own setting")
-    p.add_argument("--cfg-target", type=float, default=None,
-                   help="default: 7.5 (SDXL's usual; the paper gives none), or the model's own setting")
-    p.add_argument("--mask-lambda", type=int, default=None, help="self-attention refinement power (Eq. 2; default 1, this project's choice)")
-    p.add_argument("--mask-threshold", type=float, default=None, help="default: 0.3 (prompt-to-prompt's), or the model's own setting")
+    for name in EDIT_OPTIONS:  # declared once with EditParams: range, default and help
+        setting = SETTINGS[name]
+        p.add_argument(setting.option, type=setting.kind, default=None, help=option_help(name))
     p.add_argument("--no-mask", action="store_true", help="ablation: no NIMA blend")
     p.add_argument("--composite", action="store_true", help="paste original pixels back outside the mask")
     p.add_argument("--seed", type=int, action="append", default=None,
-                   help="extra variations with this seed, 0 to 2**32-1 (repeatable)")
+                   help=f"extra variations with this seed, 0 to {SEED_MAX} (repeatable)")
     p.add_argument("--device", default=None)
     p.add_argument("--precision", default=None, help="auto, fp32, fp16 or bf16")
     p.add_argument("--cache-dir", default=None, help="inversion cache folder (default: app cache)")
@@ -51,46 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def default_model() -> str:
-    """The configured model, else the shipped toy-world model."""
-    try:
-        from ..toyworld import default_model_source  # type: ignore[attr-defined]
-
-        return str(default_model_source())
-    except (ImportError, AttributeError, FileNotFoundError) as exc:
-        raise InputError("no model configured", "pass --model with an SDXL folder, file or hub id") from exc
-
-
-def default_cache_dir() -> Path:
-    from ..app_dirs import user_dir
-
-    return user_dir("cache") / "inversions"
-
-
-def save_mask(arr, dest) -> None:  # type: ignore[no-untyped-def]
-    import numpy as np
-    from PIL import Image
-
-    Image.fromarray((np.clip(arr, 0, 1) * 255).astype("uint8")).save(dest, format="PNG")
-
-
-IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
-
-
-def output_paths(out: Path, n: int) -> list[Path]:
-    """One output keeps its name; several get _1, _2... (one per target prompt x seed)."""
-    return [out] if n == 1 else [out.with_name(f"{out.stem}_{i + 1}{out.suffix}") for i in range(n)]
-
-
-def mask_paths(folder: Path, n: int) -> list[Path]:
-    return [folder / "source_mask.png", *(folder / f"{kind}_mask_{i + 1}.png"
-                                          for i in range(n) for kind in ("target", "union"))]
-
-
 def check_outputs(args: argparse.Namespace, n: int) -> tuple[list[Path], Path | None]:
     """Every file the edit will write, checked before any work: no model loads for a bad path."""
     from ..library import default_data_dir
     from ..library.safe_paths import check_new_file, writable_folder
+    from ..nima.outputs import IMAGE_FORMATS, mask_paths, output_paths
 
     out = Path(args.out).expanduser()
     if out.suffix.lower() not in IMAGE_FORMATS:
@@ -126,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
                        *(("target prompt", t) for t in args.prompt_target)):
         if not text.strip():  # the token-length check needs the tokenizer: it runs once the model is loaded
             raise InputError(f"the {what} is empty", "describe it in words, e.g. 'a photo of a sks dog sitting'")
-    source = args.model or default_model()
+    with open_existing_library(args) as lib:
+        source = locations.sdxl_model(args.model, lib)
     seeds: tuple[int | None, ...] = (None, *args.seed) if args.seed else (None,)
     params = edit_params_for(  # options not given fall back to the model's shipped settings, then the paper's
         source, steps=args.steps, skip=args.skip, cfg_source=args.cfg_source, cfg_target=args.cfg_target,
@@ -139,26 +100,17 @@ def run(args: argparse.Namespace) -> int:
 
         quiet_model_loading()
 
-    from ..library.safe_paths import write_new_file
     from ..models.loader import load_lora, load_sdxl
     from ..nima import InversionCache, edit_image
+    from ..nima.outputs import write_edit_files
 
     model = load_sdxl(source, device=args.device, dtype=args.precision, config=args.model_config)
     for lora in args.lora:
         load_lora(model, lora)
-    cache = InversionCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+    cache = InversionCache(Path(args.cache_dir) if args.cache_dir else locations.inversion_cache_dir())
     res = edit_image(model, args.image, args.prompt_source, args.prompt_target, args.identity_prompt,
                      params, progress=TerminalProgress(quiet=args.quiet), cache=cache)
-    for img, path in zip(res.images, paths, strict=True):
-        write_new_file(path, functools.partial(_save_image, img, IMAGE_FORMATS[path.suffix.lower()]),
-                       overwrite=args.overwrite)
+    for path in write_edit_files(res, paths, masks, overwrite=args.overwrite)[: len(paths)]:
         print(path)
-    if masks is not None:
-        arrays = [res.source_mask, *(m for pair in zip(res.target_masks, res.union_masks, strict=True) for m in pair)]
-        for arr, path in zip(arrays, mask_paths(masks, len(res.target_masks)), strict=True):
-            write_new_file(path, functools.partial(save_mask, arr), overwrite=args.overwrite)
     return 0
 
-
-def _save_image(img, fmt: str, dest) -> None:  # type: ignore[no-untyped-def]
-    img.save(dest, format=fmt)

@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import locations
+from ..edit_settings import EDIT_OPTIONS, SETTINGS
 from ._progress import TerminalProgress
+from .library import add_data_dir_option, open_existing_library
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,16 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"comma-separated, from {', '.join(METHODS)} (default: %(default)s)")
     p.add_argument("--out", required=True, help="output folder (results.csv, table.md, images/, priors/)")
     p.add_argument("--subjects", default=None, help="comma-separated subject names (default: all)")
-    p.add_argument("--model", default=None, help="SDXL folder, .safetensors file or cached hub id")
+    p.add_argument("--model", default=None, help="SDXL folder, .safetensors file or cached hub id (default: the configured one, as lipe edit)")
     p.add_argument("--model-config", default=None, help="diffusers SDXL folder with configs for a single-file model")
     p.add_argument("--device", default=None)
     p.add_argument("--precision", default=None, help="auto, fp32, fp16 or bf16")
-    p.add_argument("--steps", type=int, default=100, help="DDPM steps for every method (paper: 100)")
-    p.add_argument("--skip", type=int, default=10)
-    p.add_argument("--cfg-source", type=float, default=3.5)
-    p.add_argument("--cfg-target", type=float, default=7.5)
-    p.add_argument("--mask-lambda", type=int, default=1, help="NIMA: self-attention refinement power (Eq. 2)")
-    p.add_argument("--mask-threshold", type=float, default=0.3, help="NIMA: mask threshold")
+    for name in EDIT_OPTIONS:  # every method shares these; defaults and help as lipe edit's (one place)
+        s = SETTINGS[name]
+        p.add_argument(s.option, type=s.kind, default=s.default, help=f"{s.help} (default: %(default)s)")
     p.add_argument("--masactrl-step", type=int, default=None,
                    help="MasaCtrl: first controlled step after skip (default: 8%% of --steps, MasaCtrl's 4 of 50)")
     p.add_argument("--masactrl-layer", type=int, default=None,
@@ -50,8 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--train-rank", type=int, default=None, help="LoRA rank of the priors")
     p.add_argument("--train-resolution", type=int, default=None, help="training resolution (default: model's native)")
     p.add_argument("--train-lr", type=float, default=None, help="prior learning rate, UNet and text (paper: 5e-4)")
-    p.add_argument("--dino-model", default="facebook/dinov2-base", help="DINOv2 folder or cached hub id")
-    p.add_argument("--clip-model", default="openai/clip-vit-large-patch14", help="CLIP folder or cached hub id")
+    p.add_argument("--dino-model", default=None, help="DINOv2 folder or cached hub id (default: library setting "
+                   "dino_model, else $LIPE_DINO_MODEL, else facebook/dinov2-base)")
+    p.add_argument("--clip-model", default=None, help="CLIP folder or cached hub id (default: library setting "
+                   "clip_model, else $LIPE_CLIP_MODEL, else openai/clip-vit-large-patch14)")
     p.add_argument("--no-metrics", action="store_true", help="only edit; a later run with metrics scores the rows")
     p.add_argument("--max-batch", type=int, default=4, help="target prompts edited in one batch")
     p.add_argument("--make-toy-dataset", type=int, default=0, metavar="N",
@@ -60,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's; 1 is often faster on busy shared cores)")
     p.add_argument("--quiet", action="store_true")
+    add_data_dir_option(p)
     p.set_defaults(func=run)
 
 
@@ -117,16 +120,17 @@ def run(args: argparse.Namespace) -> int:
         subjects=[s.strip() for s in args.subjects.split(",") if s.strip()] if args.subjects else None,
     )
 
-    def model_factory():  # type: ignore[no-untyped-def]
-        from .edit import default_model
+    with open_existing_library(args) as lib:  # models: flag > library setting > environment > shipped
+        sdxl = locations.sdxl_model(args.model, lib)
+        dino, clip = locations.resolve("dino_model", args.dino_model, lib), locations.resolve("clip_model", args.clip_model, lib)
 
-        return load_sdxl(args.model or default_model(), device=args.device, dtype=args.precision,
-                         config=args.model_config)
+    def model_factory():  # type: ignore[no-untyped-def]
+        return load_sdxl(sdxl, device=args.device, dtype=args.precision, config=args.model_config)
 
     def scorer_factory():  # type: ignore[no-untyped-def]
         from ..metrics import Scorer
 
-        return Scorer.load(args.dino_model, args.clip_model, device=args.device)
+        return Scorer.load(dino, clip, device=args.device)
 
     ev = Evaluation(args.dataset, config, model_factory, scorer_factory,
                     progress=TerminalProgress(quiet=args.quiet))

@@ -9,7 +9,7 @@ from ..library.embeddings import suggest_similar
 from ..library.export import export_identity
 from ..library.records import KINDS, ROLES
 from ._progress import TerminalProgress
-from .library import add_data_dir_option, open_library
+from .library import action_adder, open_library
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -99,13 +99,7 @@ def _delete(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     ident = subparsers.add_parser("identity", help="subjects (person, pet, object) and their photos")
-    sub = ident.add_subparsers(dest="identity_command", metavar="ACTION", required=True)
-
-    def cmd(name: str, func, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help)
-        add_data_dir_option(p)
-        p.set_defaults(func=func)
-        return p
+    cmd = action_adder(ident, "identity_command")
 
     p = cmd("create", _create, "create an identity")
     p.add_argument("name")

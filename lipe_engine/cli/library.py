@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from ..library import Library
+from ..library import Library, default_data_dir
 from ..library.embeddings import ENV_MODEL, SETTING_KEY, ImageEmbedder, embed_photos, load_configured
 from ._progress import TerminalProgress
 
@@ -20,8 +23,35 @@ def add_data_dir_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def action_adder(group: argparse.ArgumentParser, dest: str) -> Callable[..., argparse.ArgumentParser]:
+    """For ``lipe GROUP ACTION``: ``cmd(action, func, help)`` adds one action, with --data-dir."""
+    sub = group.add_subparsers(dest=dest, metavar="ACTION", required=True)
+
+    def cmd(action: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(action, help=help)
+        add_data_dir_option(p)
+        p.set_defaults(func=func)
+        return p
+
+    return cmd
+
+
 def open_library(args: argparse.Namespace) -> Library:
     return Library.open(getattr(args, "data_dir", None))
+
+
+@contextlib.contextmanager
+def open_existing_library(args: argparse.Namespace) -> Iterator[Library | None]:
+    """The library of ``--data-dir`` for reading its settings, or None where there is none yet
+    (a command that only reads a setting must not create a library as a side effect)."""
+    from ..locations import DataLayout
+
+    folder = Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else default_data_dir()
+    if not DataLayout(folder).database.is_file():
+        yield None
+        return
+    with Library.open(folder) as lib:
+        yield lib
 
 
 def _print_report(report, stream=None) -> None:
@@ -163,13 +193,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     lib = subparsers.add_parser("library", help="photo folders, scanning and listing")
-    sub = lib.add_subparsers(dest="library_command", metavar="ACTION", required=True)
-
-    def cmd(name: str, func, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help)
-        add_data_dir_option(p)
-        p.set_defaults(func=func)
-        return p
+    cmd = action_adder(lib, "library_command")
 
     p = cmd("add", _add, "add a folder of photos (and scan it)")
     p.add_argument("folder")

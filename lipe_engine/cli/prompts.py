@@ -33,12 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import locations
     from ..prompts import regularization_prompts
-    from ..training import locations
 
     with open_library(args) as lib:
         llm = None if args.no_llm else locations.resolve("llm_gguf", args.llm, lib)
-        cache = None if args.no_cache else locations.data_cache_dir(lib)
+        cache = None if args.no_cache else locations.DataLayout(lib.data_dir).regularization
         prompts = regularization_prompts(args.class_word, args.count, llm_path=llm, cache_dir=cache,
                                          progress=TerminalProgress(quiet=args.quiet), seed=args.seed,
                                          rare_token=args.token, refresh=args.refresh)

@@ -19,15 +19,7 @@ from ..errors import InputError
 from .dataset import write_subject
 
 
-def _caption(scene, pose: str | None = None) -> str:  # type: ignore[no-untyped-def]
-    ind = scene.individual
-    s = scene.with_pose(pose) if pose else scene
-    text = s.caption().replace(f"a {ind.description}", f"a sks {ind.kind}").replace(
-        f"an {ind.description}", f"a sks {ind.kind}")
-    return text
-
-
-def _class_caption(scene) -> str:  # type: ignore[no-untyped-def]
+def _classsks_caption(scene) -> str:  # type: ignore[no-untyped-def]
     ind = scene.individual
     return scene.caption().replace(f"a {ind.description}", f"a {ind.kind}").replace(
         f"an {ind.description}", f"a {ind.kind}")
@@ -38,6 +30,7 @@ def make_toy_dataset(
 ) -> Path:
     """Write ``n_subjects`` toy subjects under ``root`` (which must not hold subjects yet)."""
     from ..toyworld import POSES, Individual, random_scene
+    from ..toyworld.identity import RARE_TOKEN, identity_prompt, sks_caption
 
     root = Path(root)
     if root.exists() and any(p for p in root.iterdir() if not p.name.startswith(".")):
@@ -52,15 +45,15 @@ def make_toy_dataset(
         for r in range(n_refs):
             scene = random_scene(rng, ind)
             refs.append(scene.render()[0])
-            captions[f"ref{r + 1}.png"] = _caption(scene)
+            captions[f"ref{r + 1}.png"] = sks_caption(scene)
         test = random_scene(rng, ind)
         others = [p for p in POSES[ind.kind] if p != test.pose]
         prompts = {
-            "token": "sks",
+            "token": RARE_TOKEN,
             "class": ind.kind,
-            "identity": f"a sks {ind.kind}",
-            "source": _caption(test),
-            "targets": [_caption(test, p) for p in others],
+            "identity": identity_prompt(ind),
+            "source": sks_caption(test),
+            "targets": [sks_caption(test, p) for p in others],
             "captions": captions,
         }
         folder = write_subject(root, f"{i + 1:02d}_{ind.colour}_{ind.kind}", refs, test.render()[0], prompts)
@@ -70,7 +63,7 @@ def make_toy_dataset(
             for r in range(n_regularization):
                 scene = random_scene(rng, Individual.random(rng, ind.kind))
                 scene.render()[0].save(folder / "regularization" / f"class{r + 1}.png")
-                reg_captions[f"class{r + 1}.png"] = _class_caption(scene)
+                reg_captions[f"class{r + 1}.png"] = _classsks_caption(scene)
             prompts["regularization"] = reg_captions
             (folder / "prompts.json").write_text(json.dumps(prompts, indent=2), encoding="utf-8")
     return root

@@ -6,12 +6,11 @@ cached per class word, and training continues from its newest checkpoint in the 
 
 Job config (library ``jobs.config``, kind ``train``)::
 
-    {"runner": "engine", "preset": "16gb" | None, "overrides": {TrainingConfig fields},
-     "output_dir": "<data>/loras/<id>/<hex>", "model": "<SDXL source>" | None,
-     "caption": true, "class_images": 70, "class_steps": 30}
+    {"runner": "engine" | "desktop" (who queued it), "preset": "16gb" | None,
+     "overrides": {TrainingConfig fields}, "output_dir": "<data>/loras/<id>/<hex>",
+     "model": "<SDXL source>" | None, "caption": true, "class_images": 70, "class_steps": 30}
 
-Jobs queued by the desktop app carry no ``class_images``/``caption`` keys: they train on the photos
-with their stored captions only, as the desktop queue always did.
+The desktop app and ``lipe queue`` queue, order and run the same jobs (``queue``).
 """
 
 from __future__ import annotations
@@ -20,9 +19,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .. import locations
 from ..errors import InputError
 from ..progress import ProgressReporter
-from ..training import locations
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,9 @@ def job_config(
     class_steps: int = DEFAULT_CLASS_STEPS,
     caption: bool = True,
     output_dir: str | None = None,
+    runner: str = "engine",
 ) -> dict[str, Any]:
-    """A validated engine job config (bad presets/overrides fail now, not overnight)."""
+    """A validated job config (bad presets/overrides fail now, not overnight); ``runner``: who queued it."""
     from ..training import config_from_preset
 
     config_from_preset(preset, **dict(overrides or {}))
@@ -54,7 +54,9 @@ def job_config(
         raise InputError(f"{class_steps} denoising steps for class images is not usable", "use 1 to 1000")
     ident = lib.get_identity(identity)
     out = output_dir or str(lib.new_lora_dir(ident))
-    return {"runner": "engine", "preset": preset, "overrides": dict(overrides or {}), "output_dir": out,
+    if runner not in ("engine", "desktop"):
+        raise InputError(f"job runner '{runner}' is unknown", "use engine or desktop")
+    return {"runner": runner, "preset": preset, "overrides": dict(overrides or {}), "output_dir": out,
             "model": model, "caption": bool(caption), "class_images": int(class_images),
             "class_steps": int(class_steps), "identity_name": ident.name}
 
@@ -154,7 +156,7 @@ def _class_data(lib, ident, loaded, count, steps, resolution, seed, reporter, no
     from ..prompts import regularization_prompts
     from ..training.class_images import class_images_dir, render_class_images
 
-    cache = locations.data_cache_dir(lib)
+    cache = locations.DataLayout(lib.data_dir).regularization
     llm = locations.resolve("llm_gguf", None, lib)
     prompts = regularization_prompts(ident.class_word, count, llm_path=llm, cache_dir=cache, progress=reporter,
                                      rare_token=ident.token)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -24,13 +25,16 @@ from .pipeline import job_config, run_pipeline
 
 log = logging.getLogger(__name__)
 KIND = "train"
+# the queue's order (job ids) in the library settings; the name is from when only the desktop ordered
+# jobs, kept so a library's order survives the update
+ORDER_KEY = "desktop.train_order"
 _DB_EVERY_S = 1.0  # progress writes and cancel polls: often enough for a UI, rare enough for SQLite
 
 
 def enqueue(lib: Any, identity: Any, **settings: Any) -> Any:
-    """Queue an identity-prior job (settings as in ``pipeline.job_config``); returns the Job."""
+    """Queue an identity-prior job (settings as in ``pipeline.job_config``, validated); returns the Job."""
     ident = lib.get_identity(identity)
-    return lib.create_job(KIND, config=job_config(lib, ident, **settings), identity=ident.id)
+    return _add(lib, job_config(lib, ident, **settings), ident.id)
 
 
 def retry(lib: Any, job_id: int) -> Any:
@@ -38,7 +42,14 @@ def retry(lib: Any, job_id: int) -> Any:
     job = lib.get_job(job_id)
     if not job.finished:
         raise LipeError(f"job {job_id} is {job.state}", "retry only finished (failed or cancelled) jobs")
-    return lib.create_job(job.kind, config=job.config, identity=job.identity_id)
+    return _add(lib, job.config, job.identity_id)
+
+
+def _add(lib: Any, config: dict[str, Any], identity_id: int | None) -> Any:
+    with lib.transaction():  # the job and its place in the order together
+        job = lib.create_job(KIND, config=config, identity=identity_id)
+        set_order(lib, [*order(lib), job.id])
+    return job
 
 
 def cancel_job(lib: Any, job_id: int) -> Any:
@@ -49,7 +60,48 @@ def cancel_job(lib: Any, job_id: int) -> Any:
     return lib.update_job(job_id, state="cancelled", message=msg)
 
 
-def _worker() -> dict[str, Any]:
+# --- order: queued jobs run in the user's order (the desktop's up/down), then oldest first -----------
+
+def order(lib: Any) -> list[int]:
+    try:
+        ids = json.loads(lib.get_setting(ORDER_KEY) or "[]")
+    except ValueError:
+        ids = []
+    return [int(i) for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+
+
+def set_order(lib: Any, ids: list[int]) -> None:
+    queued = {j.id for j in lib.list_jobs(kind=KIND, states=["queued"])}
+    lib.set_setting(ORDER_KEY, json.dumps([int(i) for i in ids if int(i) in queued]))  # finished ones drop out
+
+
+def listed(lib: Any) -> list[Any]:
+    """Training jobs: the running ones, the queued ones in the order they will run, then the rest newest first."""
+    jobs = lib.list_jobs(kind=KIND)
+    rank = {job_id: i for i, job_id in enumerate(order(lib))}
+    queued = sorted((j for j in jobs if j.state == "queued"), key=lambda j: (rank.get(j.id, len(rank)), j.id))
+    rest = sorted((j for j in jobs if j.state != "queued"), key=lambda j: -j.id)
+    return [j for j in rest if j.state == "running"] + queued + [j for j in rest if j.state != "running"]
+
+
+def next_queued(lib: Any) -> Any | None:
+    return next((j for j in listed(lib) if j.state == "queued"), None)
+
+
+def move(lib: Any, job_id: int, delta: int) -> None:
+    """Move a queued job ``delta`` places up (negative) or down the order."""
+    ids = [j.id for j in listed(lib) if j.state == "queued"]
+    if job_id not in ids:
+        return
+    i = ids.index(job_id)
+    ids.insert(max(0, min(len(ids) - 1, i + delta)), ids.pop(i))
+    set_order(lib, ids)
+
+
+# --- claiming and recovery ---------------------------------------------------------------------
+
+def worker_identity() -> dict[str, Any]:
+    """Who runs a job: recorded when it is claimed, checked when its runner may be gone."""
     return {"pid": os.getpid(), "host": socket.gethostname(), "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
 
@@ -63,44 +115,38 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def claim_stale(lib: Any) -> Any | None:
-    """A ``running`` engine job whose worker process on this host is gone, now owned by us (or None)."""
-    host = socket.gethostname()
-    with lib.transaction() as c:
-        rows = c.execute("SELECT id, config, result FROM jobs WHERE kind = ? AND state = 'running' ORDER BY id",
-                         (KIND,)).fetchall()
-        for row in rows:
-            job = lib.get_job(int(row["id"]))
-            if (job.config or {}).get("runner") != "engine":
-                continue  # the desktop app recovers its own jobs
-            w = (job.result or {}).get("worker") if isinstance(job.result, dict) else None
-            if w and (w.get("host") != host or _alive(int(w.get("pid", 0)))):
-                continue
-            import json
+def orphaned(job: Any) -> bool:
+    """A ``running`` job whose runner on this host is gone (one on another host is never judged)."""
+    w = (job.result or {}).get("worker") if isinstance(job.result, dict) else None
+    if not w:
+        return True
+    return w.get("host") == socket.gethostname() and not _alive(int(w.get("pid") or 0))
 
-            c.execute("UPDATE jobs SET result = ? WHERE id = ?", (json.dumps({"worker": _worker()}), job.id))
-            return lib.get_job(job.id)
-    return None
+
+def claim_stale(lib: Any) -> Any | None:
+    """A ``running`` job whose worker process on this host is gone, now owned by us (or None)."""
+    return lib.claim_orphan_job(KIND, orphaned, worker_identity())
 
 
 def claim_next(lib: Any) -> Any | None:
-    """Atomically take the oldest queued job and mark it running *with our worker info*.
+    """Take the next queued job (the user's order, then oldest) with our worker identity."""
+    return lib.claim_next_job(KIND, worker=worker_identity(), order=order(lib))
 
-    (``Library.claim_next_job`` leaves the worker unknown for a moment, and another runner's
-    :func:`claim_stale` would take such a job for an orphan.)
-    """
-    import json
 
-    from ..library._base import now_iso
+def claim(lib: Any, job_id: int) -> Any | None:
+    """Take job ``job_id`` if it is still queued (the desktop's training child), else None."""
+    return lib.claim_job(job_id, worker=worker_identity())
 
-    now = now_iso()
-    with lib.transaction() as c:
-        row = c.execute("SELECT id FROM jobs WHERE state = 'queued' AND kind = ? ORDER BY id LIMIT 1", (KIND,)).fetchone()
-        if row is None:
-            return None
-        c.execute("UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?), updated_at = ?, "
-                  "result = ? WHERE id = ?", (now, now, json.dumps({"worker": _worker()}), row[0]))
-    return lib.get_job(int(row[0]))
+
+def fail_interrupted(lib: Any, message: str) -> int:
+    """Mark the jobs whose runner died (a crash, a closed app) failed with ``message``; how many.
+    The desktop does this when it starts (the user presses Resume); ``run_queue`` resumes them instead."""
+    n = 0
+    for job in lib.list_jobs(kind=KIND, states=["running"]):
+        if orphaned(job):
+            lib.update_job(job.id, state="failed", message=message, log=f"failed: {message}")
+            n += 1
+    return n
 
 
 class JobProgress:
@@ -143,7 +189,7 @@ def execute_job(lib: Any, job_id: int, *, model: str | None = None, device: str 
     job = lib.get_job(job_id)
     if job.finished:
         raise LipeError(f"job {job_id} is already {job.state}", "retry it with `lipe queue retry`")
-    lib.update_job(job_id, state="running", result={"worker": _worker()}, message="starting",
+    lib.update_job(job_id, state="running", result={"worker": worker_identity()}, message="starting",
                    log=f"started by pid {os.getpid()} on {socket.gethostname()}"
                        f" (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
     mirror = JobProgress(lib, job_id, progress, outer)

@@ -9,7 +9,7 @@ Public API (stable; other parts of the app code against this)::
 
     # folders and photos (originals are only ever read)
     folder = lib.add_folder("~/Pictures")            # Folder(id, path, added_at, last_scan_at, missing)
-    report = lib.scan(folder_ids=None, progress=cb, cancel=token)   # ScanReport: added/changed/removed/
+    report = lib.scan(folders=None, progress=cb, cancel=token)     # ScanReport: added/changed/removed/
                                                      # unchanged/duplicates, skipped=[(path, reason)]
     lib.list_folders(); lib.get_folder(id_or_path); lib.remove_folder(ref)
     lib.list_photos(folder=None, include_missing=False, include_duplicates=True,
@@ -61,7 +61,7 @@ Public API (stable; other parts of the app code against this)::
     lib.transaction()   # context manager: one BEGIN IMMEDIATE write (for multi-call atomicity)
 
     # "find similar photos" (lipe_engine.library.embeddings); CLIP from a folder or the HF cache
-    emb = embeddings.load_configured(lib)          # $LIPE_EMBEDDING_MODEL or setting "embedding_model";
+    emb = embeddings.load_configured(lib)          # setting "embedding_model" or $LIPE_EMBEDDING_MODEL;
                                                    # raises EmbeddingModelMissing (one line) if none
     emb = embeddings.ImageEmbedder.load(folder_or_hub_id, device=None)
     embeddings.embed_photos(lib, emb, photos=None, progress=cb, cancel=token) -> int (newly embedded)

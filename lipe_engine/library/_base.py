@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -12,6 +13,16 @@ from typing import Any
 import sqlite_utils
 
 from .db import LibraryError, write_transaction
+
+
+def to_json(value: Any, what: str) -> str:
+    """``value`` as JSON for a column, or a one-line error naming ``what`` it is."""
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise LibraryError(
+            f"{what} is not JSON-serialisable ({exc})", "pass plain dicts, lists, str and numbers"
+        ) from exc
 
 
 def now_iso() -> str:

@@ -26,9 +26,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .db import DB_NAME, SCHEMA_VERSION, LibraryError
+from ..locations import DB_NAME, DataLayout
+from .db import SCHEMA_VERSION, LibraryError
 
-BACKUP_DIR = "backups"
 DAY_S = 24 * 3600.0
 CHECK_EVERY_S = 3600.0
 KEEP = {"daily": 7, "before-migration": 3}
@@ -72,7 +72,7 @@ class Backup:
 
 
 def backups_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / BACKUP_DIR
+    return DataLayout(data_dir).backups
 
 
 def list_backups(data_dir: Path) -> list[Backup]:

@@ -22,9 +22,9 @@ from pathlib import Path
 import sqlite_utils
 
 from ..errors import LipeError
+from ..locations import DataLayout
 
 BUSY_TIMEOUT_S = 30.0
-DB_NAME = "library.sqlite"
 
 
 class LibraryError(LipeError):
@@ -284,8 +284,7 @@ def _set_wal(conn: sqlite3.Connection) -> str:
 
 def _held_a_library(data_dir: Path) -> bool:
     """Signs that a library lived here: backups, thumbnails, edits or priors."""
-    return any((data_dir / sub).is_dir() and any((data_dir / sub).iterdir())
-               for sub in ("backups", "thumbs", "edits", "loras"))
+    return any(sub.is_dir() and any(sub.iterdir()) for sub in DataLayout(data_dir).library_traces())
 
 
 def damaged_error(db_path: Path, detail: str) -> LibraryError:

@@ -1,9 +1,9 @@
 """ "Find photos similar to these": CLIP image embeddings, stored per photo and model.
 
 The model is a CLIP checkpoint (transformers ``CLIPModel`` + its image processor) from a local
-folder or the Hugging Face cache, never downloaded here. Which one: ``$LIPE_EMBEDDING_MODEL``, else
-the library setting ``embedding_model`` (``lipe library set-embedding-model``); with neither, the
-command says so. Embeddings are computed from the cached thumbnails (256 px is more than CLIP's 224),
+folder or the Hugging Face cache, never downloaded here. Which one: the library setting
+``embedding_model`` (``lipe library set-embedding-model``), else ``$LIPE_EMBEDDING_MODEL``, the order
+of every model (:mod:`lipe_engine.locations`); with neither, the command says so. Embeddings are computed from the cached thumbnails (256 px is more than CLIP's 224),
 L2-normalised, and stored with the photo's content hash so a changed photo is re-embedded.
 
 A candidate's score is its highest cosine similarity to any photo the user confirmed for the
@@ -36,7 +36,9 @@ class EmbeddingModelMissing(LibraryError):
 
 
 def configured_source(lib: Library) -> str | None:
-    return os.environ.get(ENV_MODEL, "").strip() or lib.get_setting(SETTING_KEY)
+    from ..locations import configured
+
+    return configured(SETTING_KEY, None, lib)  # library setting > environment, like every model
 
 
 def resolve_model_dir(source: str | os.PathLike[str]) -> Path:

@@ -2,31 +2,22 @@
 
 The records are the queue's memory; running them is the job runner's business (``lipe_engine.jobs``).
 States move ``queued -> running -> done | failed | cancelled``; a finished job is never reopened.
-``claim_next_job`` atomically moves the oldest queued job to running, so two worker processes
-never take the same job.
+``claim_next_job`` (and ``claim_job``, ``claim_orphan_job``) atomically move a job to running with
+its worker's identity, so two worker processes never take the same job.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._base import LibraryBase, now_iso
+from ._base import LibraryBase, now_iso, to_json
 from .db import LibraryError
 from .records import JOB_STATES, Job
 
 _FINISHED = ("done", "failed", "cancelled")
 _UNSET: Any = object()
 MAX_LOG_CHARS = 200_000  # the log keeps its tail; older lines are dropped
-
-
-def _json(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise LibraryError(
-            f"job {what} is not JSON-serialisable ({exc})", "pass plain dicts, lists, str and numbers"
-        ) from exc
 
 
 class JobsMixin(LibraryBase):
@@ -41,7 +32,7 @@ class JobsMixin(LibraryBase):
         with self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO jobs(kind, config, identity_id) VALUES (?, ?, ?)",
-                (kind, _json(config or {}, "config"), identity),
+                (kind, to_json(config or {}, "job config"), identity),
             )
         return self.get_job(int(cur.lastrowid or 0))
 
@@ -115,7 +106,7 @@ class JobsMixin(LibraryBase):
             if message is not None:
                 sets["message"] = message
             if result is not _UNSET:
-                sets["result"] = _json(result, "result")
+                sets["result"] = to_json(result, "job result")
             if log:
                 text = row["log"] + (log if log.endswith("\n") else log + "\n")
                 sets["log"] = text[-MAX_LOG_CHARS:]
@@ -126,22 +117,60 @@ class JobsMixin(LibraryBase):
     def append_job_log(self, job_id: int, text: str) -> None:
         self.update_job(job_id, log=text)
 
-    def claim_next_job(self, kind: str | None = None) -> Job | None:
-        """Atomically take the oldest queued job (of ``kind``) and mark it running; None if none."""
-        now = now_iso()
+    # --- claiming: who runs a job is written in the same transaction that takes it ------------------
+
+    def claim_next_job(self, kind: str | None = None, *, worker: dict[str, Any] | None = None,
+                       order: Sequence[int] = ()) -> Job | None:
+        """Atomically take the first queued job (of ``kind``) and mark it running; None if none.
+
+        ``order``: job ids in the user's order, taken before the others (oldest first). ``worker``
+        (pid, host...) is recorded as the job's result at once, so no other runner can mistake a
+        just-claimed job for an orphan.
+        """
         with self.transaction() as c:
             sql, params = "SELECT id FROM jobs WHERE state = 'queued'", []
             if kind is not None:
                 sql += " AND kind = ?"
                 params.append(kind)
-            row = c.execute(sql + " ORDER BY id LIMIT 1", params).fetchone()
-            if row is None:
+            queued = [int(r[0]) for r in c.execute(sql + " ORDER BY id", params).fetchall()]
+            if not queued:
                 return None
-            c.execute(
-                "UPDATE jobs SET state = 'running', started_at = ?, updated_at = ? WHERE id = ?",
-                (now, now, row[0]),
-            )
-        return self.get_job(int(row[0]))
+            rank = {job_id: i for i, job_id in enumerate(order)}
+            job_id = min(queued, key=lambda j: (rank.get(j, len(rank)), j))
+            self._mark_claimed(c, job_id, worker)
+        return self.get_job(job_id)
+
+    def claim_job(self, job_id: int, *, worker: dict[str, Any] | None = None) -> Job | None:
+        """Take job ``job_id`` if it is still queued (None when another runner has it or it ended)."""
+        with self.transaction() as c:
+            row = c.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise LibraryError(f"job {job_id} does not exist", "list jobs with `lipe queue list`")
+            if row["state"] != "queued":
+                return None
+            self._mark_claimed(c, job_id, worker)
+        return self.get_job(job_id)
+
+    def claim_orphan_job(self, kind: str, is_orphan: Callable[[Job], bool],
+                         worker: dict[str, Any] | None = None) -> Job | None:
+        """Take over the first ``running`` job whose runner is gone (``is_orphan``), recording ``worker``."""
+        with self.transaction() as c:
+            rows = c.execute("SELECT * FROM jobs WHERE kind = ? AND state = 'running' ORDER BY id",
+                             (kind,)).fetchall()
+            for row in rows:
+                job = Job.from_row(row)
+                if is_orphan(job):
+                    c.execute("UPDATE jobs SET result = ?, updated_at = ? WHERE id = ?",
+                              (to_json({"worker": worker}, "job result"), now_iso(), job.id))
+                    return self.get_job(job.id)
+        return None
+
+    @staticmethod
+    def _mark_claimed(c: Any, job_id: int, worker: dict[str, Any] | None) -> None:
+        now = now_iso()
+        result = to_json({"worker": worker}, "job result") if worker is not None else None
+        c.execute("UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?), updated_at = ?, "
+                  "result = COALESCE(?, result) WHERE id = ?", (now, now, result, job_id))
 
     def delete_job(self, job_id: int) -> None:
         job = self.get_job(job_id)

@@ -15,8 +15,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from ..locations import DB_NAME, DataLayout
 from . import backup
-from .db import DB_NAME, LibraryError, connect, damaged_error
+from .db import LibraryError, connect, damaged_error
 from .jobs import JobsMixin
 from .outputs import OutputsMixin
 
@@ -142,7 +143,7 @@ class Library(OutputsMixin, JobsMixin):
             max_bytes = DEFAULT_MAX_BYTES
             if cap and cap.replace(".", "", 1).isdigit() and 0 < float(cap) <= 2**20:  # up to 1 TiB
                 max_bytes = int(float(cap) * 2**20)
-            self._thumbs = ThumbnailCache(self.data_dir / "thumbs", max_bytes=max_bytes)
+            self._thumbs = ThumbnailCache(DataLayout(self.data_dir).thumbs, max_bytes=max_bytes)
         return self._thumbs
 
     def scan(

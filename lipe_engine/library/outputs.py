@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ..locations import DataLayout
+from ._base import to_json
 from .captions import CaptionsMixin
 from .db import LibraryError
 from .identities import IdentityRef
@@ -21,21 +23,12 @@ from .photos import PhotoRef
 from .records import Edit, Lora
 
 
-def _json(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise LibraryError(
-            f"{what} is not JSON-serialisable ({exc})", "pass plain dicts, lists, str and numbers"
-        ) from exc
-
-
 class OutputsMixin(CaptionsMixin):
     # --- LoRA priors ------------------------------------------------------------------------------
 
     @property
     def loras_dir(self) -> Path:
-        return self.data_dir / "loras"
+        return DataLayout(self.data_dir).loras
 
     def new_lora_dir(self, identity: IdentityRef) -> Path:
         """A fresh, empty folder for a LoRA of ``identity`` under the data dir (created)."""
@@ -60,7 +53,7 @@ class OutputsMixin(CaptionsMixin):
         with self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO loras(identity_id, path, base_model, settings, job_id) VALUES (?, ?, ?, ?, ?)",
-                (ident.id, str(p), str(base_model), _json(settings or {}, "LoRA settings"), job_id),
+                (ident.id, str(p), str(base_model), to_json(settings or {}, "LoRA settings"), job_id),
             )
         return self.get_lora(int(cur.lastrowid or 0))
 
@@ -89,7 +82,7 @@ class OutputsMixin(CaptionsMixin):
 
     @property
     def edits_dir(self) -> Path:
-        return self.data_dir / "edits"
+        return DataLayout(self.data_dir).edits
 
     def new_edit_path(self, photo: PhotoRef, suffix: str = ".png") -> Path:
         """A fresh file name for an edit of ``photo`` under the data dir (folder created, file not)."""
@@ -143,7 +136,7 @@ class OutputsMixin(CaptionsMixin):
                 "params, mask_paths, output_path, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     p.id, parent_edit, iid, lora_id, source_prompt, target_prompt,
-                    _json(params or {}, "edit params"), json.dumps(masks), str(out), job_id,
+                    to_json(params or {}, "edit params"), json.dumps(masks), str(out), job_id,
                 ),
             )  # fmt: skip
         return self.get_edit(int(cur.lastrowid or 0))

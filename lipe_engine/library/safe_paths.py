@@ -21,9 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import InputError
-
-DB_NAME = "library.sqlite"
-
+from ..locations import DB_NAME
 
 NAME_MAX = 255  # bytes per file name on the usual file systems (ext4, APFS, NTFS via UTF-16 units)
 

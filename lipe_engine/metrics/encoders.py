@@ -28,9 +28,10 @@ from PIL import Image
 
 from ..devices import pick_device
 from ..errors import ModelLoadError
+from ..locations import SHIPPED_DEFAULTS
 
-DINO_ID = "facebook/dinov2-base"
-CLIP_ID = "openai/clip-vit-large-patch14"
+DINO_ID = SHIPPED_DEFAULTS["dino_model"]
+CLIP_ID = SHIPPED_DEFAULTS["clip_model"]
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..progress import CancelToken
+from .gguf import read_gguf_metadata
 
 
 class Kind:
@@ -97,54 +98,6 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise ValueError("header is not a JSON object")
     return header
-
-
-_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
-_GGUF_WANTED = ("general.", "clip.")
-
-
-def read_gguf_metadata(path: Path, max_keys: int = 4096) -> dict[str, Any]:
-    """``general.*`` and ``clip.*`` key/values of a GGUF (v2/v3) file; stops at the tokenizer arrays."""
-    out: dict[str, Any] = {}
-    with path.open("rb") as fh:
-        if fh.read(4) != b"GGUF":
-            raise ValueError("not a GGUF file")
-        (version,) = struct.unpack("<I", fh.read(4))
-        if version < 2:
-            raise ValueError(f"GGUF version {version} is too old")
-        _n_tensors, n_kv = struct.unpack("<QQ", fh.read(16))
-
-        def string() -> str:
-            (n,) = struct.unpack("<Q", fh.read(8))
-            if n > 1 << 24:
-                raise ValueError("string too long")
-            return fh.read(n).decode("utf-8", "replace")
-
-        def value(vtype: int, keep: bool) -> Any:
-            if vtype in _GGUF_SCALARS:
-                fmt = _GGUF_SCALARS[vtype]
-                return struct.unpack(fmt, fh.read(struct.calcsize(fmt)))[0]
-            if vtype == 8:
-                return string()
-            if vtype == 9:
-                etype, count = struct.unpack("<IQ", fh.read(12))
-                if etype in _GGUF_SCALARS and not keep:
-                    fh.seek(count * struct.calcsize(_GGUF_SCALARS[etype]), os.SEEK_CUR)
-                    return None
-                items = [value(etype, keep) for _ in range(count)]
-                return items if keep else None
-            raise ValueError(f"unknown GGUF value type {vtype}")
-
-        for _ in range(min(n_kv, max_keys)):
-            key = string()
-            (vtype,) = struct.unpack("<I", fh.read(4))
-            if key.startswith("tokenizer.") and "general.architecture" in out:
-                break  # everything we need comes before the (large) vocabulary arrays
-            keep = key.startswith(_GGUF_WANTED)
-            v = value(vtype, keep)
-            if keep:
-                out[key] = v
-    return out
 
 
 # ------------------------------------------------------------------ classification

@@ -3,8 +3,9 @@
 For the chosen layers (by default every transformer block at the UNet's coarsest attention
 resolution: 32x32 for SDXL at 1024^2, i.e. down_blocks.2, mid_block and up_blocks.0) they:
 
-- compute the layer output exactly like diffusers' ``AttnProcessor2_0`` (same ops, same order), so
-  generation is bit-identical with and without recording;
+- compute the layer output with the house's one instrumented ``AttnProcessor2_0``
+  (``models.attention``: same ops, same order), so generation is bit-identical with and without
+  recording; the recorder is its controller and returns the keys and values unchanged;
 - for cross-attention, add the *identity branch* of the paper (Fig. 4): the layer's own queries
   attend to extra keys projected from the identity-aware prompt P^e ("a sks dog") with the layer's
   ``to_k``. Only its attention map is kept (summed over the identity tokens); its values never
@@ -26,15 +27,13 @@ n x L x L x 4 bytes (64 MiB per output at 64x64 tokens, 4 MiB at 32x32).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-_BLOCK = re.compile(r"^(down_blocks|up_blocks)\.(\d+)\.|^(mid_block)\.")
+from ..models.attention import AttentionLayer, InstrumentedAttnProcessor, processors_installed
 
 RECORD_CHUNK_BYTES = 64 * 2**20  # fp32 scores of one block of query rows (see the module docstring)
 
@@ -46,13 +45,7 @@ def rows_per_block(heads: int, keys: int, chunk_bytes: int = RECORD_CHUNK_BYTES)
 
 def layer_downsample(name: str, n_down: int) -> int:
     """Downsampling factor (relative to the latent) of the UNet block an attention layer sits in."""
-    m = _BLOCK.match(name)
-    if m is None:
-        raise ValueError(f"not a UNet attention layer name: {name}")
-    if m.group(3):
-        return 2 ** (n_down - 1)
-    idx = int(m.group(2))
-    return 2**idx if m.group(1) == "down_blocks" else 2 ** (n_down - 1 - idx)
+    return AttentionLayer.parse(name).downsample(n_down)
 
 
 class AttentionStore:
@@ -129,101 +122,52 @@ class AttentionRecorder:
             self._identity_keys[id(attn)] = key
         return key
 
-
-class RecordingAttnProcessor:
-    """``AttnProcessor2_0`` plus map recording; ``cross`` tells which kind of layer it serves."""
-
-    def __init__(self, recorder: AttentionRecorder, cross: bool) -> None:
-        self.recorder = recorder
-        self.cross = cross
-
-    def __call__(
-        self,
-        attn: Any,
-        hidden_states: torch.Tensor,
-        encoder_hidden_states: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        temb: torch.Tensor | None = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> torch.Tensor:
-        residual = hidden_states
-        if attn.spatial_norm is not None:
-            hidden_states = attn.spatial_norm(hidden_states, temb)
-        input_ndim = hidden_states.ndim
-        if input_ndim == 4:
-            batch_size, channel, height, width = hidden_states.shape
-            hidden_states = hidden_states.view(batch_size, channel, height * width).transpose(1, 2)
-        batch_size, sequence_length, _ = (
-            hidden_states.shape if encoder_hidden_states is None else encoder_hidden_states.shape
-        )
-        if attention_mask is not None:
-            attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
-            attention_mask = attention_mask.view(batch_size, attn.heads, -1, attention_mask.shape[-1])
-        if attn.group_norm is not None:
-            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
-
-        query = attn.to_q(hidden_states)
-        if encoder_hidden_states is None:
-            encoder_hidden_states = hidden_states
-        elif attn.norm_cross:
-            encoder_hidden_states = attn.norm_encoder_hidden_states(encoder_hidden_states)
-        key = attn.to_k(encoder_hidden_states)
-        value = attn.to_v(encoder_hidden_states)
-        inner_dim = key.shape[-1]
-        head_dim = inner_dim // attn.heads
-        query = query.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
-        key = key.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
-        value = value.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
-        if attn.norm_q is not None:
-            query = attn.norm_q(query)
-        if attn.norm_k is not None:
-            key = attn.norm_k(key)
-
-        if self.recorder.store is not None:
-            self._record(attn, query, key, head_dim)
-
-        hidden_states = F.scaled_dot_product_attention(
-            query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
-        )
-        hidden_states = hidden_states.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim)
-        hidden_states = hidden_states.to(query.dtype)
-        hidden_states = attn.to_out[0](hidden_states)
-        hidden_states = attn.to_out[1](hidden_states)
-        if input_ndim == 4:
-            hidden_states = hidden_states.transpose(-1, -2).reshape(batch_size, channel, height, width)
-        if attn.residual_connection:
-            hidden_states = hidden_states + residual
-        return hidden_states / attn.rescale_output_factor
+    def on_attention(self, proc: InstrumentedAttnProcessor, attn: Any, query: torch.Tensor, key: torch.Tensor,
+                     value: torch.Tensor, head_dim: int, is_self: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The processors' hook: record this layer's map (when a store is set), change nothing."""
+        if self.store is not None:
+            self.record(attn, query, key, head_dim, proc.cross)
+        return key, value
 
     @torch.no_grad()
-    def _record(self, attn: Any, query: torch.Tensor, key: torch.Tensor, head_dim: int) -> None:
-        rec = self.recorder
-        store = rec.store
+    def record(self, attn: Any, query: torch.Tensor, key: torch.Tensor, head_dim: int, cross: bool) -> None:
+        """Add this layer's head-averaged map (cross: the identity tokens' attention) to the store."""
+        store = self.store
         assert store is not None
-        q = query[rec.cond_slice]  # (n, heads, L, d)
+        q = query[self.cond_slice]  # (n, heads, L, d)
         n, heads, length, _ = q.shape
-        if self.cross:
-            keys_t = rec.identity_keys(attn, head_dim)  # (1, heads, d, 77), fp32, pre-scaled
+        if cross:
+            keys_t = self.identity_keys(attn, head_dim)  # (1, heads, d, 77), fp32, pre-scaled
         else:
-            k = key[rec.cond_slice]
-        n_keys = keys_t.shape[-1] if self.cross else k.shape[2]
-        rows = rows_per_block(heads, n_keys, rec.chunk_bytes)
+            k = key[self.cond_slice]
+        n_keys = keys_t.shape[-1] if cross else k.shape[2]
+        rows = rows_per_block(heads, n_keys, self.chunk_bytes)
         for b in range(n):
-            if not self.cross:
+            if not cross:
                 keys_t = k[b : b + 1].float().transpose(-1, -2) * head_dim**-0.5  # (1, heads, d, L)
             for r0 in range(0, length, rows):
                 probs = torch.softmax(q[b : b + 1, :, r0 : r0 + rows].float() @ keys_t, dim=-1)
-                if self.cross:
+                if cross:
                     # attention the identity tokens receive, summed over those tokens, averaged over heads
-                    store.ca_sum[b, r0 : r0 + rows] += probs.index_select(-1, rec.token_index).sum(-1).mean(1)[0]
+                    store.ca_sum[b, r0 : r0 + rows] += probs.index_select(-1, self.token_index).sum(-1).mean(1)[0]
                 else:
                     store.sa_sum[b, r0 : r0 + rows] += probs.mean(dim=1)[0]
                 del probs
-        if self.cross:
+        if cross:
             store.ca_count += 1
         else:
             store.sa_count += 1
+
+
+class RecordingAttnProcessor(InstrumentedAttnProcessor):
+    """The instrumented processor with a recorder as its controller; ``cross``: which kind of layer."""
+
+    def __init__(self, recorder: AttentionRecorder, cross: bool) -> None:
+        super().__init__(recorder, cross=cross)
+        self.recorder = recorder
+
+    def _record(self, attn: Any, query: torch.Tensor, key: torch.Tensor, head_dim: int) -> None:
+        self.recorder.record(attn, query, key, head_dim, self.cross)
 
 
 def recorded_layers(unet: Any, downsample: int | None = None) -> tuple[list[str], int]:
@@ -249,14 +193,9 @@ def recording(unet: Any, recorder: AttentionRecorder, downsample: int | None = N
 
     Yields the downsample factor of the recorded layers.
     """
-    original = dict(unet.attn_processors)
     chosen, factor = recorded_layers(unet, downsample)
-    procs = dict(original)
-    self_layers = [n for n in chosen if ".attn2." not in n]
-    for name in [n for n in chosen if ".attn2." in n] + self_layers[:: recorder.self_stride]:
-        procs[name] = RecordingAttnProcessor(recorder, cross=".attn2." in name)
-    unet.set_attn_processor(procs)
-    try:
+    layers = [AttentionLayer.parse(n) for n in chosen]
+    self_layers = [a for a in layers if not a.cross]
+    picked = [a for a in layers if a.cross] + self_layers[:: recorder.self_stride]
+    with processors_installed(unet, {a.name: RecordingAttnProcessor(recorder, cross=a.cross) for a in picked}):
         yield factor
-    finally:
-        unet.set_attn_processor(original)

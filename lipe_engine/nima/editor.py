@@ -12,8 +12,6 @@ latents (Eq. 4) each step.
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 import os
 import time
 from collections.abc import Sequence
@@ -25,10 +23,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..edit_settings import DEFAULTS, SEED_MAX, SETTINGS, check_int
 from ..errors import InputError
 from ..images import PreparedImage, prepare_image, to_pil, to_tensor
 from ..models.loader import LoadedModel
-from ..models.vae import decode_latents
+from ..models.vae import decode_latents, encode_pixels
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from .attention import AttentionRecorder, AttentionStore, recorded_layers, recording
 from .batching import edit_batch_size, sample_in_batches
@@ -45,40 +44,26 @@ STOPWORDS = {"a", "an", "the", "of", "photo", "picture", "image", "in", "on", "w
 class EditParams:
     """Everything that controls an edit; JSON-serialisable (recorded with each saved edit).
 
-    Only ``steps`` (100 DDPM-inversion steps, Appendix E.2) is the paper's. It states no guidance
-    scales, skip, lambda, threshold or attention resolution; those defaults are this project's own
-    choices, each with its reason beside it.
+    Defaults, ranges and the reasons for them are declared once in :mod:`lipe_engine.edit_settings`.
     """
 
-    steps: int = 100  # the paper's (E.2: DDPM inversion with 100 timesteps)
-    # project's choice: 3.5 is the source guidance of edit-friendly DDPM inversion's reference code
-    # and of diffusers' LEDITS++ (enough to tie the inversion to the prompt, small enough to invert
-    # faithfully)
-    cfg_source: float = 3.5
-    # project's choice: SDXL's usual sampling guidance; the inversion reference uses 7-18 (higher
-    # pushes the edit harder and drifts from the photo)
-    cfg_target: float = 7.5
-    # project's choice (start the edit this many steps below the noisiest): the reference code uses
-    # 0-40 of 100; 10 keeps the photo's layout in the first steps without freezing the pose
-    skip: int = 10
-    # project's choice: lambda = 1, one propagation through the averaged self-attention (Eq. 2); the
-    # paper names lambda without a value, higher powers blur the mask over the subject's surroundings
-    mask_lambda: int = 1
-    # project's choice: prompt-to-prompt LocalBlend's 0.3 of the normalised map
-    mask_threshold: float = 0.3
-    mask_softness: float = 0.0
-    mask_dilate: int = 1
+    steps: int = DEFAULTS["steps"]
+    cfg_source: float = DEFAULTS["cfg_source"]
+    cfg_target: float = DEFAULTS["cfg_target"]
+    skip: int = DEFAULTS["skip"]
+    mask_lambda: int = DEFAULTS["mask_lambda"]
+    mask_threshold: float = DEFAULTS["mask_threshold"]
+    mask_softness: float = DEFAULTS["mask_softness"]
+    mask_dilate: int = DEFAULTS["mask_dilate"]
     use_mask: bool = True  # False: the "without NIMA" ablation (no blend)
     composite: bool = False
-    composite_dilate: int = 4  # pixels, at the photo's size / 256 units (scaled with the photo)
-    composite_feather: int = 4
+    composite_dilate: int = DEFAULTS["composite_dilate"]
+    composite_feather: int = DEFAULTS["composite_feather"]
     seeds: tuple[int | None, ...] = (None,)  # None: the pure edit-friendly noise maps
-    variation: float = 0.3  # how much fresh seeded noise the seeded outputs mix into the z maps
-    inversion_seed: int = 0
-    # project's choice: None = the coarsest attention resolution (SDXL at 1024 px: 32x32), where 60 of
-    # SDXL's 70 transformer blocks sit and an L x L self-attention map stays a few MiB
-    record_downsample: int | None = None
-    self_attention_stride: int = 2  # self-attention maps from every 2nd recorded layer (cost; see attention.py)
+    variation: float = DEFAULTS["variation"]
+    inversion_seed: int = DEFAULTS["inversion_seed"]
+    record_downsample: int | None = DEFAULTS["record_downsample"]
+    self_attention_stride: int = DEFAULTS["self_attention_stride"]
     identity_words: tuple[str, ...] | None = None
     keep_mask_history: bool = True
 
@@ -98,18 +83,15 @@ class EditParams:
 
     def validate(self) -> None:
         """Every number is checked for type, finiteness and both ends of its range (one-line errors)."""
-        for name, low, high in _INT_RANGES:
+        for name, setting in SETTINGS.items():
             value = getattr(self, name)
-            if name == "record_downsample" and value is None:
-                continue
-            _check_int(name, value, low, high)
+            if not (name == "record_downsample" and value is None):
+                setting.check(value)
         if not 0 <= self.skip < self.steps:
             raise InputError(f"skip={self.skip} is out of range", f"use 0 to {self.steps - 1}")
         if self.record_downsample is not None and self.record_downsample & (self.record_downsample - 1):
             raise InputError(f"record_downsample={self.record_downsample} is not a power of two",
                              "use 1, 2, 4, 8... (or leave it unset for the coarsest attention resolution)")
-        for name, flo, fhi, hint in _FLOAT_RANGES:
-            _check_float(name, getattr(self, name), flo, fhi, hint)
         for name in ("use_mask", "composite", "keep_mask_history"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name}={getattr(self, name)!r} is not true or false", "use true or false")
@@ -117,47 +99,12 @@ class EditParams:
             raise InputError("no seeds given", "give at least one seed (or none for the plain edit)")
         for s in self.seeds:
             if s is not None:
-                _check_int("seed", s, 0, SEED_MAX)
+                check_int("seed", s, 0, SEED_MAX)
         if self.identity_words is not None and (
                 not isinstance(self.identity_words, tuple)
                 or not all(isinstance(w, str) and w.strip() for w in self.identity_words)):
             raise InputError(f"identity words {self.identity_words!r} are not usable",
                              "give words of the identity prompt, e.g. sks dog")
-
-
-SEED_MAX = 2**32 - 1
-# (name, lowest, highest): the advertised range of every integer setting
-_INT_RANGES = (
-    ("steps", 2, 1000), ("skip", 0, 999), ("mask_lambda", 0, 16), ("mask_dilate", 0, 64),
-    ("composite_dilate", 0, 256), ("composite_feather", 0, 256), ("inversion_seed", 0, SEED_MAX),
-    ("record_downsample", 1, 64), ("self_attention_stride", 1, 64),
-)
-# (name, lowest, highest, what the paper uses): every float must also be finite
-_FLOAT_RANGES = (
-    ("cfg_source", 0.0, 50.0, "3.5 is the paper's"), ("cfg_target", 0.0, 50.0, "7.5 is the paper's"),
-    ("mask_threshold", 0.0, 1.0, "0.3 is the paper's"), ("mask_softness", 0.0, 1.0, "0 is a hard mask"),
-    ("variation", 0.0, 1.0, "0.3 is the default"),
-)
-
-
-def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputError(f"{name}={value!r} is not a whole number", f"use {low} to {high}")
-    if not low <= int(value) <= high:
-        raise InputError(f"{name}={value} is out of range", f"use {low} to {high}")
-
-
-def _check_float(name: str, value: Any, low: float, high: float, hint: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputError(f"{name}={value!r} is not a number", f"use {low:g} to {high:g} ({hint})")
-    try:
-        as_float = float(value)
-    except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
-        as_float = math.inf
-    if not math.isfinite(as_float):
-        raise InputError(f"{name}={value} is not a finite number", f"use {low:g} to {high:g} ({hint})")
-    if not low <= as_float <= high:
-        raise InputError(f"{name}={value:g} is out of range", f"use {low:g} to {high:g} ({hint})")
 
 
 @dataclass
@@ -173,7 +120,12 @@ class EditResult:
     seeds: list[int | None]
     inversion: Inversion
     cache_hit: bool
+    params: EditParams = EditParams()  # the settings the engine used (what a saved edit records)
     stats: dict[str, float] = field(default_factory=dict)
+
+    def params_of(self, index: int) -> dict[str, Any]:
+        """The settings that made output ``index``, its own seed included (it can be made again)."""
+        return {**self.params.to_dict(), "seeds": [self.seeds[index]]}
 
 
 def identity_token_index(tokenizer: Any, prompt: str, words: tuple[str, ...] | None) -> list[int]:
@@ -222,11 +174,7 @@ class NimaSession:
 
     @torch.no_grad()
     def encode_photo(self) -> torch.Tensor:
-        vae = self.model.pipe.vae
-        x = to_tensor(self.photo.image).to(vae.device, vae.dtype)
-        lat = vae.encode(x).latent_dist.mean
-        shift = getattr(vae.config, "shift_factor", None) or 0.0
-        return ((lat - shift) * vae.config.scaling_factor).float()
+        return encode_pixels(self.model.pipe.vae, to_tensor(self.photo.image))
 
     def cache_key(self) -> str:
         p = self.params
@@ -306,7 +254,7 @@ class NimaSession:
             target_masks=[last["target"][j, 0].cpu().numpy() if "target" in last else zeros for j in range(k)],
             union_masks=[last["union"][j, 0].cpu().numpy() if "union" in last else zeros for j in range(k)],
             mask_history=history, processed_input=self.photo.image, prompts=prompts, seeds=seeds,
-            inversion=inv, cache_hit=hit,
+            inversion=inv, cache_hit=hit, params=p,
             stats={"unet_calls": float(self.denoiser.unet_calls - calls0), "inversion_s": t_inv,
                    "edit_s": t_edit},
         )

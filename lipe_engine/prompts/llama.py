@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, ModelLoadError
-
-GGUF_MAGIC = b"GGUF"
+from ..models.gguf import GGUF_MAGIC
 
 
 def check_gguf(path: str | os.PathLike[str] | None, what: str) -> Path:

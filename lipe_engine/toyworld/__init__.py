@@ -7,12 +7,12 @@ and CLI use when no other is configured.
 
 from __future__ import annotations
 
-from ..resources import resource_path
+from ..locations import toy_model_dir
 from .backgrounds import SETTINGS, render_background
 from .sprites import POSES
 from .world import KINDS, SIZE, WORDS, Individual, Scene, random_scene, scene_from_seed
 
-TOY_MODEL_DIR = resource_path("toy_model")
+TOY_MODEL_DIR = toy_model_dir()
 
 # NIMA settings for the toy model, shipped in its folder as lipe_edit_defaults.json (written by
 # scripts/train_toy_model.py's export) so the app, CLI, demo and ablation all use them. SDXL's default
@@ -29,7 +29,7 @@ TOY_EDIT_PARAMS: dict[str, float | int] = {
 
 def default_model_source() -> str:
     """Path of the shipped toy model folder (used when no model is configured)."""
-    return str(TOY_MODEL_DIR)
+    return str(toy_model_dir())
 
 
 __all__ = [

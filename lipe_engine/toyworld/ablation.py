@@ -23,7 +23,7 @@ from PIL import Image
 from ..baselines.methods import METHODS, PRIOR_DREAMBOOTH, PRIOR_EDITING, Method
 from ..models.loader import LoadedModel
 from .checks import classify_pose, identity_distance, iou, masked_psnr, resize_mask
-from .identity import EditCase, class_scenes, reference_scenes, sks_caption
+from .identity import EditCase, class_scenes, identity_prompt, reference_scenes, sks_caption
 from .sprites import POSES
 from .world import Individual
 
@@ -89,9 +89,8 @@ def prior_items(individual: Individual, captions: str, seed: int = 0,
     if captions == PRIOR_EDITING:
         return ([(s.render()[0], sks_caption(s)) for s in refs], [(s.render()[0], s.caption()) for s in classes])
     if captions == PRIOR_DREAMBOOTH:
-        kind = individual.kind
-        return ([(s.render()[0], f"a photo of a sks {kind}") for s in refs],
-                [(s.render()[0], f"a photo of a {kind}") for s in classes])
+        return ([(s.render()[0], f"a photo of {identity_prompt(individual)}") for s in refs],
+                [(s.render()[0], f"a photo of a {individual.kind}") for s in classes])
     raise ValueError(f"unknown caption kind {captions!r}")
 
 

@@ -53,10 +53,6 @@ class EditCase:
     scene: Scene
     target_pose: str
 
-    @property
-    def target_scene(self) -> Scene:
-        return self.scene.with_pose(self.target_pose)
-
     def prompts(self, personalized: bool = True) -> tuple[str, str, str]:
         """(source prompt, target prompt, identity prompt) with or without the learned prior."""
         if personalized:

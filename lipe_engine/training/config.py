@@ -10,12 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
+from ..validation import SEED_MAX, check_float, check_int
 
 UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 TEXT_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
@@ -110,7 +109,6 @@ class TrainingConfig:
         return cls(**data)
 
 
-SEED_MAX = 2**32 - 1
 # (name, lowest, highest): the advertised range of every integer setting
 _INT_RANGES = (
     ("rank", 1, 1024), ("epochs", 0, 100_000), ("max_steps", 1, 10_000_000), ("batch_size", 1, 256),
@@ -125,23 +123,11 @@ _FLOAT_RANGES = (
 
 
 def _int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputError(f"training setting {name}={value!r} is not a whole number", f"use {low} to {high}")
-    if not low <= int(value) <= high:
-        raise InputError(f"training setting {name}={value} is out of range", f"use {low} to {high}")
+    check_int(name, value, low, high, what="training setting ")
 
 
 def _float(name: str, value: Any, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputError(f"training setting {name}={value!r} is not a number", f"use {low:g} to {high:g}")
-    try:
-        as_float = float(value)
-    except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
-        as_float = math.inf
-    if not math.isfinite(as_float):
-        raise InputError(f"training setting {name}={value} is not a finite number", f"use {low:g} to {high:g}")
-    if not low <= as_float <= high:
-        raise InputError(f"training setting {name}={value:g} is out of range", f"use {low:g} to {high:g}")
+    check_float(name, value, low, high, what="training setting ")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
+from ..models.vae import encode_pixels
 
 ImageLike = Image.Image | str | os.PathLike
 Item = tuple[ImageLike, str]
@@ -77,7 +78,7 @@ def load_examples(items: Sequence[Item], resolution: int, what: str) -> list[Exa
 
 @torch.no_grad()
 def encode_latents(vae, examples: Sequence[Example], device: torch.device, cache_dir: Path | None) -> torch.Tensor:
-    """VAE latents (mean of the posterior, times the scaling factor), cached on disk by content hash."""
+    """VAE latents (``models.vae.encode_pixels``: the posterior mean, shifted and scaled), cached on disk by content hash."""
     from safetensors.torch import load_file, save_file
 
     cached: dict[str, torch.Tensor] = {}
@@ -87,13 +88,11 @@ def encode_latents(vae, examples: Sequence[Example], device: torch.device, cache
             cached = load_file(str(cache_file))
         except (OSError, ValueError, RuntimeError):
             cached = {}
-    vae_dtype = next(vae.parameters()).dtype
     out = []
     for ex in examples:
         if ex.digest not in cached:
-            px = ex.pixels.unsqueeze(0).to(device, vae_dtype)
-            lat = vae.encode(px).latent_dist.mean * vae.config.scaling_factor
-            cached[ex.digest] = lat[0].float().cpu().contiguous()
+            lat = encode_pixels(vae, ex.pixels.unsqueeze(0))  # with the VAE's shift_factor, like every encode
+            cached[ex.digest] = lat[0].cpu().contiguous()
         out.append(cached[ex.digest])
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)

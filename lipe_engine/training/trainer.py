@@ -24,6 +24,7 @@ from ..devices import VAE_DTYPE, pick_device, training_precision
 from ..errors import Cancelled, InputError
 from ..images import to_pil
 from ..models.loader import LoadedModel, load_sdxl
+from ..models.prompts import encode_sdxl_prompts
 from ..models.vae import decode_latents
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from . import checkpoint, lora
@@ -259,7 +260,7 @@ class TrainingJob:
         else:
             target = noise
         with accelerator.autocast():
-            prompt_embeds, pooled = encode_prompts(pipe, texts, device, grad=cfg.train_text_encoders)
+            prompt_embeds, pooled = encode_sdxl_prompts(pipe, texts, device, grad=cfg.train_text_encoders)
             pred = pipe.unet(
                 noisy.to(device, weight_dtype),
                 timesteps.to(device),
@@ -320,17 +321,3 @@ class TrainingJob:
             "losses": self.losses,
         }
         (self.output_dir / "training.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-
-
-def encode_prompts(pipe: Any, texts: list[str], device: torch.device, grad: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """SDXL conditioning: penultimate hidden states of both encoders concatenated + encoder 2's pooled output."""
-    embeds, pooled = [], None
-    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-        for tok, enc in ((pipe.tokenizer, pipe.text_encoder), (pipe.tokenizer_2, pipe.text_encoder_2)):
-            ids = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True,
-                      return_tensors="pt").input_ids.to(device)
-            out = enc(ids, output_hidden_states=True)
-            embeds.append(out.hidden_states[-2])
-            pooled = getattr(out, "text_embeds", None)
-    assert pooled is not None
-    return torch.cat(embeds, dim=-1), pooled

@@ -1,4 +1,4 @@
-"""Helpers for the GUI tests: a generated photo library (no real photos needed)."""
+"""Generated photo folders and libraries for tests and benchmarks (no real photos needed)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Pass 1 inverts without recording; pass 2 reconstructs with the source prompt while recording the
 identity attention (M^s); pass 3 edits with the target prompt, blending with M^s U M^e_t. Used by
-tests/test_nima.py and benchmarks/edit_cost.py.
+the tests (test_nima.py) and benchmarks/edit_cost.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,84 @@
+"""The edit settings, declared once: each field's default, range and help (no torch import).
+
+``nima.EditParams`` takes its defaults and checks its ranges from :data:`SETTINGS`; ``lipe edit``'s
+options, ``lipe eval``'s defaults and the desktop's Advanced box are built from the same entries, so
+a range or a help text is written in one place.
+
+Only ``steps`` (100 DDPM-inversion steps, Appendix E.2) is the paper's. It states no guidance scales,
+skip, lambda, threshold or attention resolution; those defaults are this project's own choices, each
+with its reason beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .validation import SEED_MAX, check_float, check_int
+
+__all__ = ["DEFAULTS", "EDIT_OPTIONS", "SEED_MAX", "SETTINGS", "Setting", "check_float", "check_int", "option_help"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One numeric edit setting: its kind, default, inclusive range and what it does."""
+
+    name: str
+    kind: type  # int or float
+    default: int | float | None
+    low: int | float
+    high: int | float
+    help: str
+    label: str = ""  # the desktop's Advanced box shows the settings that have a label
+    step: float = 1.0  # the Advanced box's spin step
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def check(self, value: Any) -> None:
+        """One-line error unless ``value`` is a number of this setting's kind inside its range."""
+        if self.kind is int:
+            check_int(self.name, value, int(self.low), int(self.high))
+        else:
+            check_float(self.name, value, float(self.low), float(self.high), f"{self.default:g} is the default")
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    Setting("steps", int, 100, 2, 1000, "denoising steps (the paper's 100; fewer is faster)", "Steps"),
+    # 0-40 of 100 in the inversion reference code; 10 keeps the photo's layout without freezing the pose
+    Setting("skip", int, 10, 0, 999, "start the edit this many steps below the noisiest (below --steps)", "Skip"),
+    # 3.5: the source guidance of edit-friendly DDPM inversion's reference code and of diffusers'
+    # LEDITS++ (ties the inversion to the prompt, small enough to invert faithfully)
+    Setting("cfg_source", float, 3.5, 0.0, 50.0, "guidance for the source prompt (inversion)", "Source guidance",
+            0.5),
+    # SDXL's usual sampling guidance; the inversion reference uses 7-18 (higher drifts from the photo)
+    Setting("cfg_target", float, 7.5, 0.0, 50.0, "guidance for the target prompt", "Target guidance", 0.5),
+    # lambda = 1: one propagation through the averaged self-attention (Eq. 2); the paper names no value,
+    # higher powers blur the mask over the subject's surroundings
+    Setting("mask_lambda", int, 1, 0, 16, "self-attention refinement power of the identity mask (Eq. 2)",
+            "Mask \u03bb"),
+    # prompt-to-prompt LocalBlend's 0.3 of the normalised map
+    Setting("mask_threshold", float, 0.3, 0.0, 1.0, "identity mask threshold (of the normalised map)",
+            "Mask threshold", 0.05),
+    Setting("mask_softness", float, 0.0, 0.0, 1.0, "soft mask edge (0: a hard mask)"),
+    Setting("mask_dilate", int, 1, 0, 64, "grow the identity mask by this many attention cells"),
+    Setting("composite_dilate", int, 4, 0, 256, "composite: grow the mask (pixels at the photo's size / 256)"),
+    Setting("composite_feather", int, 4, 0, 256, "composite: feather the mask edge (same units)"),
+    Setting("variation", float, 0.3, 0.0, 1.0, "how much fresh seeded noise seeded outputs mix into the z maps"),
+    Setting("inversion_seed", int, 0, 0, SEED_MAX, "seed of the inversion's noise"),
+    # None = the coarsest attention resolution (SDXL at 1024 px: 32x32), where 60 of SDXL's 70
+    # transformer blocks sit and an L x L self-attention map stays a few MiB
+    Setting("record_downsample", int, None, 1, 64,
+            "record attention at latent size / this (a power of two; unset: the coarsest resolution)"),
+    Setting("self_attention_stride", int, 2, 1, 64, "self-attention maps from every n-th recorded layer (cost)"),
+)}
+DEFAULTS: dict[str, Any] = {name: s.default for name, s in SETTINGS.items()}
+# the settings ``lipe edit`` has an option for and the desktop shows in its Advanced box
+EDIT_OPTIONS = ("steps", "skip", "cfg_source", "cfg_target", "mask_lambda", "mask_threshold")
+
+
+def option_help(name: str) -> str:
+    """``lipe edit``'s help for the option of ``name``: what it does, its range and default."""
+    s = SETTINGS[name]
+    return f"{s.help}; {s.low:g} to {s.high:g} (default: {s.default:g}, or the model's own setting)"
