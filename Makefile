@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 LOCKED := $(PIP) --no-build-isolation -c $(LOCK)
 COMPILE := $(BIN)/pip-compile --quiet --all-extras --allow-unsafe --strip-extras --no-emit-index-url \
-	--no-emit-find-links --no-emit-trusted-host --output-file $(LOCK) pyproject.toml requirements-lock.in
+	--no-emit-find-links --no-emit-trusted-host --output-file $(LOCK) pyproject.toml lock-inputs.in
 
 .PHONY: demo test install install-demo install-dev system-deps lint lock test-latest
 
@@ -42,7 +42,7 @@ demo: install-demo
 test: install-dev
 	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow" --durations=15
 
-# Regenerate the lock after changing dependencies in pyproject.toml or requirements-lock.in; the
+# Regenerate the lock after changing dependencies in pyproject.toml or lock-inputs.in; the
 # "+cpu" label is dropped so that a CUDA build of the same torch satisfies the lock as well.
 lock: $(BIN)/python
 	$(PIP) -c $(LOCK) pip-tools

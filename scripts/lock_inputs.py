@@ -1,5 +1,5 @@
 """The fingerprint of what requirements-lock.txt is compiled from: pyproject.toml's dependencies and
-extras, and requirements-lock.in. `make lock` writes it into the lock's header; tests/test_lock.py
+extras, and lock-inputs.in. `make lock` writes it into the lock's header; tests/test_lock.py
 compares it with the files, so a dependency changed without `make lock` fails CI (other edits of
 pyproject.toml, e.g. its tool settings, do not need a new lock)."""
 
@@ -22,7 +22,7 @@ def fingerprint(root: Path = ROOT) -> str:
         "python": project.get("requires-python"),
         "dependencies": project.get("dependencies", []),
         "extras": project.get("optional-dependencies", {}),
-        "lock.in": (root / "requirements-lock.in").read_text(encoding="utf-8"),
+        "lock.in": (root / "lock-inputs.in").read_text(encoding="utf-8"),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 

@@ -46,7 +46,7 @@ def test_lock_was_compiled_from_the_current_dependencies() -> None:
     lock_inputs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lock_inputs)
     assert lock_inputs.recorded(LOCK) == lock_inputs.fingerprint(ROOT), (
-        "pyproject.toml's dependencies or requirements-lock.in changed after the lock: run `make lock`")
+        "pyproject.toml's dependencies or lock-inputs.in changed after the lock: run `make lock`")
 
 
 def test_lock_has_no_index_urls_or_local_torch_build() -> None:
