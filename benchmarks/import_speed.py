@@ -25,7 +25,6 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from lipe_engine.library import Library  # noqa: E402
 from lipe_engine.library.thumbs import render_thumbnail, render_thumbnail_full_decode  # noqa: E402

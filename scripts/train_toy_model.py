@@ -30,7 +30,6 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from lipe_engine.models.edit_defaults import EDIT_DEFAULTS_FILE  # noqa: E402
 from lipe_engine.models.prompts import encode_sdxl_prompts  # noqa: E402
