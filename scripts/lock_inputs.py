@@ -1,5 +1,5 @@
 """The fingerprint of what requirements-lock.txt is compiled from: pyproject.toml's dependencies and
-extras, and lock-inputs.in. `make lock` writes it into the lock's header; tests/test_lock.py
+extras, and lock-inputs.in. `make lock` writes it into the lock's header; tests/installers/test_lock.py
 compares it with the files, so a dependency changed without `make lock` fails CI (other edits of
 pyproject.toml, e.g. its tool settings, do not need a new lock)."""
 

@@ -1,4 +1,4 @@
-"""Shared checks of the hostile-input suite (tests/test_hostile_*.py).
+"""Shared checks of the hostile-input suite (tests/hostile/test_hostile_*.py).
 
 Every hostile case asserts the same four things: the exit code, exactly one line on stderr with no
 traceback, the originals' bytes unchanged (sha256), and the library file's ``integrity_check`` ok.

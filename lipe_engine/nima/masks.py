@@ -32,7 +32,7 @@ def refined_map(store: AttentionStore, lam: int) -> torch.Tensor:
 
     ``sa[i, j]`` is how much query position i attends to key j (rows sum to 1), so each step is
     M_i <- sum_j SA_ij M_j: a position takes the mask of where it looks. Checked by hand on a 2x2
-    grid in tests/test_nima_masks.py (a transposed SA or another lambda fails there)."""
+    grid in tests/engine/nima/test_nima_masks.py (a transposed SA or another lambda fails there)."""
     if store.ca_count == 0:
         raise RuntimeError("no identity attention was recorded")
     m = store.ca_sum / store.ca_count  # (n, L)   Eq. 1

@@ -15,7 +15,7 @@ from lipe_engine import doctor
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / doctor.LOCK_NAME
 PINS = doctor.read_lock(LOCK)
 

@@ -14,7 +14,7 @@ pytest.importorskip("pytestqt")
 from lipe_engine.testing.libraries import make_photos  # noqa: E402
 
 pytestmark = pytest.mark.gui
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from hostile_helpers import hashes, integrity_ok, one_line_error, sha
 from lipe_engine.library import Library
 from lipe_engine.testing.libraries import make_photos
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def lipe(*argv, data: Path | None = None) -> subprocess.Popen:

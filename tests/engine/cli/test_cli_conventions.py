@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 HEAVY = ("torch", "diffusers", "transformers", "peft", "accelerate", "PIL", "numpy")
 
 

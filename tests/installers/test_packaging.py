@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ("icons/lipe-desktop.svg", "toy_model/model_index.json", "toy_model/unet/config.json",
            "toy_model/unet/diffusion_pytorch_model.safetensors", "toy_model/lipe_edit_defaults.json")
 

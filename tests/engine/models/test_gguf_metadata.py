@@ -9,7 +9,7 @@ import pytest
 
 from lipe_engine.models.gguf import LONG_ARRAY, read_gguf_metadata
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _write(path: Path) -> Path:

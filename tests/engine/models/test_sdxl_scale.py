@@ -16,7 +16,7 @@ from lipe_engine.models.sdxl_architecture import (
 )
 from lipe_engine.nima.attention import recorded_layers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

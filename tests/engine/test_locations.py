@@ -16,7 +16,7 @@ from lipe_engine import locations
 from lipe_engine.cli import main
 from lipe_engine.library import Library
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Loaded(Exception):

@@ -120,7 +120,7 @@ UNSAFE = "weights_only=" + "False"  # spelled apart so that a grep of the projec
 
 def test_no_code_path_unpickles() -> None:
     """Every torch.load says weights_only=True (the default only since torch 2.6; we allow 2.2)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     hits = []
     for d in ("lipe_engine", "lipe_desktop", "scripts", "benchmarks"):
         for p in (root / d).rglob("*.py"):
