@@ -21,8 +21,12 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import LipeError
+
+if TYPE_CHECKING:
+    from .locations import SettingsStore
 
 LOCK_NAME = "requirements-lock.txt"
 # Packages the model stack is made of: a version other than the locked one is an error.
@@ -215,7 +219,7 @@ def _model_found(value: str) -> bool:
     return False
 
 
-def check_models(lib: object | None = None) -> list[Finding]:
+def check_models(lib: SettingsStore | None = None) -> list[Finding]:
     """Configured models (flag > library setting > environment > shipped default) found on disk or not."""
     from .locations import MODEL_KEYS as KEYS
     from .locations import configured as resolve
@@ -289,7 +293,7 @@ def check_qt(timeout: float = 60.0) -> list[Finding]:
     return [Finding("ok", f"Qt platform plugin '{platform}'")]
 
 
-def run_checks(lib: object | None = None, data_dir: Path | None = None, qt: bool = True,
+def run_checks(lib: SettingsStore | None = None, data_dir: Path | None = None, qt: bool = True,
                device: str | None = None, precision: str | None = None) -> list[Finding]:
     findings = [*check_python(), *check_versions()]
     findings += check_device(device, precision)

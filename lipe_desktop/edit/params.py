@@ -75,7 +75,7 @@ class AdvancedParams(QGroupBox):
         for name, widget in self.fields.items():
             value = defaults.get(name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                widget.setValue(value)  # type: ignore[attr-defined]
+                widget.setValue(value)  # type: ignore[attr-defined, arg-type]  # a spin box of the field's type
         if isinstance(defaults.get("use_mask"), bool):
             self.use_mask.setChecked(defaults["use_mask"])
         if isinstance(defaults.get("composite"), bool):

@@ -84,7 +84,9 @@ def ledits_pipeline(model: LoadedModel) -> Any:
     """diffusers' LEDITS++ SDXL pipeline sharing ``model``'s components (nothing copied)."""
     from diffusers import DDIMScheduler, LEditsPPPipelineStableDiffusionXL
 
-    class FP32VaeLedits(LEditsPPPipelineStableDiffusionXL):
+    base: Any = LEditsPPPipelineStableDiffusionXL  # diffusers' pipelines are untyped to mypy here
+
+    class FP32VaeLedits(base):
         """The pipeline as diffusers ships it, but for the one dtype crossing it gets wrong with an
         fp32 VAE beside a bf16/fp16 model (the house's policy, lipe_engine.devices): it casts the
         photo to the text encoder's dtype before the VAE encodes it ("Input type (BFloat16) and

@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     def scorer_factory():  # type: ignore[no-untyped-def]
         from ..metrics import Scorer
 
+        assert dino is not None and clip is not None  # both have shipped defaults (the paper's encoders)
         return Scorer.load(dino, clip, device=args.device)
 
     ev = Evaluation(args.dataset, config, model_factory, scorer_factory,
