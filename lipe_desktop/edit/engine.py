@@ -8,12 +8,17 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lipe_engine.errors import InputError
 from lipe_engine.progress import CancelToken, ProgressCallback, ProgressReporter
 
 from ..bridge import download_model, needs_download
+
+if TYPE_CHECKING:
+    from lipe_engine.library import Library
+    from lipe_engine.library.records import Photo
+    from lipe_engine.nima import EditResult
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +153,9 @@ def run_edit(
 
 
 def save_version(
-    library: Any,
-    photo: Any,
-    result: Any,
+    library: Library,
+    photo: Photo,
+    result: EditResult,
     index: int,
     req: EditRequest,
     identity_id: int | None,

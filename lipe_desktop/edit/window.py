@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QImage
@@ -42,10 +42,13 @@ from .params import AdvancedParams
 from .results import ResultsGrid, TargetPrompts
 from .source import TOY_NOTICE, TOY_NOTICE_BUTTON, SourcePromptMixin
 
+if TYPE_CHECKING:
+    from lipe_engine.library.records import Photo
+
 log = logging.getLogger(__name__)
 
 class EditWindow(SourcePromptMixin, QWidget):
-    def __init__(self, ctx: AppContext, photo: Any, parent: Any = None) -> None:
+    def __init__(self, ctx: AppContext, photo: Photo, parent: Any = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.ctx, self.photo = ctx, photo
         self.setWindowTitle(f"Edit pose — {Path(photo.path).name}")

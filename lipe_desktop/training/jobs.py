@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lipe_engine.library.records import Job
 
 
 def presets() -> dict[str, str]:
@@ -39,7 +42,7 @@ def child_command(data_dir: Path, job_id: int, model: str, device: str) -> list[
     ]
 
 
-def samples_of(job: Any) -> list[Path]:
+def samples_of(job: Job) -> list[Path]:
     out = (job.config or {}).get("output_dir")
     if not out:
         return []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPixmap
@@ -37,6 +37,9 @@ from ..job_status import describe
 from ..logs import user_message
 from . import jobs
 from .runner import TrainingRunner
+
+if TYPE_CHECKING:
+    from lipe_engine.library.records import Job
 
 log = logging.getLogger(__name__)
 COLUMNS = ("Job", "Identity", "Preset", "State", "Progress", "Message")
@@ -337,7 +340,7 @@ class TrainingPanel(QWidget):
         self.refresh()
         self.select_job(job_id)
 
-    def _show_samples(self, job: Any) -> None:
+    def _show_samples(self, job: Job) -> None:
         """The newest sample images of ``job`` (the trainer writes them every ``sample_every`` steps)."""
         paths = jobs.samples_of(job)[-8:]
         shown = [it.toolTip() for i in range(self.samples.count()) if (it := self.samples.item(i))]

@@ -17,13 +17,17 @@ library; a caption the user edited is kept (never silently overwritten) unless
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import locations
 from ..errors import InputError
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from .llava import HANDLERS, LlavaCaptioner, choose_handler, image_data_uri, single_turn
 from .text import CAPTION_REQUEST, MAX_WORDS, caption_request, clean_caption, insert_token
+
+if TYPE_CHECKING:
+    from ..library import Library
+    from ..library.records import Identity, IdentityPhoto
 
 __all__ = [
     "CAPTION_REQUEST", "HANDLERS", "MAX_WORDS", "LlavaCaptioner", "caption_identity", "caption_request",
@@ -32,7 +36,7 @@ __all__ = [
 ]
 
 
-def reference_links(lib: Any, ident: Any) -> list[Any]:
+def reference_links(lib: Library, ident: Identity) -> list[IdentityPhoto]:
     """The identity's reference photo links; an identity without any cannot be captioned or trained."""
     refs = lib.identity_photos(ident.id, role="reference")
     if not refs:
@@ -41,7 +45,7 @@ def reference_links(lib: Any, ident: Any) -> list[Any]:
     return list(refs)
 
 
-def photos_to_caption(lib: Any, ident: Any, only_missing: bool, overwrite_user_edits: bool) -> list[Any]:
+def photos_to_caption(lib: Library, ident: Identity, only_missing: bool, overwrite_user_edits: bool) -> list[Any]:
     """Reference photos whose identity caption should be (re)written by the model."""
     todo = []
     for link in reference_links(lib, ident):
@@ -57,7 +61,7 @@ def photos_to_caption(lib: Any, ident: Any, only_missing: bool, overwrite_user_e
 
 
 def caption_identity(
-    lib: Any,
+    lib: Library,
     identity_id: int | str,
     *,
     llava: str | os.PathLike[str] | None = None,

@@ -14,17 +14,21 @@ as "sks dog" once); a caption the user wrote is returned untouched and the model
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import locations
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from .llava import LlavaCaptioner
 from .text import caption_request, clean_caption
 
+if TYPE_CHECKING:
+    from ..library import Library
+    from ..library.photos import PhotoRef
+
 
 def caption_photo(
-    lib: Any,
-    photo: Any,
+    lib: Library,
+    photo: PhotoRef,
     identity_id: int | str,
     *,
     llava: str | os.PathLike[str] | None = None,

@@ -15,8 +15,9 @@ def _add(args: argparse.Namespace) -> int:
     from ..jobs import enqueue
 
     with open_library(args) as lib:
-        job = enqueue(lib, ident_ref(args.identity), **job_settings(args))
-        print(f"job {job.id} queued for '{lib.get_identity(job.identity_id).name}' -> {job.config['output_dir']}")
+        ident = lib.get_identity(ident_ref(args.identity))
+        job = enqueue(lib, ident, **job_settings(args))
+        print(f"job {job.id} queued for '{ident.name}' -> {job.config['output_dir']}")
     return 0
 
 

@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import locations
 from ..errors import InputError
 from ..progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from ..library import Library
+    from ..library.identities import IdentityRef
+    from ..library.records import Identity, Job
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +37,8 @@ DEFAULT_CLASS_STEPS = 30
 
 
 def job_config(
-    lib: Any,
-    identity: Any,
+    lib: Library,
+    identity: IdentityRef,
     *,
     preset: str | None = None,
     overrides: dict[str, Any] | None = None,
@@ -61,7 +66,7 @@ def job_config(
             "class_steps": int(class_steps), "identity_name": ident.name}
 
 
-def _deleted(job: Any, when: str, output_dir: str | None = None, name: str | None = None) -> InputError:
+def _deleted(job: Job, when: str, output_dir: str | None = None, name: str | None = None) -> InputError:
     """The one line for an identity deleted after its job was queued (ids are never reused)."""
     name = name or (job.config or {}).get("identity_name")
     who = f"identity '{name}'" if name else f"the identity of job {job.id}"
@@ -70,7 +75,7 @@ def _deleted(job: Any, when: str, output_dir: str | None = None, name: str | Non
                       "create the identity again (`lipe identity create`) and queue a new job for it")
 
 
-def reference_items(lib: Any, ident: Any) -> list[tuple[Path, str]]:
+def reference_items(lib: Library, ident: Identity) -> list[tuple[Path, str]]:
     """(photo path, caption) of every reference photo; uncaptioned photos get the plain instance prompt."""
     from ..captioning import reference_links
 
@@ -81,7 +86,7 @@ def reference_items(lib: Any, ident: Any) -> list[tuple[Path, str]]:
     return out
 
 
-def run_pipeline(lib: Any, job: Any, reporter: ProgressReporter, *, model: str | None = None,
+def run_pipeline(lib: Library, job: Job, reporter: ProgressReporter, *, model: str | None = None,
                  device: str | None = None, note=lambda text: None) -> dict[str, Any]:
     """Run the stages of ``job``; returns the job result (``lora``, ``lora_id``, counts). ``note`` logs a line."""
     from ..training import config_from_preset, train_identity_lora
@@ -137,7 +142,7 @@ def run_pipeline(lib: Any, job: Any, reporter: ProgressReporter, *, model: str |
     return result
 
 
-def _captions(lib: Any, ident: Any, reporter: ProgressReporter, note) -> int:
+def _captions(lib: Library, ident: Identity, reporter: ProgressReporter, note) -> int:
     from ..captioning import caption_identity, photos_to_caption
 
     if not photos_to_caption(lib, ident, only_missing=True, overwrite_user_edits=False):

@@ -17,11 +17,16 @@ import logging
 import os
 import socket
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Cancelled, LipeError
 from ..progress import CancelToken, ProgressCallback, ProgressEvent, ProgressReporter
 from .pipeline import job_config, run_pipeline
+
+if TYPE_CHECKING:
+    from ..library import Library
+    from ..library.identities import IdentityRef
+    from ..library.records import Job
 
 log = logging.getLogger(__name__)
 KIND = "train"
@@ -31,13 +36,13 @@ ORDER_KEY = "desktop.train_order"
 _DB_EVERY_S = 1.0  # progress writes and cancel polls: often enough for a UI, rare enough for SQLite
 
 
-def enqueue(lib: Any, identity: Any, **settings: Any) -> Any:
+def enqueue(lib: Library, identity: IdentityRef, **settings: Any) -> Job:
     """Queue an identity-prior job (settings as in ``pipeline.job_config``, validated); returns the Job."""
     ident = lib.get_identity(identity)
     return _add(lib, job_config(lib, ident, **settings), ident.id)
 
 
-def retry(lib: Any, job_id: int) -> Any:
+def retry(lib: Library, job_id: int) -> Job:
     """A new queued job with the same settings and output folder (so it resumes from the checkpoint)."""
     job = lib.get_job(job_id)
     if not job.finished:
@@ -45,14 +50,14 @@ def retry(lib: Any, job_id: int) -> Any:
     return _add(lib, job.config, job.identity_id)
 
 
-def _add(lib: Any, config: dict[str, Any], identity_id: int | None) -> Any:
+def _add(lib: Library, config: dict[str, Any], identity_id: int | None) -> Job:
     with lib.transaction():  # the job and its place in the order together
         job = lib.create_job(KIND, config=config, identity=identity_id)
         set_order(lib, [*order(lib), job.id])
     return job
 
 
-def cancel_job(lib: Any, job_id: int) -> Any:
+def cancel_job(lib: Library, job_id: int) -> Job:
     job = lib.get_job(job_id)
     if job.finished:
         raise LipeError(f"job {job_id} is already {job.state}", "nothing to cancel")
@@ -62,7 +67,7 @@ def cancel_job(lib: Any, job_id: int) -> Any:
 
 # --- order: queued jobs run in the user's order (the desktop's up/down), then oldest first -----------
 
-def order(lib: Any) -> list[int]:
+def order(lib: Library) -> list[int]:
     try:
         ids = json.loads(lib.get_setting(ORDER_KEY) or "[]")
     except ValueError:
@@ -70,12 +75,12 @@ def order(lib: Any) -> list[int]:
     return [int(i) for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
 
 
-def set_order(lib: Any, ids: list[int]) -> None:
+def set_order(lib: Library, ids: list[int]) -> None:
     queued = {j.id for j in lib.list_jobs(kind=KIND, states=["queued"])}
     lib.set_setting(ORDER_KEY, json.dumps([int(i) for i in ids if int(i) in queued]))  # finished ones drop out
 
 
-def listed(lib: Any) -> list[Any]:
+def listed(lib: Library) -> list[Job]:
     """Training jobs: the running ones, the queued ones in the order they will run, then the rest newest first."""
     jobs = lib.list_jobs(kind=KIND)
     rank = {job_id: i for i, job_id in enumerate(order(lib))}
@@ -84,11 +89,11 @@ def listed(lib: Any) -> list[Any]:
     return [j for j in rest if j.state == "running"] + queued + [j for j in rest if j.state != "running"]
 
 
-def next_queued(lib: Any) -> Any | None:
+def next_queued(lib: Library) -> Job | None:
     return next((j for j in listed(lib) if j.state == "queued"), None)
 
 
-def move(lib: Any, job_id: int, delta: int) -> None:
+def move(lib: Library, job_id: int, delta: int) -> None:
     """Move a queued job ``delta`` places up (negative) or down the order."""
     ids = [j.id for j in listed(lib) if j.state == "queued"]
     if job_id not in ids:
@@ -115,7 +120,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def orphaned(job: Any) -> bool:
+def orphaned(job: Job) -> bool:
     """A ``running`` job whose runner on this host is gone (one on another host is never judged)."""
     w = (job.result or {}).get("worker") if isinstance(job.result, dict) else None
     if not w:
@@ -123,22 +128,22 @@ def orphaned(job: Any) -> bool:
     return w.get("host") == socket.gethostname() and not _alive(int(w.get("pid") or 0))
 
 
-def claim_stale(lib: Any) -> Any | None:
+def claim_stale(lib: Library) -> Job | None:
     """A ``running`` job whose worker process on this host is gone, now owned by us (or None)."""
     return lib.claim_orphan_job(KIND, orphaned, worker_identity())
 
 
-def claim_next(lib: Any) -> Any | None:
+def claim_next(lib: Library) -> Job | None:
     """Take the next queued job (the user's order, then oldest) with our worker identity."""
     return lib.claim_next_job(KIND, worker=worker_identity(), order=order(lib))
 
 
-def claim(lib: Any, job_id: int) -> Any | None:
+def claim(lib: Library, job_id: int) -> Job | None:
     """Take job ``job_id`` if it is still queued (the desktop's training child), else None."""
     return lib.claim_job(job_id, worker=worker_identity())
 
 
-def fail_interrupted(lib: Any, message: str) -> int:
+def fail_interrupted(lib: Library, message: str) -> int:
     """Mark the jobs whose runner died (a crash, a closed app) failed with ``message``; how many.
     The desktop does this when it starts (the user presses Resume); ``run_queue`` resumes them instead."""
     n = 0
@@ -152,7 +157,7 @@ def fail_interrupted(lib: Any, message: str) -> int:
 class JobProgress:
     """Forwards engine progress to a callback, mirrors it into the job row, and polls for ``cancel_job``."""
 
-    def __init__(self, lib: Any, job_id: int, callback: ProgressCallback | None, outer: CancelToken) -> None:
+    def __init__(self, lib: Library, job_id: int, callback: ProgressCallback | None, outer: CancelToken) -> None:
         self.lib, self.job_id, self.callback, self.outer = lib, job_id, callback, outer
         self.token = CancelToken()
         self.cancelled_in_db = False
@@ -176,7 +181,7 @@ class JobProgress:
             self.token.cancel()
 
 
-def execute_job(lib: Any, job_id: int, *, model: str | None = None, device: str | None = None,
+def execute_job(lib: Library, job_id: int, *, model: str | None = None, device: str | None = None,
                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
                 on_stop: str = "requeue", raise_errors: bool = False) -> Any:
     """Run one queued/running job and record its outcome; returns the final Job.
@@ -227,12 +232,12 @@ def execute_job(lib: Any, job_id: int, *, model: str | None = None, device: str 
                           log=f"done: {result.get('lora')}")
 
 
-def _fail(lib: Any, job_id: int, message: str) -> None:
+def _fail(lib: Library, job_id: int, message: str) -> None:
     if not lib.get_job(job_id).finished:
         lib.update_job(job_id, state="failed", message=message, log=f"failed: {message}")
 
 
-def run_queue(lib: Any, *, model: str | None = None, device: str | None = None,
+def run_queue(lib: Library, *, model: str | None = None, device: str | None = None,
               progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
               max_jobs: int | None = None, on_job=None) -> list[Any]:
     """Run queued jobs (stale ones of this host first) until none is left; returns the finished Jobs.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ class OutputsMixin(CaptionsMixin):
         source_prompt: str = "",
         target_prompt: str = "",
         params: dict[str, Any] | None = None,
-        mask_paths: list[str | os.PathLike[str]] | None = None,
+        mask_paths: Sequence[str | os.PathLike[str]] | None = None,
         parent_edit: int | None = None,
         identity: IdentityRef | None = None,
         lora_id: int | None = None,

@@ -7,12 +7,16 @@ import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from .editor import EditResult
+
+if TYPE_CHECKING:
+    from ..library import Library
+    from ..library.records import Photo
 
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
@@ -62,7 +66,7 @@ def write_edit_files(result: EditResult, paths: Sequence[Path], masks: Path | No
     return written
 
 
-def save_edit_version(lib: Any, photo: Any, result: EditResult, index: int, *, source_prompt: str,
+def save_edit_version(lib: Library, photo: Photo, result: EditResult, index: int, *, source_prompt: str,
                       identity: int | None = None, lora_id: int | None = None) -> Any:
     """Write output ``index`` and its masks under the data folder and record them as a new version of
     ``photo`` with the settings that made it (the original file is never touched)."""
