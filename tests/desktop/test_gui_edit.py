@@ -10,17 +10,13 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from qt_images import solid_image as _img  # noqa: E402
+
 from lipe_engine.testing.libraries import make_library  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 
-def _img(w: int, h: int, color: str):
-    from PySide6.QtGui import QColor, QImage
-
-    img = QImage(w, h, QImage.Format.Format_RGB32)
-    img.fill(QColor(color))
-    return img
 
 
 def test_compare_slider_shows_before_left_after_right(qtbot) -> None:

@@ -12,17 +12,13 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from qt_images import solid_image as _img  # noqa: E402
+
 from lipe_engine.testing.libraries import make_library  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 
-def _img(w: int, h: int, color: str):
-    from PySide6.QtGui import QColor, QImage
-
-    img = QImage(w, h, QImage.Format.Format_RGB32)
-    img.fill(QColor(color))
-    return img
 
 
 def test_mask_is_an_outline_and_a_translucent_fill_over_a_visible_photo(qtbot) -> None:
@@ -185,10 +181,8 @@ def test_photo_without_caption_is_described_by_llava_in_a_worker(qtbot, ctx, tin
     """The real LLaVA path (tiny GGUFs built here, llama-cpp's Llava15 handler), on a worker thread
     with progress; Cancel stops it; without LLaVA the prompt is the subject words."""
     pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
-    from test_captioning_llava import build_tiny_mmproj
-    from test_llm_tiny_gguf import build_tiny_llama_gguf
-
     from lipe_desktop.edit.window import EditWindow
+    from lipe_engine.testing.gguf_models import build_tiny_llama_gguf, build_tiny_mmproj
 
     ctx.settings.sdxl_model = str(tiny_sdxl_dir)
     lib = ctx.library

@@ -15,7 +15,6 @@ import io
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -28,84 +27,14 @@ from lipe_engine.captioning.llava import (
     image_data_uri,
 )
 from lipe_engine.errors import InputError, LipeError, ModelLoadError
+from lipe_engine.testing.gguf_models import build_fake_mmproj, build_tiny_llama_gguf, build_tiny_mmproj
 
 ALL = ["llava15", "llava16", "mtmd", "moondream", "nanollava", "minicpmv26", "qwen25vl"]
-
-
-def build_fake_mmproj(path: Path, projector: str = "mlp", pinpoints: bool = False) -> Path:
-    import gguf
-
-    w = gguf.GGUFWriter(str(path), "clip")
-    w.add_bool("clip.has_vision_encoder", True)
-    w.add_string("clip.projector_type", projector)
-    if pinpoints:
-        w.add_array("clip.vision.image_grid_pinpoints", [336, 672, 672, 336])
-    w.add_tensor("mm.0.weight", np.zeros((4, 4), np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
-
-
-def build_tiny_mmproj(path: Path, n_text: int = 32, n_embd: int = 32, n_ff: int = 64, image: int = 28,
-                      patch: int = 14, seed: int = 0) -> Path:
-    """A working LLaVA-1.5-style projector GGUF: CLIP vision tower (1 block) + MLP, random weights."""
-    import gguf
-
-    rng = np.random.default_rng(seed)
-
-    def t(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.05).astype(np.float32)
-
-    def ones(n: int) -> np.ndarray:
-        return np.ones(n, np.float32)
-
-    def zeros(n: int) -> np.ndarray:
-        return np.zeros(n, np.float32)
-
-    w = gguf.GGUFWriter(str(path), "clip")
-    w.add_bool("clip.has_vision_encoder", True)
-    w.add_bool("clip.has_llava_projector", True)
-    w.add_string("clip.projector_type", "mlp")
-    w.add_bool("clip.use_gelu", True)
-    for key, value in (("image_size", image), ("patch_size", patch), ("embedding_length", n_embd),
-                       ("feed_forward_length", n_ff), ("projection_dim", n_text), ("block_count", 1),
-                       ("attention.head_count", 4)):
-        w.add_uint32(f"clip.vision.{key}", value)
-    w.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-5)
-    w.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])
-    w.add_array("clip.vision.image_std", [0.5, 0.5, 0.5])
-    w.add_tensor("v.patch_embd.weight", t(n_embd, 3, patch, patch))
-    w.add_tensor("v.class_embd", t(n_embd))
-    w.add_tensor("v.position_embd.weight", t((image // patch) ** 2 + 1, n_embd))
-    w.add_tensor("v.pre_ln.weight", ones(n_embd))
-    w.add_tensor("v.pre_ln.bias", zeros(n_embd))
-    for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
-        w.add_tensor(f"v.blk.0.{name}.weight", t(n_embd, n_embd))
-        w.add_tensor(f"v.blk.0.{name}.bias", zeros(n_embd))
-    for name in ("ln1", "ln2"):
-        w.add_tensor(f"v.blk.0.{name}.weight", ones(n_embd))
-        w.add_tensor(f"v.blk.0.{name}.bias", zeros(n_embd))
-    w.add_tensor("v.blk.0.ffn_up.weight", t(n_ff, n_embd))
-    w.add_tensor("v.blk.0.ffn_up.bias", zeros(n_ff))
-    w.add_tensor("v.blk.0.ffn_down.weight", t(n_embd, n_ff))
-    w.add_tensor("v.blk.0.ffn_down.bias", zeros(n_embd))
-    w.add_tensor("mm.0.weight", t(n_text, n_embd))  # LLaVA's projector: linear, GELU, linear
-    w.add_tensor("mm.0.bias", zeros(n_text))
-    w.add_tensor("mm.2.weight", t(n_text, n_text))
-    w.add_tensor("mm.2.bias", zeros(n_text))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
 
 
 @pytest.fixture(scope="module")
 def ggufs(tmp_path_factory) -> tuple[Path, Path]:
     pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
-    from test_llm_tiny_gguf import build_tiny_llama_gguf
 
     d = tmp_path_factory.mktemp("llava")
     return build_tiny_llama_gguf(d / "tiny-llava.gguf"), build_tiny_mmproj(d / "mmproj-tiny.gguf")

@@ -87,7 +87,7 @@ def test_cache_is_per_class_reused_and_extended(tmp_path: Path) -> None:
 
 def test_llm_path_runs_the_tiny_gguf_and_fills_up_with_templates(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
-    from test_llm_tiny_gguf import build_tiny_llama_gguf
+    from lipe_engine.testing.gguf_models import build_tiny_llama_gguf
 
     model = build_tiny_llama_gguf(tmp_path / "tiny.gguf")
     events = []
