@@ -1,6 +1,7 @@
 """Reading user photos for the model, with one stated size policy.
 
-Size policy (used by editing and training alike): the photo is EXIF-rotated, converted to RGB and
+Size policy (used by editing and training alike): the photo is opened by ``photo_reader.open_photo``
+(upright, sRGB, alpha on white, RGB; the one way a user's photo is opened) and
 resized (never cropped, so no pixel of the subject is lost) so that its longer side equals the
 model's native size (1024 for SDXL), each side then rounded to the nearest multiple of ``multiple``
 (64 for SDXL: VAE factor 8 x UNet depth 8). The aspect ratio therefore changes by at most a few
@@ -13,15 +14,16 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from .errors import InputError
+from .photo_reader import open_photo
 
 MAX_ASPECT = 4.0
+__all__ = ["PreparedImage", "model_size", "open_photo", "pixel_hash", "prepare_image", "to_pil", "to_tensor"]
 
 
 @dataclass(frozen=True)
@@ -30,37 +32,6 @@ class PreparedImage:
     original_size: tuple[int, int]  # (width, height) of the photo as the user sees it
     content_hash: str  # sha256 of the decoded, oriented RGB pixels (cache key)
     original: Image.Image  # oriented RGB photo at its original size
-
-
-def open_photo(source: str | os.PathLike[str] | Image.Image) -> Image.Image:
-    """Open a photo (EXIF orientation applied, RGB) or raise a one-line InputError."""
-    if isinstance(source, Image.Image):
-        img = source
-    else:
-        path = Path(source).expanduser()
-        if not path.exists():
-            raise InputError(f"image '{path}' does not exist", "check the path")
-        if path.is_dir():
-            raise InputError(f"'{path}' is a folder, not an image", "give a JPEG, PNG or WebP file")
-        if path.stat().st_size == 0:
-            raise InputError(f"image '{path}' is empty (0 bytes)", "the file is damaged: pick another photo")
-        try:
-            img = Image.open(path)
-            img.load()
-        except UnidentifiedImageError as exc:
-            raise InputError(f"'{path}' is not an image Pillow can read", "give a JPEG, PNG or WebP file") from exc
-        except (OSError, Image.DecompressionBombError, ValueError) as exc:
-            raise InputError(f"image '{path}' could not be decoded ({exc})", "the file may be truncated") from exc
-    img = ImageOps.exif_transpose(img) or img
-    if img.mode != "RGB":
-        if img.mode in ("RGBA", "LA", "P"):
-            rgba = img.convert("RGBA")
-            bg = Image.new("RGB", rgba.size, (255, 255, 255))
-            bg.paste(rgba, mask=rgba.getchannel("A"))
-            img = bg
-        else:
-            img = img.convert("RGB")
-    return img
 
 
 def model_size(width: int, height: int, native: int, multiple: int) -> tuple[int, int]:

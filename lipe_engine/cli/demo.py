@@ -18,7 +18,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..owned_outputs import OwnedFolder
 from ._progress import TerminalProgress
+
+REFERENCES = 4
+MASKS = ("source_mask", "target_mask", "union_mask")
+# Every name the demo writes into --out: claimed before any work, so a folder of the user's (their
+# photos, a library folder) is refused in one line instead of overwritten (lipe_engine/owned_outputs.py).
+OUTPUT_NAMES = (*(f"reference_{i + 1}.png" for i in range(REFERENCES)), "captions.txt", "prior/",
+                "target_photo.png", "edited.png", *(f"{m}.png" for m in MASKS), "before_after.png", "report.json")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,15 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _save_mask(mask: np.ndarray, path: Path, size: int) -> Image.Image:
+def _save_mask(mask: np.ndarray, out: OwnedFolder, name: str, size: int) -> Image.Image:
     from ..nima.outputs import mask_image
 
     img = mask_image(mask, size).convert("RGB")
-    img.save(path)
+    out.save_image(name, img)
     return img
 
 
-def _sheet(tiles: list[tuple[str, Image.Image]], path: Path, scale: int = 4) -> None:
+def _sheet(tiles: list[tuple[str, Image.Image]], out: OwnedFolder, name: str, scale: int = 4) -> None:
     from PIL import ImageDraw
 
     side = 64 * scale
@@ -59,7 +67,17 @@ def _sheet(tiles: list[tuple[str, Image.Image]], path: Path, scale: int = 4) -> 
     for i, (label, tile) in enumerate(tiles):
         sheet.paste(tile.resize((side, side), Image.Resampling.NEAREST), (i * side, 16))
         draw.text((i * side + 4, 2), label, fill="black")
-    sheet.save(path)
+    out.save_image(name, sheet)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Every number from the command line, before minutes of work (``--seed -1`` is no individual)."""
+    from ..errors import InputError
+
+    for option, value, low, high in (("--seed", args.seed, 0, 2**32 - 1), ("--lora-steps", args.lora_steps, 1, 100_000),
+                                     ("--steps", args.steps, 1, 1000), ("--threads", args.threads, 1, 256)):
+        if not low <= value <= high:
+            raise InputError(f"{option} {value} is out of range", f"use {low} to {high}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,11 +94,11 @@ def run(args: argparse.Namespace) -> int:
     if args.target_pose and args.target_pose not in POSES[args.kind]:  # before minutes of training
         raise InputError(f"pose '{args.target_pose}' is not one of {args.kind}'s",
                          f"use one of {', '.join(POSES[args.kind])}")
+    _check_numbers(args)
     torch.set_num_threads(max(1, args.threads))
     progress = TerminalProgress(quiet=args.quiet)
     say = (lambda *a: None) if args.quiet else print
-    out = Path(args.out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
+    out = OwnedFolder.claim(args.out, "demo", OUTPUT_NAMES)
     t_start = time.perf_counter()
     source = args.model or default_model_source()
     if not Path(source).is_dir():
@@ -89,13 +107,13 @@ def run(args: argparse.Namespace) -> int:
 
     individual = Individual.random(np.random.default_rng(args.seed), kind=args.kind)
     say(f"identity: a {individual.description} (markings {individual.pattern_colour}/{individual.accent_colour})")
-    refs = reference_scenes(individual, 4, seed=args.seed)
+    refs = reference_scenes(individual, REFERENCES, seed=args.seed)
     instance = []
     for i, scene in enumerate(refs):
         img, _ = scene.render()
-        img.save(out / f"reference_{i + 1}.png")
+        out.save_image(f"reference_{i + 1}.png", img)
         instance.append((img, sks_caption(scene)))
-    (out / "captions.txt").write_text("\n".join(c for _, c in instance) + "\n", encoding="utf-8")
+    out.write_text("captions.txt", "\n".join(c for _, c in instance) + "\n")
     say("captions: taken from the toy world's ground truth (no captioner model used), e.g.")
     say(f"  '{instance[0][1]}'")
     classes = [(s.render()[0], s.caption()) for s in class_scenes(args.kind, 8, seed=args.seed + 1)]
@@ -103,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     config = TrainingConfig(max_steps=args.lora_steps, resolution=64, rank=8, lr_unet=1e-3, lr_text=1e-3,
                             checkpoint_every=max(args.lora_steps, 1), device="cpu")
-    lora_dir = train_identity_lora(model, instance, classes, out / "prior", config=config, progress=progress)
+    lora_dir = train_identity_lora(model, instance, classes, out.path("prior"), config=config, progress=progress)
     t_train = time.perf_counter() - t0
     load_lora(model, lora_dir)
 
@@ -111,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     if args.target_pose:
         case = EditCase(case.scene, args.target_pose)
     photo, gt_mask = case.scene.render()
-    photo.save(out / "target_photo.png")
+    out.save_image("target_photo.png", photo)
     src, tgt, ident = case.prompts(personalized=True)
     say(f"edit: '{src}' -> '{tgt}' (identity '{ident}')")
     t0 = time.perf_counter()
@@ -119,12 +137,11 @@ def run(args: argparse.Namespace) -> int:
     res = edit_image(model, photo, src, [tgt], ident, params=params, progress=progress)
     t_edit = time.perf_counter() - t0
     edited = res.images[0]
-    edited.save(out / "edited.png")
-    masks = {name: _save_mask(m, out / f"{name}.png", 64) for name, m in
-             (("source_mask", res.source_mask), ("target_mask", res.target_masks[0]),
-              ("union_mask", res.union_masks[0]))}
+    out.save_image("edited.png", edited)
+    masks = {name: _save_mask(m, out, f"{name}.png", 64) for name, m in
+             zip(MASKS, (res.source_mask, res.target_masks[0], res.union_masks[0]), strict=True)}
     _sheet([("before", photo), ("after", edited), ("M^s", masks["source_mask"]),
-            ("M^e", masks["target_mask"]), ("M_t", masks["union_mask"])], out / "before_after.png")
+            ("M^e", masks["target_mask"]), ("M_t", masks["union_mask"])], out, "before_after.png")
 
     guess = classify_pose(edited, case.scene)
     region = resize_mask(res.union_masks[0], gt_mask.shape) > 0.5
@@ -140,8 +157,8 @@ def run(args: argparse.Namespace) -> int:
         "identity_distance": identity_distance(edited, case.scene, case.target_pose),
         "seconds": seconds,
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    out.write_text("report.json", json.dumps(report, indent=2))
     say(f"pose reached: {report['pose_reached']} (detected {guess.pose} facing {guess.facing}); "
         f"mask IoU {report['source_mask_iou']:.2f}; background PSNR {report['background_psnr_db']:.1f} dB")
-    say(f"wrote {out}/before_after.png, edited.png, masks, report.json in {seconds['total']:.0f} s")
+    say(f"wrote {out.folder}/before_after.png, edited.png, masks, report.json in {seconds['total']:.0f} s")
     return 0

@@ -39,11 +39,12 @@ from ..errors import InputError
 from ..images import open_photo
 from ..models.loader import LoadedModel, load_lora
 from ..nima import EditParams, InversionCache
+from ..owned_outputs import OwnedFolder
 from ..progress import CancelToken, ProgressCallback, ProgressReporter
 from .dataset import Subject, load_dataset
 from .grid import GridRow, save_grid
 from .priors import ensure_prior
-from .results import ResultsTable, atomic_write_text, markdown_table
+from .results import FIELDS, ResultsTable, atomic_write_text, markdown_table
 
 MAX_GRID_ROWS = 48  # a bigger dataset's grid would be too tall to look at; the first rows are drawn
 ModelFactory = Callable[[], LoadedModel]
@@ -70,6 +71,20 @@ class EvalSummary:
     scored: int
     table: dict[str, dict[str, float | int | None]]
     markdown: str
+
+
+# What an evaluation writes into its output folder; anything else there (a user's own results.csv) is
+# never replaced (lipe_engine/owned_outputs.py).
+OUTPUT_NAMES = ("results.csv", "table.md", "grid.png", "images/", "priors/")
+
+
+def _earlier_evaluation(out: Path) -> bool:
+    """An output folder of a run from before output manifests: its results.csv has exactly our header."""
+    try:
+        with (out / "results.csv").open(encoding="utf-8") as fh:
+            return fh.readline().rstrip("\r\n") == ",".join(FIELDS)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def image_path(out_dir: Path, method: str, subject: str, index: int) -> Path:
@@ -115,6 +130,7 @@ class Evaluation:
         if not config.methods:
             raise InputError("no methods given", f"use some of {', '.join(METHODS)}")
         self.subjects = load_dataset(dataset, config.subjects)
+        OwnedFolder.claim(config.out_dir, "eval", OUTPUT_NAMES, adopt=_earlier_evaluation)
         self.config = config
         self.model_factory = model_factory
         self.scorer_factory = scorer_factory

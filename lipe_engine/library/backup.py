@@ -112,10 +112,34 @@ def make_backup(conn: sqlite3.Connection, data_dir: Path, reason: str) -> Path:
 
 
 def _rotate(data_dir: Path, reason: str) -> None:
+    """Keep the newest backups of each reason, and always also the newest ones that hold a library's
+    data: the backups of a new or emptied library never rotate the last good ones out."""
     same = [b for b in list_backups(data_dir) if b.reason == reason]
-    for old in same[: -KEEP.get(reason, KEEP_OTHER)]:
+    keep = KEEP.get(reason, KEEP_OTHER)
+    old = same[:-keep]
+    if not old:
+        return
+    newest = same[-keep:]
+    kept_with_data = sum(1 for b in newest if _holds_data(b.path))
+    for b in reversed(old):  # newest first: those are the ones worth keeping
+        if kept_with_data < keep and _holds_data(b.path):
+            kept_with_data += 1
+            continue
         with contextlib.suppress(OSError):  # another process rotated it first
-            old.path.unlink()
+            b.path.unlink()
+
+
+def _holds_data(path: Path) -> bool:
+    """Whether a backup holds any photo or identity (read-only; an unreadable one counts as data: kept)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return any(conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                       for table in ("photos", "identities"))
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return True
 
 
 def backup_if_due(conn: sqlite3.Connection, data_dir: Path) -> Path | None:

@@ -14,6 +14,7 @@ every write transaction (no deadlock when two readers both try to upgrade to wri
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -304,18 +305,35 @@ def _quick_check(conn: sqlite3.Connection, db_path: Path) -> None:
         raise damaged_error(db_path, "; ".join(rows)[:200])
 
 
+def _missing_error(db_path: Path) -> LibraryError:
+    """A library file gone from a folder that shows a library lived there (its backups, thumbnails...)."""
+    from .backup import list_backups
+
+    traces = ", ".join(f"{sub.name}/" for sub in DataLayout(db_path.parent).library_traces()
+                       if sub.is_dir() and any(sub.iterdir()))
+    found = len(list_backups(db_path.parent))
+    fix = (f"restore the newest of its {found} backups with `lipe library restore` (it lists them)" if found else
+           "put the file back (`lipe library restore` lists backups), or move the folder aside to start a new library")
+    return LibraryError(f"library database '{db_path}' is missing, but this folder held a library ({traces}); "
+                        "a new empty one is not made in its place", fix)
+
+
 def connect(db_path: Path, *, migrate_to: int | None = SCHEMA_VERSION,
-            backups: bool = True) -> sqlite_utils.Database:
+            backups: bool = True, new: bool = False) -> sqlite_utils.Database:
     """Open (creating if needed) the library file with WAL, foreign keys and a busy timeout.
 
     An existing file is checked first (``quick_check``): a damaged one is refused before anything
     is written into it, pointing to the backups; so is an empty (0-byte) file where a library
-    lived. With ``backups``, a file about to be migrated is backed up first (``backup.py``).
+    lived. A missing file where a library lived is refused too (not silently replaced by an empty
+    one), unless ``new`` says the user starts a new library there on purpose. With ``backups``, a file
+    about to be migrated is backed up first (``backup.py``).
     """
     from . import backup
 
     db_path.parent.mkdir(parents=True, exist_ok=True)
     existed = db_path.is_file() and db_path.stat().st_size > 0
+    if not new and not os.path.lexists(db_path) and _held_a_library(db_path.parent):
+        raise _missing_error(db_path)
     if db_path.is_file() and not existed and _held_a_library(db_path.parent):
         raise LibraryError(
             f"library database '{db_path}' is empty (0 bytes), but this folder held a library",

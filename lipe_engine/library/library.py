@@ -40,10 +40,11 @@ def default_data_dir() -> Path:
 class Library(OutputsMixin, JobsMixin):
     """The photo library (see the package docstring for the API summary)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, new: bool = False) -> None:
+        """``new``: start a new library where a deleted one's traces (backups, thumbnails) remain."""
         self.data_dir = data_dir
         existed = (data_dir / DB_NAME).is_file() and (data_dir / DB_NAME).stat().st_size > 0
-        self.db = connect(data_dir / DB_NAME)
+        self.db = connect(data_dir / DB_NAME, new=new)
         self._thumbs: ThumbnailCache | None = None
         self._next_backup_check = backup._monotonic() + backup.CHECK_EVERY_S
         if existed:  # a library in use gets its daily backup when opened (a new, empty one need not)

@@ -13,17 +13,17 @@ treated as moved, keeping its identities, captions and edits); duplicates are re
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import stat
-import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from ..errors import InputError
+from ..photo_reader import exif_orientation, open_unloaded, swaps_sides
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from ._base import now_iso
 from .db import LibraryError
@@ -251,40 +251,21 @@ def _decode(lib: Library, cand: _Candidate, st: os.stat_result, report: ScanRepo
     digest = hashlib.sha256(data).hexdigest()
     thumbs = lib.thumbnails
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            if img.format not in FORMATS:
-                _skip(
-                    report, cand.folder, path, f"{img.format} images are not supported; use JPEG, PNG or WebP"
-                )
-                return None
-            raw_w, raw_h = img.size
-            exif = img.getexif()
-            orientation = int(exif.get(0x0112, 1) or 1)
-            if orientation not in range(1, 9):
-                orientation = 1
-            taken_at = _taken_at(exif)
-            fmt = "JPEG" if img.format == "MPO" else str(img.format)
-            if not thumbs.has(digest):
-                thumbs.store(digest, render_thumbnail(img, thumbs.size))
-    except UnidentifiedImageError:
-        _skip(report, cand.folder, path, "not an image (or a format Pillow cannot read)")
+        img = open_unloaded(data, "photo", path)
+        if img.format not in FORMATS:
+            _skip(report, cand.folder, path, f"{img.format} images are not supported; use JPEG, PNG or WebP")
+            return None
+        raw_w, raw_h = img.size
+        exif = img.getexif()
+        orientation = exif_orientation(img)  # read as a viewer would: a malformed tag is upright, not damage
+        taken_at = _taken_at(exif)
+        fmt = "JPEG" if img.format == "MPO" else str(img.format)
+        if not thumbs.has(digest):
+            thumbs.store(digest, render_thumbnail(img, thumbs.size, path))
+    except InputError as exc:
+        _skip(report, cand.folder, path, exc.what.replace(f"photo '{path}'", "file", 1))
         return None
-    except Image.DecompressionBombError as exc:
-        _skip(
-            report,
-            cand.folder,
-            path,
-            f"image is too large to decode safely (decompression bomb guard: {exc})",
-        )
-        return None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        msg = str(exc).split("\n")[0]
-        hint = "file is truncated or damaged" if "truncat" in msg.lower() else "file is damaged"
-        _skip(report, cand.folder, path, f"{hint} ({msg})")
-        return None
-    w, h = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+    w, h = (raw_h, raw_w) if swaps_sides(orientation) else (raw_w, raw_h)
     return _Decoded(digest, st.st_size, st.st_mtime, w, h, taken_at, orientation, fmt)
 
 

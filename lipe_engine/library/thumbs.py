@@ -20,8 +20,10 @@ import tempfile
 import threading
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
+from ..errors import InputError
+from ..photo_reader import decode, open_unloaded
 from .db import LibraryError
 from .records import Photo
 
@@ -31,40 +33,22 @@ THUMB_SIZE = 256
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 
 
-def render_thumbnail(img: Image.Image, size: int = THUMB_SIZE) -> Image.Image:
+def render_thumbnail(img: Image.Image, size: int = THUMB_SIZE, name: str = "photo") -> Image.Image:
     """An upright RGB thumbnail (longer side ``size``) of an opened, not yet loaded image.
 
-    Uses JPEG draft decoding when available; raises Pillow's errors for damaged data.
+    Decoded by the one photo reader (``lipe_engine.photo_reader``: orientation, colour, alpha) with
+    JPEG draft decoding; raises its one-line ``InputError`` for damaged data.
     """
-    exif_orientation = img.getexif().get(0x0112, 1)
-    if img.format in ("JPEG", "MPO"):  # MPO: camera JPEGs with extra frames (e.g. previews)
-        img.draft("RGB", (size, size))
-    img.load()
-    if exif_orientation not in (None, 1):
-        img = ImageOps.exif_transpose(img)
-    img = to_rgb(img)
+    img = decode(img, "photo", name, draft=size)
     img.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=None)
     return img
 
 
 def render_thumbnail_full_decode(img: Image.Image, size: int = THUMB_SIZE) -> Image.Image:
     """The naive thumbnailer (full decode, then resize); kept for the benchmark's comparison."""
-    img.load()
-    img = ImageOps.exif_transpose(img) or img
-    img = to_rgb(img)
+    img = decode(img, "photo")
     img.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=None)
     return img
-
-
-def to_rgb(img: Image.Image) -> Image.Image:
-    if img.mode == "RGB":
-        return img
-    if img.mode in ("RGBA", "LA", "P", "PA"):
-        rgba = img.convert("RGBA")
-        bg = Image.new("RGB", rgba.size, (255, 255, 255))
-        bg.paste(rgba, mask=rgba.getchannel("A"))
-        return bg
-    return img.convert("RGB")
 
 
 class ThumbnailCache:
@@ -106,17 +90,12 @@ class ThumbnailCache:
             with contextlib.suppress(OSError):
                 os.utime(dest)  # mark as recently used
             return dest
+        if not os.path.lexists(photo.path):
+            raise LibraryError(f"photo '{photo.path}' is missing on disk", "restore it or rescan the library")
         try:
-            with Image.open(photo.path) as img:
-                thumb = render_thumbnail(img, self.size)
-        except FileNotFoundError as exc:
-            raise LibraryError(
-                f"photo '{photo.path}' is missing on disk", "restore it or rescan the library"
-            ) from exc
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise LibraryError(
-                f"photo '{photo.path}' cannot be decoded ({exc})", "rescan the library"
-            ) from exc
+            thumb = render_thumbnail(open_unloaded(photo.path, "photo"), self.size, str(photo.path))
+        except InputError as exc:
+            raise LibraryError(exc.what, "replace the file, then rescan the library") from exc
         return self.store(photo.content_hash, thumb)
 
     def total_bytes(self) -> int:

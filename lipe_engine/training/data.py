@@ -13,13 +13,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from ..errors import InputError
 from ..models.vae import encode_pixels
+from ..photo_reader import open_photo
 
 ImageLike = Image.Image | str | os.PathLike
 Item = tuple[ImageLike, str]
@@ -34,19 +36,9 @@ class Example:
 
 
 def open_image(item: ImageLike, what: str) -> Image.Image:
-    """A PIL RGB image from a PIL image or a path, with EXIF rotation applied."""
-    if isinstance(item, Image.Image):
-        return item.convert("RGB")
-    path = Path(item).expanduser()
-    if not path.is_file():
-        raise InputError(f"{what} '{path}' does not exist", "check the path or re-import the photo")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return ImageOps.exif_transpose(im).convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"{what} '{path}' cannot be read as an image ({type(exc).__name__})",
-                         "replace it with a JPEG or PNG file") from exc
+    """A training photo as every other reader sees it (``photo_reader.open_photo``: upright, sRGB,
+    transparency on white), or a one-line ``InputError`` (missing, bomb, truncated)."""
+    return open_photo(item, what)
 
 
 def prepare_example(image: Image.Image, text: str, resolution: int) -> Example:
@@ -86,17 +78,42 @@ def encode_latents(vae, examples: Sequence[Example], device: torch.device, cache
     if cache_file is not None and cache_file.is_file():
         try:
             cached = load_file(str(cache_file))
-        except (OSError, ValueError, RuntimeError):
+        except Exception:  # noqa: BLE001 - a damaged cache (any safetensors error) is rebuilt, never fatal
             cached = {}
     out = []
+    expected = _latent_shape(vae, examples[0]) if examples else None
     for ex in examples:
-        if ex.digest not in cached:
-            lat = encode_pixels(vae, ex.pixels.unsqueeze(0))  # with the VAE's shift_factor, like every encode
-            cached[ex.digest] = lat[0].cpu().contiguous()
-        out.append(cached[ex.digest])
+        lat = cached.get(ex.digest)
+        if lat is not None and not _usable_latent(lat, expected):
+            lat = None  # wrong shape, dtype or non-finite values in our own cache: recompute
+        if lat is None:
+            lat = encode_pixels(vae, ex.pixels.unsqueeze(0))[0].cpu().contiguous()  # with the VAE's shift_factor
+            cached[ex.digest] = lat
+        out.append(lat)
+    if len({tuple(t.shape) for t in out}) > 1:  # a cached entry of another size: rebuild them all
+        cached = {ex.digest: encode_pixels(vae, ex.pixels.unsqueeze(0))[0].cpu().contiguous() for ex in examples}
+        out = [cached[ex.digest] for ex in examples]
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(".tmp")
         save_file(cached, str(tmp))
         os.replace(tmp, cache_file)
     return torch.stack(out)
+
+
+def _latent_shape(vae, example: Example) -> tuple[int, int, int] | None:
+    """(C, h, w) the VAE makes of this example's pixels, from its config (None when it has none)."""
+    config: Any = getattr(vae, "config", None)
+    try:
+        factor = 2 ** (len(config.block_out_channels) - 1)
+        channels = int(config.latent_channels)
+    except (AttributeError, TypeError):
+        return None
+    _, h, w = example.pixels.shape
+    return channels, h // factor, w // factor
+
+
+def _usable_latent(lat: object, expected: tuple[int, int, int] | None) -> bool:
+    """A cached latent is read as a hostile file: a (C, h, w) float tensor of finite values, the right size."""
+    return (isinstance(lat, torch.Tensor) and lat.dim() == 3 and lat.is_floating_point()
+            and (expected is None or tuple(lat.shape) == expected) and bool(torch.isfinite(lat).all()))

@@ -168,7 +168,7 @@ def test_bad_inputs_give_one_line_errors(tiny_sdxl_dir, tmp_path):
         train_identity_lora(str(tiny_sdxl_dir), [], None, tmp_path / "a", _config())
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg at all")
-    with pytest.raises(InputError, match="cannot be read as an image") as info:
+    with pytest.raises(InputError, match="is not an image") as info:
         train_identity_lora(str(tiny_sdxl_dir), [(bad, "a sks dog")], None, tmp_path / "b", _config())
     assert "\n" not in str(info.value) and str(bad) in str(info.value)
     with pytest.raises(InputError, match="does not exist"):
