@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import importlib
+import io
 import os
 import pkgutil
 import sqlite3
@@ -154,10 +156,37 @@ def _run(argv: list[str]) -> int:
     return int(args.func(args) or 0)
 
 
+def _prepare_streams() -> None:
+    """``lipe ... >&-``: Python sets a closed standard stream to None; output then goes nowhere, as it
+    would to /dev/null, instead of every print raising. Text that cannot be encoded (a file name with
+    bytes that are not UTF-8) is printed with escapes rather than failing the command."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
+        elif isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors="backslashreplace")
+
+
+def _check_text_arguments(args: Sequence[str]) -> None:
+    """An argument that is not UTF-8 text (a Latin-1 terminal, a byte in a file name) reaches Python as
+    lone surrogates, which no prompt, name or library path can hold: one line, before any work."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+            raise LipeError(f"argument '{shown}' is not valid UTF-8 text",
+                            "retype it in a UTF-8 terminal (LANG=*.UTF-8) or rename the file to a UTF-8 name") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _prepare_streams()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         try:
+            _check_text_arguments(args)
             return _run(args)
         finally:
             sys.stdout.flush()  # here, not at exit (also after --help): a closed pipe is caught below
@@ -168,7 +197,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lipe: error: {exc}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:  # raised outside a library block: still one line, with the way out
-        print(f"lipe: error: library database error ({exc}): `lipe library restore` lists backups.", file=sys.stderr)
+        from ..library.db import not_damaged_error
+
+        named = not_damaged_error(Path("library.sqlite"), exc)
+        if named is not None:
+            print(f"lipe: error: {named}", file=sys.stderr)
+        else:
+            print(f"lipe: error: library database error ({exc}): `lipe library restore` lists backups.",
+                  file=sys.stderr)
         return 2
     except OSError as exc:  # disk full, permissions: the file and the reason, not a traceback
         where = f" ({exc.filename})" if exc.filename else ""

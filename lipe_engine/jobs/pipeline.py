@@ -113,6 +113,10 @@ def run_pipeline(lib: Library, job: Job, reporter: ProgressReporter, *, model: s
     if cfg_in.get("caption"):
         result["captioned"] = _captions(lib, ident, reporter, note)
     items = reference_items(lib, ident)
+    from ..training.data import open_image
+
+    for image, _text in items:  # a photo damaged or replaced since the scan: one line before the model loads
+        open_image(image, "reference photo")
 
     from ..models.loader import load_sdxl
 

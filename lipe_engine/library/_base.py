@@ -56,12 +56,16 @@ class LibraryBase:
             return self.conn.execute(sql, tuple(params)).fetchone()
         except OverflowError as exc:
             raise _too_large(params) from exc
+        except UnicodeEncodeError as exc:
+            raise _not_text(params) from exc
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
             return self.conn.execute(sql, tuple(params)).fetchall()
         except OverflowError as exc:
             raise _too_large(params) from exc
+        except UnicodeEncodeError as exc:
+            raise _not_text(params) from exc
 
 
 def _too_large(params: Sequence[Any]) -> LibraryError:
@@ -69,3 +73,17 @@ def _too_large(params: Sequence[Any]) -> LibraryError:
     big = next((p for p in params if isinstance(p, int) and not -(2**63) <= p < 2**63), None)
     return LibraryError(f"number {big} is out of range" if big is not None else "a number is out of range",
                         "ids and counts are whole numbers below 2**63 (see `lipe ... list`)")
+
+
+def _not_text(params: Sequence[Any]) -> LibraryError:
+    """A name or path holding bytes that are not UTF-8 (surrogate escapes): the database stores UTF-8."""
+    bad = next((p for p in params if isinstance(p, str) and not _encodes(p)), "")
+    return LibraryError(f"'{bad}' is not valid UTF-8 text", "rename it to a UTF-8 name")
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

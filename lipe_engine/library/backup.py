@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..locations import DB_NAME, DataLayout
 from .db import SCHEMA_VERSION, LibraryError
+from .photos import remember_photo_ids as photo_ids_used_up_to
 
 DAY_S = 24 * 3600.0
 CHECK_EVERY_S = 3600.0
@@ -99,16 +100,41 @@ def make_backup(conn: sqlite3.Connection, data_dir: Path, reason: str) -> Path:
     while final.exists():
         n += 1
         final = d / f"library-{stamp}-{reason}-{n}.sqlite"
+    _remove_abandoned_partials(d)
     tmp = d / f".{final.name}.{os.getpid()}-{threading.get_ident()}.partial"  # GUI threads open their own
-    dst = sqlite3.connect(tmp)
     try:
-        conn.backup(dst)
-        dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-    finally:
-        dst.close()
-    os.replace(tmp, final)
+        dst = sqlite3.connect(tmp)
+        try:
+            conn.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+        finally:
+            dst.close()
+        os.replace(tmp, final)
+    except BaseException:  # a full disk, a kill signal: no half copy is left behind
+        for leftover in (tmp, Path(f"{tmp}-journal")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        raise
     _rotate(data_dir, reason)
     return final
+
+
+_PARTIAL = re.compile(r"^\.library-.*\.sqlite\.(\d+)-\d+\.partial(?:-journal)?$")
+
+
+def _remove_abandoned_partials(d: Path) -> None:
+    """``.partial`` copies of backups whose process was killed (its pid is gone): our own files."""
+    for p in d.iterdir():
+        m = _PARTIAL.match(p.name)
+        if m is None or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        except (PermissionError, OverflowError):
+            continue
 
 
 def _rotate(data_dir: Path, reason: str) -> None:
@@ -246,4 +272,54 @@ def restore(data_dir: Path, ref: str) -> tuple[Backup, Path | None]:
     finally:
         if tmp.exists():
             tmp.unlink()
+    _keep_ids_unused(current, moved, data_dir)
     return b, moved
+
+
+def _max_numbered_folder(folder: Path) -> int:
+    """The highest ``<folder>/<number>/`` (``loras/<identity id>``, ``edits/<photo id>``), 0 if none."""
+    try:
+        return max((int(p.name) for p in folder.iterdir() if p.name.isdigit() and len(p.name) < 19), default=0)
+    except OSError:
+        return 0
+
+
+def _max_id(db: Path | None, table: str) -> int:
+    if db is None:
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True)  # creates no -shm beside it
+        try:
+            return int(conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
+        finally:
+            conn.close()
+    except (sqlite3.Error, TypeError, ValueError):
+        return 0
+
+
+def _keep_ids_unused(current: Path, replaced: Path | None, data_dir: Path) -> None:
+    """An older backup does not know the ids handed out since it was made; ids name files (``loras/<id>``,
+    ``edits/<id>``), so the restored file is told to number new identities, jobs and photos above every id
+    the replaced file or the data folder has used. Best effort: an old schema lacks the tables."""
+    layout = DataLayout(data_dir)
+    floors = {
+        "identities": max(_max_id(replaced, "identities"), _max_numbered_folder(layout.loras)),
+        "jobs": _max_id(replaced, "jobs"),
+    }
+    photos = max(_max_id(replaced, "photos"), _max_numbered_folder(layout.edits))
+    try:
+        conn = sqlite3.connect(str(current), isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for table, floor in floors.items():
+                if not floor or not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+                    continue
+                if conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = ?", (floor, table)).rowcount == 0:
+                    conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)", (table, floor))
+            if photos and conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'settings'").fetchone():
+                photo_ids_used_up_to(conn, photos)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass

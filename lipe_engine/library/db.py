@@ -14,6 +14,7 @@ every write transaction (no deadlock when two readers both try to upgrade to wri
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 import time
@@ -295,12 +296,37 @@ def damaged_error(db_path: Path, detail: str) -> LibraryError:
                         hint(db_path.parent))
 
 
+def not_damaged_error(db_path: Path, exc: BaseException) -> LibraryError | None:
+    """A lock, a full disk or a read-only file, named as such (restoring a backup would not help), or
+    None when the error is something else."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return LibraryError(f"library database '{db_path}' is locked by another process (the desktop app or a "
+                            f"`lipe` command) and stayed locked for {BUSY_TIMEOUT_S:.0f} s",
+                            "wait for it to finish, or close it, then try again")
+    if "disk is full" in text or "no space" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+        return LibraryError(f"the disk holding library database '{db_path}' is full; nothing more was written",
+                            "free some space, then try again")
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        return LibraryError(f"library database '{db_path}' (or its folder) is read-only",
+                            "make it writable (chmod u+w), or set LIPE_DATA_DIR to a writable folder")
+    if "unable to open" in text:
+        return LibraryError(f"library database '{db_path}' cannot be opened ({exc})",
+                            "check the folder's permissions and free disk space")
+    return None
+
+
+def database_error(db_path: Path, exc: BaseException) -> LibraryError:
+    """The one-line error for an SQLite failure on the library: lock, full disk, read-only, else damage."""
+    return not_damaged_error(db_path, exc) or damaged_error(db_path, str(exc))
+
+
 def _quick_check(conn: sqlite3.Connection, db_path: Path) -> None:
     """``PRAGMA quick_check`` (b-tree structure, no index cross-check: fast) before anything writes."""
     try:
         rows = [r[0] for r in conn.execute("PRAGMA quick_check(3)").fetchall()]
     except sqlite3.DatabaseError as exc:
-        raise damaged_error(db_path, str(exc)) from exc
+        raise database_error(db_path, exc) from exc
     if rows != ["ok"]:
         raise damaged_error(db_path, "; ".join(rows)[:200])
 
@@ -360,6 +386,9 @@ def connect(db_path: Path, *, migrate_to: int | None = SCHEMA_VERSION,
                 backup.make_backup(conn, db_path.parent, "before-migration")
             migrate(conn, migrate_to)
     except sqlite3.DatabaseError as exc:
+        named = not_damaged_error(db_path, exc)
+        if named is not None:
+            raise named from exc
         raise LibraryError(
             f"library database '{db_path}' cannot be opened ({exc})",
             "move the damaged file aside and reopen (`lipe library restore` lists backups), "
@@ -395,14 +424,30 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if type(exc) is sqlite3.DatabaseError:  # "database disk image is malformed": stop writing
             raise LibraryError(f"the library database is damaged ({exc}); nothing more was written",
                                "restore a backup with `lipe library restore`") from exc
+        if isinstance(exc, sqlite3.OperationalError):
+            named = not_damaged_error(_db_file(conn), exc)
+            if named is not None:
+                raise named from exc
         raise
     else:
         try:
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                named = not_damaged_error(_db_file(conn), exc)
+                if named is not None:
+                    raise named from exc
             raise
+
+
+def _db_file(conn: sqlite3.Connection) -> Path:
+    try:
+        return Path(conn.execute("PRAGMA database_list").fetchone()[2] or "library.sqlite")
+    except (sqlite3.Error, TypeError, IndexError):
+        return Path("library.sqlite")
 
 
 _counter = [0]

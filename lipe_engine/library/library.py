@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..locations import DB_NAME, DataLayout
 from . import backup
-from .db import LibraryError, connect, damaged_error
+from .db import LibraryError, connect, damaged_error, not_damaged_error
 from .jobs import JobsMixin
 from .outputs import OutputsMixin
 
@@ -89,6 +89,9 @@ class Library(OutputsMixin, JobsMixin):
         self.close()
         if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
             # damage found after opening (a read hit a bad page): one line, not a traceback
+            named = not_damaged_error(self.db_path, exc)  # a lock, a full disk, a read-only file
+            if named is not None:
+                raise named from exc
             if "malformed" in str(exc) or "not a database" in str(exc):
                 raise damaged_error(self.db_path, str(exc)) from exc
             raise LibraryError(f"library database error ({exc})",

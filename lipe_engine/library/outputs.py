@@ -52,6 +52,11 @@ class OutputsMixin(CaptionsMixin):
         if not p.exists():
             raise LibraryError(f"LoRA '{p}' does not exist", "save the trained weights before recording them")
         with self.transaction() as c:
+            # A runner killed after this commit records the same files again on resume: one row, not two.
+            row = c.execute("SELECT id FROM loras WHERE identity_id = ? AND path = ? AND job_id IS ?",
+                            (ident.id, str(p), job_id)).fetchone()
+            if row is not None:
+                return self.get_lora(int(row[0]))
             cur = c.execute(
                 "INSERT INTO loras(identity_id, path, base_model, settings, job_id) VALUES (?, ?, ?, ?, ?)",
                 (ident.id, str(p), str(base_model), to_json(settings or {}, "LoRA settings"), job_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from ._base import LibraryBase
 from .db import LibraryError
@@ -18,6 +19,26 @@ _ORDER = {
     "path": "path",
     "added": "id",
 }
+
+
+# Photo ids name files (``edits/<photo id>/``), so an id is never handed out twice. The photos table has
+# no AUTOINCREMENT (adding it means a table rebuild, a schema version): instead the highest id ever
+# deleted is kept in the settings table, and new photos are numbered above it.
+PHOTO_ID_HIGH_WATER = "photo_id_high_water"
+NEXT_PHOTO_ID = (
+    "(SELECT MAX(COALESCE((SELECT MAX(id) FROM photos), 0), "
+    f"COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = '{PHOTO_ID_HIGH_WATER}'), 0)) + 1)"
+)
+
+
+def remember_photo_ids(c: Any, at_least: int = 0) -> None:
+    """Before photos are deleted: no id up to the current highest (or ``at_least``) is used again."""
+    c.execute(
+        "INSERT INTO settings(key, value) VALUES (?, CAST(MAX(?, COALESCE((SELECT MAX(id) FROM photos), 0)) AS TEXT)) "
+        "ON CONFLICT(key) DO UPDATE SET value = CAST(MAX(COALESCE(CAST(settings.value AS INTEGER), 0), "
+        "CAST(excluded.value AS INTEGER)) AS TEXT)",
+        (PHOTO_ID_HIGH_WATER, int(at_least)),
+    )
 
 
 def _real(path: str | os.PathLike[str]) -> Path:
@@ -81,6 +102,7 @@ class PhotosMixin(LibraryBase):
         """
         folder = self.get_folder(ref)
         with self.transaction() as c:
+            remember_photo_ids(c)
             c.execute("DELETE FROM folders WHERE id = ?", (folder.id,))
 
     # --- photos -----------------------------------------------------------------------------------

@@ -14,6 +14,45 @@ JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 LINK_STATUSES = ("confirmed", "suggested", "rejected")
 
 
+# The library file is read as a hostile file too: a row written by another tool (or a damaged one that
+# still passes the integrity check) may hold a BLOB where text belongs, or JSON that does not parse.
+# Records then carry a usable stand-in, so listing never fails; running such a job fails in one line.
+
+
+def _path(value: Any) -> Path:
+    if isinstance(value, (bytes, bytearray)):  # (a file name the scan would have refused as not UTF-8)
+        return Path(bytes(value).decode("utf-8", "replace"))
+    return Path(str(value) if value is not None else "")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _opt_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _json(value: Any, default: Any) -> Any:
+    """``value`` parsed as JSON of the same type as ``default``; anything else is ``default``."""
+    if value is None:
+        return default
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError, RecursionError):
+        return default
+    return parsed if isinstance(parsed, type(default)) else default
+
+
+def _number(value: Any, kind: type, default: Any = 0) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
 @dataclass(frozen=True)
 class Folder:
     id: int
@@ -24,7 +63,7 @@ class Folder:
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> Folder:
-        return cls(r["id"], Path(r["path"]), r["added_at"], r["last_scan_at"], bool(r["missing"]))
+        return cls(r["id"], _path(r["path"]), _text(r["added_at"]), _opt_text(r["last_scan_at"]), bool(r["missing"]))
 
 
 @dataclass(frozen=True)
@@ -53,16 +92,13 @@ class Photo:
     @classmethod
     def from_tuple(cls, t: tuple) -> Photo:
         return cls(
-            t[0], t[1], Path(t[2]), t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], bool(t[11]), t[12], t[13]
-        )
+            t[0], t[1], _path(t[2]), _text(t[3]), _number(t[4], int), _number(t[5], float, 0.0), _number(t[6], int),
+            _number(t[7], int), _opt_text(t[8]), _number(t[9], int, 1), _text(t[10]), bool(t[11]), t[12], _text(t[13]),
+        )  # fmt: skip
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> Photo:
-        return cls(
-            r["id"], r["folder_id"], Path(r["path"]), r["content_hash"], r["size"], r["mtime"],
-            r["width"], r["height"], r["taken_at"], r["orientation"], r["format"], bool(r["missing"]),
-            r["duplicate_of"], r["added_at"],
-        )  # fmt: skip
+        return cls.from_tuple(tuple(r[c.strip()] for c in cls.COLUMNS.split(",")))
 
 
 @dataclass(frozen=True)
@@ -81,7 +117,8 @@ class Identity:
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> Identity:
-        return cls(r["id"], r["name"], r["class_word"], r["token"], r["kind"], r["created_at"])
+        return cls(r["id"], _text(r["name"]), _text(r["class_word"]), _text(r["token"]), _text(r["kind"]),
+                   _text(r["created_at"]))
 
 
 @dataclass(frozen=True)
@@ -106,8 +143,8 @@ class Caption:
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> Caption:
         return cls(
-            r["id"], r["photo_id"], r["identity_id"], r["model"], r["prompt"], r["text"],
-            bool(r["edited_by_user"]), r["updated_at"],
+            r["id"], r["photo_id"], r["identity_id"], _opt_text(r["model"]), _opt_text(r["prompt"]), _text(r["text"]),
+            bool(r["edited_by_user"]), _text(r["updated_at"]),
         )  # fmt: skip
 
 
@@ -134,10 +171,19 @@ class Job:
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> Job:
         return cls(
-            r["id"], r["kind"], r["state"], r["progress"], r["message"], json.loads(r["config"]),
-            json.loads(r["result"]) if r["result"] is not None else None, r["log"], r["identity_id"],
-            r["created_at"], r["started_at"], r["updated_at"], r["finished_at"],
+            r["id"], _text(r["kind"]), _text(r["state"]), _number(r["progress"], float, 0.0), _text(r["message"]),
+            _json(r["config"], {}), _result(r["result"]), _text(r["log"]), r["identity_id"],
+            _text(r["created_at"]), _opt_text(r["started_at"]), _text(r["updated_at"]), _opt_text(r["finished_at"]),
         )  # fmt: skip
+
+
+def _result(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError, RecursionError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -153,8 +199,8 @@ class Lora:
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> Lora:
         return cls(
-            r["id"], r["identity_id"], Path(r["path"]), r["base_model"], json.loads(r["settings"]),
-            r["job_id"], r["created_at"],
+            r["id"], r["identity_id"], _path(r["path"]), _text(r["base_model"]), _json(r["settings"], {}),
+            r["job_id"], _text(r["created_at"]),
         )  # fmt: skip
 
 
@@ -176,9 +222,9 @@ class Edit:
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> Edit:
         return cls(
-            r["id"], r["photo_id"], r["parent_edit_id"], r["identity_id"], r["lora_id"], r["source_prompt"],
-            r["target_prompt"], json.loads(r["params"]), json.loads(r["mask_paths"]), Path(r["output_path"]),
-            r["job_id"], r["created_at"],
+            r["id"], r["photo_id"], r["parent_edit_id"], r["identity_id"], r["lora_id"], _text(r["source_prompt"]),
+            _text(r["target_prompt"]), _json(r["params"], {}), _json(r["mask_paths"], []), _path(r["output_path"]),
+            r["job_id"], _text(r["created_at"]),
         )  # fmt: skip
 
 

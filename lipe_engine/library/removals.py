@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from ._base import now_iso
+from .photos import remember_photo_ids
 
 if TYPE_CHECKING:
     from .library import Library
@@ -37,6 +38,7 @@ def remove_photos(lib: Library, photos: Iterable[Photo]) -> int:
     """Take photos out of the library in one transaction (files untouched); returns how many."""
     resolved = [lib.get_photo(p) for p in photos]
     with lib.transaction() as c:
+        remember_photo_ids(c)  # a removed photo's id (and its edits/<id>/ folder) is never handed out again
         for p in resolved:
             c.execute(
                 "INSERT INTO removed_photos(path, folder_id, content_hash, removed_at) VALUES (?, ?, ?, ?) "

@@ -6,13 +6,15 @@
 * ``check_new_file(path, ...)``: an output file never replaces an existing one unless the user said
   so (``overwrite``), and never, even then, an original photo of the library, a recorded edit or a
   file of the library's own data folder.
-* ``write_new_file``: creates with ``O_EXCL`` (no race can turn it into an overwrite); replacing an
-  existing file goes through a temporary file and an atomic rename.
+* ``write_new_file``: writes a temporary file and puts it in place only when complete: a new file
+  with a hard link (which fails rather than replace one that appeared meanwhile: no race turns it
+  into an overwrite), a replacement with an atomic rename.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 import tempfile
@@ -33,8 +35,9 @@ def check_path_text(path: str | os.PathLike[str], what: str = "path") -> Path:
         raise InputError(f"{what} '{text}' contains a NUL character", "give a plain file path")
     try:
         raw = os.fsencode(text)
+        text.encode("utf-8")  # bytes that are not UTF-8 (surrogate escapes): the library stores UTF-8 text
     except UnicodeEncodeError as exc:
-        raise InputError(f"{what} '{text}' has characters file names cannot hold", "rename it") from exc
+        raise InputError(f"{what} '{text}' has characters that are not UTF-8 text", "rename it to a UTF-8 name") from exc
     for part in raw.split(b"/"):
         if len(part) > NAME_MAX:
             raise InputError(f"{what} '{text[:60]}...' has a name of {len(part)} bytes",
@@ -132,20 +135,30 @@ def check_new_file(path: str | os.PathLike[str], *, overwrite: bool = False,
 
 @contextlib.contextmanager
 def _opened(path: Path, overwrite: bool) -> Iterator[IO[bytes]]:
-    if not overwrite:
-        with open(path, "xb") as fh:
-            yield fh
-        return
+    """Written under a temporary name and put in place only when complete: a kill or a full disk
+    never leaves half a file under the final name (which a rerun would then refuse as existing).
+    A new file is put in place with a hard link, which fails rather than replace one that appeared."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
-    except BaseException:
+        if overwrite:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: check, then rename (a narrow race)
+            if os.path.lexists(path):
+                raise FileExistsError(path) from None
+            os.replace(tmp, path)
+    finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise
 
 
 def write_new_file(path: Path, write: Callable[[IO[bytes]], None], *, overwrite: bool = False) -> None:
@@ -157,6 +170,12 @@ def write_new_file(path: Path, write: Callable[[IO[bytes]], None], *, overwrite:
     except FileExistsError as exc:
         raise InputError(f"output '{path}' appeared while the edit ran", "pass --overwrite or choose another path") from exc
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise InputError(f"output '{path}' cannot be written: the disk is full (nothing was left under "
+                             "that name)", "free some space, then run the command again") from exc
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise InputError(f"output '{path}' cannot be written: its folder is read-only",
+                             "choose a folder you can write to") from exc
         raise InputError(f"output '{path}' cannot be written ({exc.strerror or exc})",
                          "check the disk and the folder's permissions") from exc
 

@@ -27,6 +27,7 @@ from ..photo_reader import exif_orientation, open_unloaded, swaps_sides
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from ._base import now_iso
 from .db import LibraryError
+from .photos import NEXT_PHOTO_ID
 from .records import Folder, ScanReport
 from .removals import without_removed
 from .thumbs import render_thumbnail
@@ -47,6 +48,9 @@ try:  # HEIC/HEIF only where the Pillow plugin is installed (pip install pillow-
 except ImportError:  # pragma: no cover - depends on the environment
     pass
 
+# Photo types that need a plugin this installation may lack: without it they are scan issues, not ignored.
+PLUGIN_TYPES = {".heic": "HEIC/HEIF photos need the pillow-heif plugin (pip install pillow-heif), then rescan",
+                ".heif": "HEIC/HEIF photos need the pillow-heif plugin (pip install pillow-heif), then rescan"}
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
@@ -86,9 +90,14 @@ def scan_library(
     present_folders = []
     for folder in folders:
         if not folder.path.is_dir():
-            _skip(report, folder, str(folder.path), "library folder is missing (unmounted, moved or deleted)")
+            replaced = os.path.lexists(folder.path)  # a file where the folder was: its photos are gone
+            _skip(report, folder, str(folder.path), "library folder was replaced by a file" if replaced else
+                  "library folder is missing (unmounted, moved or deleted)")
             with lib.transaction() as c:
                 c.execute("UPDATE folders SET missing = 1 WHERE id = ?", (folder.id,))
+                if replaced:  # (an unmounted drive's photos keep their state until it is back)
+                    report.removed += c.execute(
+                        "UPDATE photos SET missing = 1 WHERE folder_id = ? AND missing = 0", (folder.id,)).rowcount
             reporter.step()
             continue
         present_folders.append(folder)
@@ -181,6 +190,8 @@ def _walk(folder: Folder, data_dir: str, report: ScanReport) -> list[str]:
                 subdirs.append(e.path)
             elif os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS:
                 out.append(e.path)
+            elif os.path.splitext(name)[1].lower() in PLUGIN_TYPES:
+                _skip(report, folder, e.path, PLUGIN_TYPES[os.path.splitext(name)[1].lower()])
         stack.extend(sorted(subdirs, reverse=True))
     return sorted(out)
 
@@ -293,7 +304,7 @@ def _gone_photos(lib: Library, folders: list[Folder], seen: set[str]) -> dict[st
                 continue
             try:
                 os.stat(r["path"])
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):  # (a folder on its path is now a file: gone too)
                 gone.setdefault(r["content_hash"], []).append(r["id"])
             except OSError:
                 pass  # exists but unreachable (e.g. unreadable parent): keep as is
@@ -326,8 +337,8 @@ def _insert_or_move(lib: Library, cand: _Candidate, d: _Decoded, gone: dict[str,
             )
         else:
             c.execute(
-                "INSERT INTO photos(folder_id, path, content_hash, size, mtime, width, height, taken_at, "
-                "orientation, format) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO photos(id, folder_id, path, content_hash, size, mtime, width, height, taken_at, "
+                f"orientation, format) VALUES ({NEXT_PHOTO_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 vals,
             )
 

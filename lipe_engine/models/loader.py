@@ -19,6 +19,11 @@ import torch
 from ..devices import pick_device, pick_dtype, vae_dtype
 from ..errors import ModelLoadError
 
+# What loading a damaged or hostile model file raises is not one type: torch's weights-only unpickler
+# refuses a pickle with UnpicklingError, the tokenizers library raises a bare Exception for a garbage
+# tokenizer.json, transformers and diffusers raise OSError, ValueError, KeyError, TypeError... Every one
+# means "this file is unusable": a one-line ModelLoadError naming it (never a traceback).
+LOAD_ERRORS: tuple[type[BaseException], ...] = (Exception,)
 SDXL_PARTS = ("unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler")
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".bin")
 DEFAULT_SDXL_CONFIG_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
@@ -109,7 +114,7 @@ def _load_folder(folder: Path, dtype: torch.dtype) -> Any:
     try:
         return StableDiffusionXLPipeline.from_pretrained(folder, torch_dtype=_part_dtypes(dtype),
                                                          local_files_only=True)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except LOAD_ERRORS as exc:
         raise ModelLoadError(
             f"could not load the SDXL folder '{folder}' ({_first_line(exc)})",
             "check that every subfolder has its config and weights",
@@ -118,7 +123,6 @@ def _load_folder(folder: Path, dtype: torch.dtype) -> Any:
 
 def _load_single_file(path: Path, dtype: torch.dtype, config: str | None) -> Any:
     from diffusers import StableDiffusionXLPipeline
-    from diffusers.loaders.single_file_utils import SingleFileComponentError
 
     _check_safetensors(path)
     cfg = config or DEFAULT_SDXL_CONFIG_REPO
@@ -135,7 +139,7 @@ def _load_single_file(path: Path, dtype: torch.dtype, config: str | None) -> Any
         pipe = StableDiffusionXLPipeline.from_single_file(
             str(path), config=cfg, torch_dtype=dtype, local_files_only=True
         )
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError, SingleFileComponentError) as exc:
+    except LOAD_ERRORS as exc:  # (SingleFileComponentError among them)
         # (huggingface_hub's LocalEntryNotFoundError is an OSError)
         if config is None:
             fix = (
@@ -171,7 +175,7 @@ def _load_hub_cache(repo_id: str, dtype: torch.dtype) -> tuple[Any, Path]:
     try:
         pipe = StableDiffusionXLPipeline.from_pretrained(snapshot, torch_dtype=_part_dtypes(dtype),
                                                          local_files_only=True)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except LOAD_ERRORS as exc:
         raise ModelLoadError(
             f"could not load '{repo_id}' from the Hugging Face cache ({_first_line(exc)})",
             "the cached copy may be incomplete: download it again",
@@ -238,7 +242,7 @@ def load_lora(model: LoadedModel, lora_path: str | os.PathLike[str], scale: floa
             model.pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=name)
         model.pipe.set_adapters([f"lipe_{i}" for i in range(len(model.loras) + 1)],
                                 [scale] * (len(model.loras) + 1))
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except LOAD_ERRORS as exc:
         raise ModelLoadError(
             f"could not load LoRA '{path}' ({_first_line(exc)})",
             "it must be an SDXL LoRA (diffusers or kohya format) trained for this base model",

@@ -50,7 +50,8 @@ class InversionCache:
             if path.is_file():
                 try:
                     item = _from_state(torch.load(path, map_location="cpu", weights_only=True), device)
-                except (OSError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError):  # never unpickled
+                except (OSError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError,  # never unpickled
+                        ValueError, TypeError, AttributeError, IndexError):  # loads, but not an entry of ours
                     path.unlink(missing_ok=True)  # damaged entry: recompute rather than fail
                     item = None
                 if item is not None:
@@ -102,7 +103,57 @@ def _to_state(item: CachedInversion) -> dict[str, Any]:
     }
 
 
+def _check_state(state: Any) -> None:
+    """An entry on disk is a hostile file: every field of the structure ``_to_state`` writes, checked
+    (types, shapes, ranges, finiteness), or ValueError. An entry that loads but is not ours is a miss."""
+    def tensor(value: Any, dims: int, what: str) -> torch.Tensor:
+        if not isinstance(value, torch.Tensor) or value.dim() != dims:
+            raise ValueError(f"{what} is not a {dims}-d tensor")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{what} has non-finite values")
+        return value
+
+    if not isinstance(state, dict):
+        raise ValueError("entry is not a dict")
+    xs = tensor(state.get("xs"), 4, "xs")
+    if not xs.is_floating_point() or xs.shape[0] < 2:
+        raise ValueError("xs holds no latents")
+    n = xs.shape[0] - 1
+    zs = state.get("zs")
+    if not isinstance(zs, dict):
+        raise ValueError("zs is not a dict")
+    for k, z in zs.items():
+        if not (isinstance(k, str) and k.isdigit() and int(k) < n):
+            raise ValueError(f"noise map index {k!r} is out of range")
+        if tuple(tensor(z, 4, "noise map").shape) != (1, *xs.shape[1:]):
+            raise ValueError("noise map shape differs from the latents'")
+    timesteps = tensor(state.get("timesteps"), 1, "timesteps")
+    for name in ("abar", "abar_prev"):
+        if tensor(state.get(name), 1, name).shape[0] != n:
+            raise ValueError(f"{name} has the wrong length")
+    if timesteps.shape[0] != n or timesteps.is_floating_point():
+        raise ValueError("timesteps do not match the latents")
+    skip = state.get("skip")
+    if isinstance(skip, bool) or not isinstance(skip, int) or not 0 <= skip <= n:
+        raise ValueError("skip is out of range")
+    store = state.get("store")
+    if not isinstance(store, dict):
+        raise ValueError("store is not a dict")
+    hw = store.get("hw")
+    if not (isinstance(hw, (tuple, list)) and len(hw) == 2 and all(isinstance(v, int) and v > 0 for v in hw)):
+        raise ValueError("store size is not two positive whole numbers")
+    ca, sa = tensor(store.get("ca_sum"), 2, "ca_sum"), tensor(store.get("sa_sum"), 3, "sa_sum")
+    seq = hw[0] * hw[1]
+    if ca.shape[1] != seq or tuple(sa.shape) != (ca.shape[0], seq, seq):
+        raise ValueError("attention sums do not match the store size")
+    for name in ("ca_count", "sa_count"):
+        count = store.get(name)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"{name} is not a count")
+
+
 def _from_state(state: dict[str, Any], device: torch.device) -> CachedInversion:
+    _check_state(state)
     xs = list(state["xs"].unsqueeze(1).unbind(0))
     n = len(xs) - 1
     zs: list[torch.Tensor | None] = [None] * n

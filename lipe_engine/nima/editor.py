@@ -186,12 +186,22 @@ class NimaSession:
             dtype=str(self.model.dtype),
         )
 
+    def _fits(self, hit: CachedInversion) -> bool:
+        """A cache entry with this edit's schedule and latent size (one of another shape would crash the
+        edit; it is recomputed instead)."""
+        inv = hit.inversion
+        if inv.schedule.timesteps != list(self.schedule.timesteps) or inv.skip != self.params.skip:
+            return False
+        factor = getattr(self.model.pipe, "vae_scale_factor", None)
+        w, h = self.photo.image.size
+        return not isinstance(factor, int) or tuple(inv.xs[0].shape[-2:]) == (h // factor, w // factor)
+
     def invert(self, reporter: ProgressReporter) -> tuple[CachedInversion, bool]:
         """Inversion + source-mask recording in one pass (or from the cache)."""
         key = self.cache_key()
         if self.cache is not None:
             hit = self.cache.get(key, self.model.device)
-            if hit is not None:
+            if hit is not None and self._fits(hit):
                 return hit, True
         x0 = self.encode_photo()
         cond = self.denoiser.encode([self.source_prompt])

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..errors import InputError
+from ..photo_reader import decode, open_unloaded
 from .world import SIZE
 
 MAX_SIDE = 1024  # toy photos scaled beyond this are not expected (and decoding them costs time)
@@ -40,12 +42,12 @@ def looks_like_toy_photo(photo: str | os.PathLike[str] | Image.Image) -> bool:
     if isinstance(photo, Image.Image):
         return _blocky(photo, np)
     try:
-        with Image.open(photo) as im:
-            w, h = im.size
-            if w != h or w % SIZE or w > MAX_SIDE:
-                return False  # decided from the header: no decoding
-            return _blocky(im, np)
-    except (OSError, ValueError, Image.DecompressionBombError):
+        im = open_unloaded(photo, "photo")
+        w, h = im.size
+        if w != h or w % SIZE or w > MAX_SIDE:
+            return False  # decided from the header: no decoding
+        return _blocky(decode(im, "photo", str(photo)), np)
+    except InputError:
         return False
 
 

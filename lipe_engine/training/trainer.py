@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from ..devices import VAE_DTYPE, pick_device, training_precision
 from ..errors import Cancelled, InputError
@@ -29,7 +30,8 @@ from ..models.vae import decode_latents
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from . import checkpoint, lora
 from .config import TrainingConfig
-from .data import Example, Item, encode_latents, load_examples
+from .data import Example, Item, encode_latents, load_examples, open_image
+from .output_lock import training_output_lock
 
 
 def _gen(*key: int) -> torch.Generator:
@@ -110,6 +112,16 @@ class TrainingJob:
 
     def run(self) -> Path:
         """Train (or finish a stopped run); returns the diffusers-format LoRA folder."""
+        with training_output_lock(self.output_dir):  # before the model loads: a second run is refused at once
+            for image, _text in self._paths_of(self.instance_items):
+                open_image(image, "reference photo")  # a damaged or bomb photo: one line before gigabytes load
+            return self._run()
+
+    @staticmethod
+    def _paths_of(items: Sequence[Item]) -> list[Item]:
+        return [it for it in items if isinstance(it, tuple) and len(it) == 2 and not isinstance(it[0], Image.Image)]
+
+    def _run(self) -> Path:
         cfg = self.config
         borrowed = isinstance(self.model_source, LoadedModel)
         if isinstance(self.model_source, LoadedModel):

@@ -191,6 +191,6 @@ def test_caption_identity_bad_inputs(library, ggufs, fake_handler, monkeypatch) 
         caption_identity(lib, empty.id)
     broken = lib.identity_photos(ident.id, role="reference")[2].photo.path
     broken.write_bytes(b"not a jpeg")
-    with pytest.raises(InputError, match="cannot be read as an image"):
+    with pytest.raises(InputError, match="is not an image"):
         caption_identity(lib, ident.id, n_gpu_layers=0)
     assert fake_handler.calls == []  # failed before any model call
