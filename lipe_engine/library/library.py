@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from ..locations import DB_NAME, DataLayout
 from . import backup
-from .db import LibraryError, connect, damaged_error, not_damaged_error
+from .db import LibraryError, not_damaged_error
 from .jobs import JobsMixin
+from .opening import connect, damaged_error
 from .outputs import OutputsMixin
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from hostile_helpers import hashes, integrity_ok, no_model_load, one_line_error,
 from PIL import Image
 
 from lipe_engine.errors import InputError
-from lipe_engine.library import Library, LibraryError, backup, db
+from lipe_engine.library import Library, LibraryError, backup, db, opening
 from lipe_engine.testing.libraries import make_photos
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,10 +203,12 @@ def test_two_trainings_into_one_output_folder_are_refused(tmp_path) -> None:
     from lipe_engine.training.output_lock import training_output_lock
 
     out = tmp_path / "prior"
-    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
-            "from lipe_engine.training.output_lock import training_output_lock as l\n"
-            "with l(Path(sys.argv[2])):\n print('held', flush=True); time.sleep(30)")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(ROOT), str(out)], stdout=subprocess.PIPE, text=True)
+    out.mkdir()
+    # another training holding the folder (the same OS lock, without importing torch: fast)
+    code = ("import fcntl, os, sys, time; fh = open(sys.argv[1], 'a+'); fcntl.flock(fh, fcntl.LOCK_EX)\n"
+            "fh.write(str(os.getpid())); fh.flush(); print('held', flush=True); time.sleep(30)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(out / ".lipe-train.lock")], stdout=subprocess.PIPE,
+                              text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(InputError, match="in use by another training") as info, training_output_lock(out):
@@ -259,7 +261,7 @@ def test_a_full_database_disk_is_named_full(lib_dir) -> None:
 
 @pytest.mark.parametrize("text", ["database is locked", "database or disk is full", "attempt to write a readonly database"])
 def test_locks_full_disks_and_read_only_files_are_never_called_damaged(text) -> None:
-    err = db.database_error(Path("/x/library.sqlite"), sqlite3.OperationalError(text))
+    err = opening.database_error(Path("/x/library.sqlite"), sqlite3.OperationalError(text))
     assert "damaged" not in str(err) and "restore" not in str(err)
 
 
