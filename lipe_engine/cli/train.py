@@ -54,6 +54,9 @@ def job_settings(args: argparse.Namespace) -> dict[str, Any]:
         if out.exists() and not out.is_dir():
             raise InputError(f"training output folder '{out}' is a file", "give a folder for --output")
         args.output = str(out)
+        from ..training.trainer import claim_output
+
+        claim_output(out)  # a folder holding the user's own files is refused before the job is queued
 
     overrides = {"max_steps": args.steps, "epochs": args.epochs, "rank": args.rank, "resolution": args.resolution,
                  "seed": args.seed, "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,

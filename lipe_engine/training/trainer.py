@@ -27,11 +27,12 @@ from ..images import to_pil
 from ..models.loader import LoadedModel, load_sdxl
 from ..models.prompts import encode_sdxl_prompts
 from ..models.vae import decode_latents
+from ..owned_outputs import OwnedFolder
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from . import checkpoint, lora
 from .config import TrainingConfig
 from .data import Example, Item, encode_latents, load_examples, open_image
-from .output_lock import training_output_lock
+from .output_lock import LOCK_NAME, training_output_lock
 
 
 def _gen(*key: int) -> torch.Generator:
@@ -65,6 +66,17 @@ def _accelerator(factory: Any, mixed_precision: str, device: torch.device) -> An
     if state and str(state.get("_mixed_precision", mixed_precision)) != mixed_precision:
         AcceleratorState._reset_state()
     return factory(mixed_precision=mixed_precision, cpu=device.type == "cpu")
+
+
+# Everything a training writes into its output folder (see TrainingJob's docstring).
+OUTPUT_NAMES = ("lora/", "lora_kohya.safetensors", "checkpoints/", "samples/", "cache/", "training.json", LOCK_NAME)
+
+
+def claim_output(folder: Path, option: str = "--output") -> None:
+    """A folder of the user's (their own lora/ or samples/) is refused, never overwritten; an earlier
+    training's output (also one from before the manifest: it has training.json or checkpoints/) is ours."""
+    OwnedFolder.claim(folder, "train", OUTPUT_NAMES, option=option,
+                      adopt=lambda d: (d / "training.json").is_file() or (d / "checkpoints").is_dir())
 
 
 class TrainingJob:
@@ -112,6 +124,7 @@ class TrainingJob:
 
     def run(self) -> Path:
         """Train (or finish a stopped run); returns the diffusers-format LoRA folder."""
+        claim_output(self.output_dir)
         with training_output_lock(self.output_dir):  # before the model loads: a second run is refused at once
             for image, _text in self._paths_of(self.instance_items):
                 open_image(image, "reference photo")  # a damaged or bomb photo: one line before gigabytes load

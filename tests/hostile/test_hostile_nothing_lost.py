@@ -201,3 +201,18 @@ def test_backups_of_a_new_empty_library_never_rotate_the_real_ones_out(lib_dir, 
             lib.backup_if_due()
     left = {b.path for b in backup.list_backups(data)}
     assert set(real[-backup.KEEP_DAILY:]) <= left  # the last good backups are all still there
+
+
+def test_train_never_writes_into_a_folder_of_the_users(lib_dir, capsys, tmp_path, monkeypatch) -> None:
+    no_model_load(monkeypatch)
+    data, _ = lib_dir
+    out = tmp_path / "my_stuff"
+    (out / "samples").mkdir(parents=True)
+    mine = make_photos(out / "samples", 2)
+    before = hashes(mine)
+    rc, _, err = run_cli(capsys, "train", "Rex", "--output", out, "--steps", "1", "--data-dir", data, "--quiet")
+    assert rc == 2
+    one_line_error(err, "samples", "never overwritten")
+    assert hashes(mine) == before
+    with Library.open(data) as lib:
+        assert lib.list_jobs() == []  # refused before a job was queued
