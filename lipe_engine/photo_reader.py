@@ -83,6 +83,8 @@ def to_srgb(img: Image.Image) -> Image.Image:
     base = img.convert("RGB" if img.mode in ("RGBA", "LA") else img.mode) if alpha is not None else img
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if img.mode in ("RGB", "RGBA") and "srgb" in (ImageCms.getProfileDescription(profile) or "").lower():
+            return img  # most camera photos: already sRGB, nothing to convert
         converted = ImageCms.profileToProfile(base, profile, _SRGB, outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return img

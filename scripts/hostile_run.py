@@ -213,6 +213,9 @@ def _gif() -> bytes:
     return buf.getvalue()
 
 
+UNREADABLE = {"empty.jpg", "truncated.jpg", "truncated.png", "text.jpg", "html.png", "bomb.png", "random.webp"}
+
+
 def _file_case(name: str, make: Callable[[], bytes], action: str) -> Case:
     def setup(sb: Sandbox) -> list[Step]:
         photos = sb.library(3)
@@ -224,8 +227,10 @@ def _file_case(name: str, make: Callable[[], bytes], action: str) -> Case:
         if action == "replace_reference":  # a reference photo replaced by the hostile file after the scan
             photos[0].write_bytes(make())
             sb.protect(photos[0], original=True)
-            return [Step(["identity", "export", "Rex", str(sb.root / "export"), "-q"]),
-                    Step(["caption", "Rex", "--quiet"]), Step(["train", "Rex", "--steps", "1", "--quiet"])]
+            steps = [Step(["identity", "export", "Rex", str(sb.root / "export"), "-q"]), Step(["caption", "Rex", "--quiet"])]
+            if name in UNREADABLE:  # refused before a model loads (a readable photo would start a real training)
+                steps.append(Step(["train", "Rex", "--steps", "1", "--quiet"], ok_rcs=(2,)))
+            return steps
         return [Step(["library", "scan", "-q"]), Step(["identity", "add", "Rex", str(target)]),
                 Step(["identity", "export", "Rex", str(sb.root / "export"), "-q"])]
     return Case(f"file {name}: {action}", "hostile files", setup,

@@ -74,7 +74,7 @@ def test_arguments_that_are_not_utf8_are_one_line(lib_dir, argv) -> None:
 
 def test_a_closed_stdout_is_no_traceback(lib_dir) -> None:
     data, _ = lib_dir
-    for argv in (("library", "list"), ("library", "list", "--json"), ("identity", "list")):
+    for argv in (("library", "list", "--json"),):  # (the hostile run covers the other commands >&-)
         rc, err = lipe_bytes(*argv, data=data, stdout_closed=True)
         assert "Traceback" not in err, err
         assert rc == 0, err
