@@ -279,7 +279,7 @@ def _db_case(kind: str, quick: bool = False) -> Case:
         elif kind == "wrong_types":
             c = sqlite3.connect(db)
             c.execute("UPDATE photos SET width = 'wide', orientation = 'x', size = -5")
-            c.execute("UPDATE identities SET kind = 'alien', created_at = NULL")
+            c.execute("UPDATE identities SET created_at = x'00ff', class_word = 42")
             c.commit()
             c.close()
         sb.protect(db) if db.exists() and kind not in ("odd_values", "wrong_types") else None

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import Cancelled, LipeError
@@ -104,9 +105,17 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with the house's one-line errors (argparse prints the usage block first);
+    the subcommands' parsers are of the same class (``add_subparsers`` uses the parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"lipe: error: {message}: see `{self.prog} --help`.\n".replace("\n.", "."))
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The ``lipe`` parser; only the command named in ``argv`` gets its real (imported) parser."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lipe", description="LIPE: learn a personalized identity prior and edit poses in your photos."
     )
     parser.add_argument("--version", action="version", version=f"lipe {__version__}")

@@ -416,3 +416,15 @@ def test_a_transparent_png_looks_the_same_to_every_reader(tmp_path) -> None:
     thumb = render_thumbnail(open_unloaded(path), 32)
     assert trainer.getpixel((0, 0)) == editor.getpixel((0, 0)) == thumb.getpixel((0, 0)) == (255, 255, 255)
     assert trainer.tobytes() == editor.tobytes()
+
+
+@pytest.mark.parametrize("argv", [("frobnicate",), ("library", "list", "--limit", "abc"), ("library",),
+                                  ("identity", "export", "Rex")])
+def test_usage_errors_are_one_line(capsys, argv) -> None:
+    from lipe_engine.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(list(argv))
+    assert info.value.code == 2
+    one_line_error(capsys.readouterr().err, "lipe: error:", "--help")
