@@ -131,11 +131,16 @@ class AttentionRecorder:
 
     @torch.no_grad()
     def record(self, attn: Any, query: torch.Tensor, key: torch.Tensor, head_dim: int, cross: bool) -> None:
-        """Add this layer's head-averaged map (cross: the identity tokens' attention) to the store."""
+        """Add this layer's head-averaged map (cross: the identity tokens' attention) to the store.
+
+        Conditional row b goes to store row b % store.n: the inversion evaluates several steps of
+        its one output in a call, and each of those rows is one more (layer, step) term."""
         store = self.store
         assert store is not None
         q = query[self.cond_slice]  # (n, heads, L, d)
         n, heads, length, _ = q.shape
+        if n % store.n:
+            raise ValueError(f"{n} conditional rows for a store of {store.n} outputs")
         if cross:
             keys_t = self.identity_keys(attn, head_dim)  # (1, heads, d, 77), fp32, pre-scaled
         else:
@@ -149,25 +154,15 @@ class AttentionRecorder:
                 probs = torch.softmax(q[b : b + 1, :, r0 : r0 + rows].float() @ keys_t, dim=-1)
                 if cross:
                     # attention the identity tokens receive, summed over those tokens, averaged over heads
-                    store.ca_sum[b, r0 : r0 + rows] += probs.index_select(-1, self.token_index).sum(-1).mean(1)[0]
+                    store.ca_sum[b % store.n, r0 : r0 + rows] += (
+                        probs.index_select(-1, self.token_index).sum(-1).mean(1)[0])
                 else:
-                    store.sa_sum[b, r0 : r0 + rows] += probs.mean(dim=1)[0]
+                    store.sa_sum[b % store.n, r0 : r0 + rows] += probs.mean(dim=1)[0]
                 del probs
         if cross:
-            store.ca_count += 1
+            store.ca_count += n // store.n
         else:
-            store.sa_count += 1
-
-
-class RecordingAttnProcessor(InstrumentedAttnProcessor):
-    """The instrumented processor with a recorder as its controller; ``cross``: which kind of layer."""
-
-    def __init__(self, recorder: AttentionRecorder, cross: bool) -> None:
-        super().__init__(recorder, cross=cross)
-        self.recorder = recorder
-
-    def _record(self, attn: Any, query: torch.Tensor, key: torch.Tensor, head_dim: int) -> None:
-        self.recorder.record(attn, query, key, head_dim, self.cross)
+            store.sa_count += n // store.n
 
 
 def recorded_layers(unet: Any, downsample: int | None = None) -> tuple[list[str], int]:
@@ -197,5 +192,5 @@ def recording(unet: Any, recorder: AttentionRecorder, downsample: int | None = N
     layers = [AttentionLayer.parse(n) for n in chosen]
     self_layers = [a for a in layers if not a.cross]
     picked = [a for a in layers if a.cross] + self_layers[:: recorder.self_stride]
-    with processors_installed(unet, {a.name: RecordingAttnProcessor(recorder, cross=a.cross) for a in picked}):
+    with processors_installed(unet, {a.name: InstrumentedAttnProcessor(recorder, cross=a.cross) for a in picked}):
         yield factor

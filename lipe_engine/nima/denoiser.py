@@ -14,7 +14,9 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError
+from ..edit_method import check_prompt
+
+__all__ = ["Conditioning", "Denoiser", "check_prompt"]
 
 
 @dataclass
@@ -28,17 +30,6 @@ class Conditioning:
     @staticmethod
     def cat(items: list[Conditioning]) -> Conditioning:
         return Conditioning(torch.cat([c.embeds for c in items]), torch.cat([c.pooled for c in items]))
-
-
-def check_prompt(prompt: str, what: str, tokenizer: Any) -> str:
-    text = (prompt or "").strip()
-    if not text:
-        raise InputError(f"the {what} is empty", "describe it in words, e.g. 'a photo of a sks dog sitting'")
-    n = len(tokenizer(text, add_special_tokens=False).input_ids)
-    limit = tokenizer.model_max_length - 2
-    if n > limit:
-        raise InputError(f"the {what} is {n} tokens long", f"shorten it to at most {limit} tokens")
-    return text
 
 
 class Denoiser:
@@ -75,20 +66,22 @@ class Denoiser:
     def eps(
         self,
         x: torch.Tensor,
-        t: int,
+        t: int | torch.Tensor,
         cond: Conditioning,
         uncond: Conditioning,
         guidance: torch.Tensor | float,
     ) -> torch.Tensor:
-        """Guided noise prediction for a batch x of n latents (uncond rows first, then cond)."""
+        """Guided noise prediction for a batch x of n latents (uncond rows first, then cond); ``t`` is
+        one timestep for all, or one per latent (the inversion evaluates several steps at once)."""
         n = x.shape[0]
         batch = torch.cat([x, x]).to(self.dtype)
         both = Conditioning.cat([uncond, cond])
         if self.before_call is not None:
             self.before_call(n)
+        timesteps = t.to(self.device).repeat(2) if isinstance(t, torch.Tensor) else torch.tensor(t, device=self.device)
         out = self.unet(
             batch,
-            torch.tensor(t, device=self.device),
+            timesteps,
             encoder_hidden_states=both.embeds,
             added_cond_kwargs={"text_embeds": both.pooled, "time_ids": self.time_ids.repeat(2 * n, 1)},
             return_dict=False,
@@ -97,7 +90,10 @@ class Denoiser:
         self.unet_rows += 2 * n
         e_u, e_c = out.chunk(2)
         if self.prediction_type == "v_prediction":
-            a = self.alphas_cumprod[t].float()
+            if isinstance(t, torch.Tensor):
+                a = self.alphas_cumprod[t.cpu()].float().view(-1, 1, 1, 1).to(x.device)
+            else:
+                a = self.alphas_cumprod[t].float()
             xf = x.float()
             e_u = a.sqrt() * e_u + (1 - a).sqrt() * xf
             e_c = a.sqrt() * e_c + (1 - a).sqrt() * xf
