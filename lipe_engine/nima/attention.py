@@ -105,6 +105,7 @@ class AttentionRecorder:
         self.self_stride = max(1, int(self_stride))
         self.store: AttentionStore | None = None
         self.cond_slice = slice(None)
+        self.installed_on: Any = None  # the UNet whose processors record into this recorder now
         self._identity_keys: dict[int, torch.Tensor] = {}
 
     def identity_keys(self, attn: Any, head_dim: int) -> torch.Tensor:
@@ -186,11 +187,20 @@ def recorded_layers(unet: Any, downsample: int | None = None) -> tuple[list[str]
 def recording(unet: Any, recorder: AttentionRecorder, downsample: int | None = None) -> Iterator[int]:
     """Install recording processors on the chosen layers; restore the originals afterwards.
 
-    Yields the downsample factor of the recorded layers.
+    Yields the downsample factor of the recorded layers. Re-entrant: inside a block that already
+    installed them for this recorder and UNet, nothing is installed again (an edit installs them
+    once for its inversion and its sampling; walking SDXL's 140 processors costs per install).
     """
     chosen, factor = recorded_layers(unet, downsample)
+    if recorder.installed_on is unet:
+        yield factor
+        return
     layers = [AttentionLayer.parse(n) for n in chosen]
     self_layers = [a for a in layers if not a.cross]
     picked = [a for a in layers if a.cross] + self_layers[:: recorder.self_stride]
     with processors_installed(unet, {a.name: InstrumentedAttnProcessor(recorder, cross=a.cross) for a in picked}):
-        yield factor
+        recorder.installed_on = unet
+        try:
+            yield factor
+        finally:
+            recorder.installed_on = None

@@ -47,19 +47,28 @@ class Denoiser:
         self.alphas_cumprod = pipe.scheduler.alphas_cumprod.to(torch.float64)
         self.prediction_type = pipe.scheduler.config.get("prediction_type", "epsilon")
         self.before_call: Callable[[int], None] | None = None  # hook: told the batch size
+        self._shapes: tuple[torch.Size, torch.Size] | None = None  # (embeds, pooled) per prompt
 
     @torch.no_grad()
     def encode(self, prompts: list[str]) -> Conditioning:
         embeds, _, pooled, _ = self.pipe.encode_prompt(
             prompt=prompts, device=self.device, num_images_per_prompt=1, do_classifier_free_guidance=False
         )
-        return Conditioning(embeds.to(self.dtype), pooled.to(self.dtype))
+        cond = Conditioning(embeds.to(self.dtype), pooled.to(self.dtype))
+        self._shapes = (cond.embeds.shape[1:], cond.pooled.shape[1:])
+        return cond
 
     @torch.no_grad()
     def unconditional(self, n: int) -> Conditioning:
         if self.pipe.config.get("force_zeros_for_empty_prompt", True):
-            c = self.encode([""])
-            return Conditioning(torch.zeros_like(c.embeds), torch.zeros_like(c.pooled)).repeat(n)
+            # zeros of the encoders' output shapes: once any prompt was encoded, the empty one
+            # need not be (the inversion and every edit pass ask for it)
+            if self._shapes is None:
+                self.encode([""])
+            assert self._shapes is not None
+            shapes = self._shapes
+            embeds = torch.zeros((n, *shapes[0]), dtype=self.dtype, device=self.device)
+            return Conditioning(embeds, torch.zeros((n, *shapes[1]), dtype=self.dtype, device=self.device))
         return self.encode([""]).repeat(n)
 
     @torch.no_grad()

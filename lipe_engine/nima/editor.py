@@ -15,7 +15,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,25 +226,28 @@ class NimaSession:
                              f"give a mask at latent size {self.latent_hw}")
         t0 = time.perf_counter()
         calls0, rows0 = self.denoiser.unet_calls, self.denoiser.unet_rows
-        cached, hit = self.invert(reporter)
-        t_inv = time.perf_counter() - t0
-        inv, src_store = cached.inversion, cached.source_store
-        mp = p.mask_params()
-        src_mask = identity_mask(src_store, self.latent_hw, mp)  # M^s (1, 1, h, w)
-        prompts = [t for t in targets for _ in p.seeds]
-        seeds = [s for _ in targets for s in p.seeds]
-        k = len(prompts)
         record = p.use_mask and fixed_mask is None
-        h, w = self.latent_hw
-        record_hw = (h // self.record_factor, w // self.record_factor) if record else None
-        batch = edit_batch_size(self.model.pipe.unet, self.model.device, self.latent_hw, record_hw, k, max_batch)
+        with ExitStack() as installed:
+            if record:  # the recording processors once for inversion and sampling (recording is re-entrant)
+                installed.enter_context(recording(self.model.pipe.unet, self.recorder, p.record_downsample))
+            cached, hit = self.invert(reporter)
+            t_inv = time.perf_counter() - t0
+            inv, src_store = cached.inversion, cached.source_store
+            mp = p.mask_params()
+            src_mask = identity_mask(src_store, self.latent_hw, mp)  # M^s (1, 1, h, w)
+            prompts = [t for t in targets for _ in p.seeds]
+            seeds = [s for _ in targets for s in p.seeds]
+            k = len(prompts)
+            h, w = self.latent_hw
+            record_hw = (h // self.record_factor, w // self.record_factor) if record else None
+            batch = edit_batch_size(self.model.pipe.unet, self.model.device, self.latent_hw, record_hw, k, max_batch)
 
-        def run(rows: Sequence[int]) -> dict[str, Any]:
-            stage = "editing" if len(rows) == k else f"editing (outputs {rows[0] + 1}-{rows[-1] + 1} of {k})"
-            return self._sample(inv, src_mask, [prompts[j] for j in rows], [seeds[j] for j in rows],
-                                fixed_mask, record, reporter, stage, on_step)
+            def run(rows: Sequence[int]) -> dict[str, Any]:
+                stage = "editing" if len(rows) == k else f"editing (outputs {rows[0] + 1}-{rows[-1] + 1} of {k})"
+                return self._sample(inv, src_mask, [prompts[j] for j in rows], [seeds[j] for j in rows],
+                                    fixed_mask, record, reporter, stage, on_step)
 
-        parts = sample_in_batches(list(range(k)), batch, run, self.model.device)
+            parts = sample_in_batches(list(range(k)), batch, run, self.model.device)
         x0 = torch.cat([part["x0"] for part in parts])
         history = [hist for part in parts for hist in part["history"]]
         last = {key: torch.cat([part[key] for part in parts]) for key in ("target", "union") if key in parts[0]}
