@@ -18,7 +18,8 @@ from typing import Any
 from .errors import InputError
 from .validation import SEED_MAX, check_float, check_int
 
-__all__ = ["DEFAULTS", "EDIT_OPTIONS", "SEED_MAX", "SETTINGS", "Setting", "check_float", "check_settings", "check_int", "option_help"]
+__all__ = ["DEFAULTS", "EDIT_OPTIONS", "PREVIEW_DIVISOR", "PREVIEW_FIRST", "PREVIEW_HELP", "SEED_MAX", "SETTINGS",
+           "Setting", "check_float", "check_int", "check_settings", "option_help", "preview_schedule"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,28 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
 DEFAULTS: dict[str, Any] = {name: s.default for name, s in SETTINGS.items()}
 # the settings ``lipe edit`` has an option for and the desktop shows in its Advanced box
 EDIT_OPTIONS = ("steps", "skip", "cfg_source", "cfg_target", "mask_lambda", "mask_threshold")
+
+
+# Preview: a quick look before the full edit, at most a quarter of its UNet work (issue 24). The
+# preview runs the same method on a coarser schedule: a quarter of the sampled steps, skip scaled
+# alike, so the layout the full edit keeps is kept. PREVIEW_FIRST: the desktop edits a preview first
+# and refines on request; chosen from the judged quality of previews against full edits
+# (docs/performance.md, benchmarks/preview_quality.py).
+PREVIEW_DIVISOR = 4
+PREVIEW_FIRST = True
+PREVIEW_HELP = (f"a quick preview: 1/{PREVIEW_DIVISOR} of the sampled steps (at most a quarter of the full "
+                "edit's UNet work; refine with the full edit once the pose looks right)")
+
+
+def preview_schedule(steps: int, skip: int) -> tuple[int, int]:
+    """(steps, skip) of the preview of an edit with ``steps`` and ``skip``: it samples
+    floor((steps - skip) / PREVIEW_DIVISOR) steps (at least 1) and skips the same share of its
+    schedule's noisiest steps as the full edit does."""
+    check_int("steps", steps, 2, int(SETTINGS["steps"].high))
+    check_int("skip", skip, 0, steps - 1)
+    sampled = max(1, (steps - skip) // PREVIEW_DIVISOR)
+    total = max(sampled + 1, round(steps / PREVIEW_DIVISOR))
+    return total, total - sampled
 
 
 def option_help(name: str) -> str:

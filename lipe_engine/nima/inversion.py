@@ -92,10 +92,10 @@ class Inversion:
 
 # Inversion steps evaluated in one UNet call at most (2 rows each: unconditional and conditional).
 # Every x_t of the inversion is known before the first evaluation (each is x_0 noised on its own), so
-# the steps need not wait for each other; on the toy model one call of 16 rows costs 0.7x per row
+# the steps need not wait for each other; on the toy model one call of 32 rows costs ~0.6x per row
 # what 2-row calls cost (benchmarks/peer_speed.py), and on a GPU a larger batch fills the device.
 # The batch also stays within what batching.py estimates the device can hold.
-INVERSION_STEPS_PER_CALL = 8
+INVERSION_STEPS_PER_CALL = 16
 
 
 def steps_per_call(denoiser: Denoiser, latent_hw: tuple[int, int], remaining: int,
