@@ -68,6 +68,7 @@ class EditRequest:
     precision: str = "auto"
     cache_dir: Path | None = None
     allow_downloads: bool = False  # fetch a hub id that is not cached (the user allowed it)
+    preview: bool = False  # the preview schedule (EditParams.preview): a quick look before the full edit
 
 
 class ModelHolder:
@@ -137,6 +138,8 @@ def run_edit(
         download_model(req.model, progress=progress, cancel=cancel)
     reporter = ProgressReporter(progress, cancel)
     params = edit_params_for(req.model, **req.params)  # + what the model ships with (lipe_edit_defaults.json)
+    if req.preview:
+        params = params.preview()
     model = holder.get(req.model, req.device, req.precision, req.lora_path, reporter)
     cache = InversionCache(req.cache_dir) if req.cache_dir is not None else None
     return edit_image(
