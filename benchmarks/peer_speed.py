@@ -31,8 +31,8 @@ import torch  # noqa: E402
 
 from lipe_engine.baselines.ledits import LeditsParams, ledits_edit  # noqa: E402
 from lipe_engine.models.loader import LoadedModel, load_sdxl  # noqa: E402
-from lipe_engine.nima import EditParams, edit_image  # noqa: E402
-from lipe_engine.toyworld import TOY_EDIT_PARAMS, TOY_MODEL_DIR  # noqa: E402
+from lipe_engine.nima import edit_image, edit_params_for  # noqa: E402
+from lipe_engine.toyworld import TOY_MODEL_DIR  # noqa: E402
 from lipe_engine.toyworld.ablation import ABLATION_INDIVIDUALS  # noqa: E402
 from lipe_engine.toyworld.identity import edit_cases  # noqa: E402
 
@@ -57,12 +57,12 @@ class UnetCounter:
         return out
 
 
-def methods(model: LoadedModel, steps: int) -> dict[str, Callable[[], object]]:
+def methods(model: LoadedModel, source_dir: str, steps: int) -> dict[str, Callable[[], object]]:
     """The two edits at ``steps`` steps (skip: a tenth of them, as the toy defaults' 3 of 30)."""
     case = edit_cases(ABLATION_INDIVIDUALS["dog"], 1)[0]
     source, target, identity = case.prompts(personalized=False)  # the general prior: no identifier word
     photo = case.scene.render()[0]
-    params = EditParams(**{**TOY_EDIT_PARAMS, "steps": steps, "skip": steps // 10})
+    params = edit_params_for(source_dir, steps=steps, skip=steps // 10)  # + the model's shipped settings
     peer = LeditsParams(steps=steps, skip=steps // 10, cfg_source=params.cfg_source)
     return {
         "NIMA": lambda: edit_image(model, photo, source, target, identity, params),
@@ -82,7 +82,7 @@ def main() -> None:
     model = load_sdxl(args.model, device=None)
     counter = UnetCounter(model.pipe.unet)
     step_counts = [int(s) for s in args.steps.split(",")]
-    runs = {n: methods(model, n) for n in step_counts}
+    runs = {n: methods(model, args.model, n) for n in step_counts}
     cpu: dict[tuple[int, str], list[float]] = {(n, m): [] for n in step_counts for m in runs[n]}
     work: dict[tuple[int, str], tuple[int, int]] = {}
     for n in step_counts:  # warm-up: first-call costs (allocator, lazy imports) out of the timings

@@ -27,8 +27,8 @@ import torch  # noqa: E402
 
 from lipe_engine.edit_settings import preview_schedule  # noqa: E402
 from lipe_engine.models.loader import load_sdxl  # noqa: E402
-from lipe_engine.nima import EditParams, edit_image  # noqa: E402
-from lipe_engine.toyworld import TOY_EDIT_PARAMS, TOY_MODEL_DIR  # noqa: E402
+from lipe_engine.nima import edit_image, edit_params_for  # noqa: E402
+from lipe_engine.toyworld import TOY_MODEL_DIR  # noqa: E402
 from lipe_engine.toyworld.ablation import ABLATION_INDIVIDUALS  # noqa: E402
 from lipe_engine.toyworld.checks import classify_pose, identity_distance, masked_psnr, resize_mask  # noqa: E402
 from lipe_engine.toyworld.identity import edit_cases  # noqa: E402
@@ -42,7 +42,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = load_sdxl(args.model, device=None)
-    full = EditParams(**TOY_EDIT_PARAMS)
+    full = edit_params_for(args.model)  # the model's shipped settings (toy: 30 steps, skip 3)
     variants = {"full": full, "preview": full.preview()}
     cases = [c for ind in ABLATION_INDIVIDUALS.values() for c in edit_cases(ind, args.per_kind)]
     rows: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
