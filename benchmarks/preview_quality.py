@@ -8,7 +8,7 @@ benchmark): pose reached, pose and view, background PSNR, identity distance; plu
 preview shows the pose the full edit ends in (what a user deciding from the preview needs), the UNet
 rows of each and the CPU time per edit (one thread, medians over the cases).
 
-    python benchmarks/preview_quality.py [--per-kind 4] [--json OUT]
+    python benchmarks/preview_quality.py [--per-kind 4] [--steps 100 --skip 10] [--json OUT]
 """
 
 from __future__ import annotations
@@ -38,11 +38,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--per-kind", type=int, default=4, help="held-out edits per individual")
     ap.add_argument("--model", default=str(TOY_MODEL_DIR))
+    ap.add_argument("--steps", type=int, default=None, help="full edit's steps (default: the model's, toy 30)")
+    ap.add_argument("--skip", type=int, default=None, help="full edit's skip (default: the model's, toy 3)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = load_sdxl(args.model, device=None)
-    full = edit_params_for(args.model)  # the model's shipped settings (toy: 30 steps, skip 3)
+    full = edit_params_for(args.model, steps=args.steps, skip=args.skip)  # else the model's shipped settings
     variants = {"full": full, "preview": full.preview()}
     cases = [c for ind in ABLATION_INDIVIDUALS.values() for c in edit_cases(ind, args.per_kind)]
     rows: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
