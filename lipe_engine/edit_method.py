@@ -14,8 +14,9 @@ What every method does around its own work is written here once:
   prompt-to-prompt's ``step_callback`` are the same idea.
 
 The methods themselves: ``nima.editor`` (``edit_image``), ``baselines.masactrl``
-(``masactrl_edit``), ``baselines.ledits`` (``ledits_edit``); ``baselines.methods.EDITORS`` maps an
-editor's name to its function.
+(``masactrl_edit``), ``baselines.ledits`` (``ledits_edit``), each called as
+``(model, image, source_prompt, target_prompts, [identity_prompt,] params, progress, cancel, ...,
+on_step)``; ``baselines.methods.run_method`` picks one by the method table's editor name.
 """
 
 from __future__ import annotations
