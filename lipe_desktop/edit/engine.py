@@ -63,12 +63,12 @@ class EditRequest:
     target_prompts: list[str]
     identity_prompt: str
     params: dict[str, Any] = field(default_factory=dict)  # EditParams fields
+    preview: bool = False  # the preview schedule (EditParams.preview): a quick look before the full edit
     lora_path: str | None = None
     device: str = "auto"
     precision: str = "auto"
     cache_dir: Path | None = None
     allow_downloads: bool = False  # fetch a hub id that is not cached (the user allowed it)
-    preview: bool = False  # the preview schedule (EditParams.preview): a quick look before the full edit
 
 
 class ModelHolder:
