@@ -15,7 +15,7 @@ LOCKED := $(PIP) --no-build-isolation -c $(LOCK)
 COMPILE := $(BIN)/pip-compile --quiet --all-extras --allow-unsafe --strip-extras --no-emit-index-url \
 	--no-emit-find-links --no-emit-trusted-host --output-file $(LOCK) pyproject.toml lock-inputs.in
 
-.PHONY: demo test install install-demo install-dev system-deps lint lock test-latest gpu-wheels
+.PHONY: demo test install install-demo install-dev system-deps lint lock test-latest
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -69,6 +69,7 @@ lint:
 
 # The wheels a lent GPU machine (Python + PyTorch only, no network) needs for scripts/gpu_check.py,
 # into gpu-wheels/ (git-ignored; carry it with the working tree). PYTHONS: that machine's Python(s).
+.PHONY: gpu-wheels
 PYTHONS ?= $(shell $(PY) -c 'import sys; print(f"{sys.version_info.major}.{sys.version_info.minor}")')
 gpu-wheels: $(BIN)/python
 	$(BIN)/python scripts/gpu_check.py --download-wheels --pythons $(PYTHONS)
