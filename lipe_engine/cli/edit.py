@@ -95,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
         mask_lambda=args.mask_lambda, mask_threshold=args.mask_threshold, use_mask=False if args.no_mask else None,
         composite=True if args.composite else None, seeds=seeds,
     )
-    if args.preview:
-        params = params.preview()
     paths, masks = check_outputs(args, len(args.prompt_target) * len(params.seeds))
+    if args.preview:  # the same edit on the preview schedule (edit_settings.preview_schedule)
+        params = params.preview()
     if args.quiet:
         from .train import quiet_model_loading
 
