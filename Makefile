@@ -66,3 +66,10 @@ test-latest: system-deps
 lint:
 	$(BIN)/ruff check lipe_engine lipe_desktop tests benchmarks
 	$(BIN)/mypy
+
+# The wheels a lent GPU machine (Python + PyTorch only, no network) needs for scripts/gpu_check.py,
+# into gpu-wheels/ (git-ignored; carry it with the working tree). PYTHONS: that machine's Python(s).
+.PHONY: gpu-wheels
+PYTHONS ?= $(shell $(PY) -c 'import sys; print(f"{sys.version_info.major}.{sys.version_info.minor}")')
+gpu-wheels: $(BIN)/python
+	$(BIN)/python scripts/gpu_check.py --download-wheels --pythons $(PYTHONS)

@@ -5,7 +5,10 @@ Prints:
   2. identity branch overhead: the edit pass (identity-branch recording + masks + blend) vs plain
      sampling from the same cached inversion with the same prompts and decoding (the edit with the
      mask switched off), target <= 1.10
-  3. cached re-edit (another target prompt on the same photo) vs a cold edit, target <= 0.55
+  3. cached re-edit (another target prompt on the same photo) vs a cold edit, target <= 0.65: the
+     cache skips the inversion, half the UNet rows; since the inversion evaluates up to 16 steps per
+     UNet call (nima/inversion.py) it costs less than half the time, so skipping it saves less
+     (0.58 measured 2026-12-04 at 30 steps; it was <= 0.55 with one step per call)
 Each timing is the median of --repeats round-robin runs. Ratios use the process's CPU time (one
 torch thread by default), which other processes on a shared machine barely disturb; wall-time
 ratios are printed beside them. Absolute seconds on a shared CPU are noise.
@@ -92,18 +95,18 @@ def main() -> None:
                 cpu[key].append(time.process_time() - c0)
                 wall[key].append(time.perf_counter() - t0)
         med = {k: (statistics.median(cpu[k]), statistics.median(wall[k])) for k in variants}
-        calls2 = outs["two"].stats["unet_calls"]  # type: ignore[attr-defined]
-        calls3 = outs["three"][1].denoiser.unet_calls  # type: ignore[index]
+        calls2 = outs["two"].stats["unet_rows"]  # type: ignore[attr-defined]
+        calls3 = outs["three"][1].denoiser.unet_rows  # type: ignore[index]
         assert outs["warm"].cache_hit  # type: ignore[attr-defined]
 
     print(f"model: {args.model or 'tiny SDXL-architecture (random weights)'}  size {size}px  steps {n}  "
           f"device {model.device}  threads {torch.get_num_threads()}  repeats {args.repeats}")
     print(f"{'':48s} {'CPU time':>9s} {'wall':>7s}")
-    print(f"{'two-pass / three-pass UNet evaluations':48s} {calls2 / calls3:9.3f} {'':7s}   (target <= 0.70)")
+    print(f"{'two-pass / three-pass UNet rows evaluated':48s} {calls2 / calls3:9.3f} {'':7s}   (target <= 0.70)")
     rows = [
         ("two-pass / three-pass", "two", "three", 0.70),
         ("identity branch: edit pass / plain sampling", "branch", "plain", 1.10),
-        ("cached re-edit / cold edit", "warm", "cold", 0.55),
+        ("cached re-edit / cold edit", "warm", "cold", 0.65),
     ]
     for name, a_key, b_key, target in rows:
         ratio_cpu = med[a_key][0] / med[b_key][0]

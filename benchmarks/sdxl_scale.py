@@ -86,6 +86,7 @@ def bench_edit(model, size: int, steps: int, mem: PeakMemory) -> dict:
     wall = time.perf_counter() - t0
     finite = bool(np.isfinite(np.asarray(res.images[0], dtype=np.float32)).all())
     return {"phase": "NIMA edit", "seconds": wall, "unet_calls": int(res.stats["unet_calls"]),
+            "unet_rows": int(res.stats["unet_rows"]),
             "inversion_s": res.stats["inversion_s"], "edit_s": res.stats["edit_s"],
             "peak_gib": mem.peak_bytes() / GIB, "finite": finite}
 
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for r in rows:
         notes = []
         if "unet_calls" in r:
-            notes.append(f"{r['unet_calls']} UNet evaluations")
+            notes.append(f"{r['unet_calls']} UNet calls, {r['unet_rows']} latent rows")
         if "fits" in r:
             notes.append("fits" if r["fits"] else "OVER BUDGET")
             notes.append(f"optimizer {r['optimizer']}")

@@ -63,6 +63,7 @@ class EditRequest:
     target_prompts: list[str]
     identity_prompt: str
     params: dict[str, Any] = field(default_factory=dict)  # EditParams fields
+    preview: bool = False  # the preview schedule (EditParams.preview): a quick look before the full edit
     lora_path: str | None = None
     device: str = "auto"
     precision: str = "auto"
@@ -137,6 +138,8 @@ def run_edit(
         download_model(req.model, progress=progress, cancel=cancel)
     reporter = ProgressReporter(progress, cancel)
     params = edit_params_for(req.model, **req.params)  # + what the model ships with (lipe_edit_defaults.json)
+    if req.preview:
+        params = params.preview()
     model = holder.get(req.model, req.device, req.precision, req.lora_path, reporter)
     cache = InversionCache(req.cache_dir) if req.cache_dir is not None else None
     return edit_image(

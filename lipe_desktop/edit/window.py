@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from lipe_engine import locations
+from lipe_engine.edit_settings import PREVIEW_FIRST, PREVIEW_HELP
 from lipe_engine.errors import LipeError
 from lipe_engine.models.edit_defaults import read_edit_defaults
 
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 class EditWindow(SourcePromptMixin, QWidget):
+    _preview_next = False  # the edit being started is a preview (start_edit)
+
     def __init__(self, ctx: AppContext, photo: Photo, parent: Any = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.ctx, self.photo = ctx, photo
@@ -74,6 +77,11 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.chips = QGridLayout()
         self.advanced = AdvancedParams(self)
         self.run_btn = QPushButton("Edit", self)
+        # the quick look first (edit_settings.PREVIEW_FIRST: Return runs it), the full edit on request
+        self.preview_btn = QPushButton("Preview", self)
+        self.preview_btn.setToolTip(PREVIEW_HELP[0].upper() + PREVIEW_HELP[1:])
+        self.preview_btn.setDefault(PREVIEW_FIRST)
+        self.preview_btn.clicked.connect(lambda: self.start_edit(preview=True))
         self.cancel_btn = QPushButton("Cancel", self)
         self.progress = QProgressBar(self)
         self.status = QLabel("Choose a prompt and press Edit.", self)
@@ -145,6 +153,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         left.addLayout(count_row)
         left.addWidget(self.advanced)
         row = QHBoxLayout()
+        row.addWidget(self.preview_btn)
         row.addWidget(self.run_btn)
         row.addWidget(self.cancel_btn)
         left.addLayout(row)
@@ -253,6 +262,7 @@ class EditWindow(SourcePromptMixin, QWidget):
             device=s.device,
             precision=s.precision,
             cache_dir=locations.inversion_cache_dir(),  # the one inversion cache, shared with `lipe edit`
+            preview=self._preview_next,
         )
 
     def holder(self) -> ModelHolder:
@@ -260,7 +270,9 @@ class EditWindow(SourcePromptMixin, QWidget):
             self.ctx.models = ModelHolder()
         return self.ctx.models
 
-    def start_edit(self) -> Worker | None:
+    def start_edit(self, *_clicked: Any, preview: bool = False) -> Worker | None:
+        """Run the edit (``preview``: on the preview schedule, a quarter of the UNet work)."""
+        self._preview_next = preview
         if self.worker is not None:
             return None
         if self.caption_worker is not None:
@@ -290,6 +302,7 @@ class EditWindow(SourcePromptMixin, QWidget):
     def _set_running(self, running: bool) -> None:
         busy = running or self.worker is not None or self.caption_worker is not None
         self.run_btn.setEnabled(self.worker is None)
+        self.preview_btn.setEnabled(self.worker is None)
         self.cancel_btn.setEnabled(busy)
         self.describe_btn.setEnabled(not busy and self.llava_configured())
         done = self.result is not None and self.worker is None
@@ -328,6 +341,11 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.status.setText(
             f"Done: {len(afters)} result(s). Click one to compare it with the photo; tick those to save."
         )
+        preview = self.request is not None and self.request.preview
+        self.run_btn.setText("Refine (full edit)" if preview else "Edit")
+        if preview:
+            self.status.setText(f"Preview ({res.params.steps - res.params.skip} steps): {len(afters)} result(s). "
+                                "Refine runs the full edit of the same prompts.")
 
     def _on_grid_row(self, row: int) -> None:
         if 0 <= row < len(self.canvas.afters) and row != self.canvas.current_index():

@@ -32,12 +32,10 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ..edit_settings import DEFAULTS
-from ..errors import InputError
-from ..images import prepare_image
+from ..edit_method import StepCallback, StepEvent, prepare_edit
+from ..edit_settings import DEFAULTS, check_settings
 from ..models.loader import LoadedModel
 from ..models.vae import decode_latents
-from ..nima.denoiser import check_prompt
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 
 
@@ -46,24 +44,15 @@ class LeditsParams:
     steps: int = DEFAULTS["steps"]  # the same inversion as NIMA's (lipe_engine.edit_settings)
     skip: int = DEFAULTS["skip"]
     cfg_source: float = DEFAULTS["cfg_source"]  # inversion guidance with the source prompt (the pipeline's default too)
-    edit_guidance: float = 5.0  # diffusers' default edit_guidance_scale
-    edit_threshold: float = 0.9  # diffusers' default: keep the top 10% of each concept's guidance
+    edit_guidance: float = DEFAULTS["edit_guidance"]  # diffusers' default edit_guidance_scale
+    edit_threshold: float = DEFAULTS["edit_threshold"]  # diffusers' default: keep the top 10% of each concept's guidance
     remove_source: bool = True  # also guide away from the source prompt (reverse direction)
-    zero_noise_steps: int = 3  # diffusers' default for SDXL (noise artefacts otherwise); at most all
-    # sampled steps but one (a very short CPU run keeps some noise)
-    inversion_seed: int = 0
+    zero_noise_steps: int = DEFAULTS["zero_noise_steps"]  # diffusers' default for SDXL (noise artefacts
+    # otherwise); at most all sampled steps but one (a very short CPU run keeps some noise)
+    inversion_seed: int = DEFAULTS["inversion_seed"]
 
     def validate(self) -> None:
-        if not 2 <= self.steps <= 1000:
-            raise InputError(f"steps={self.steps} is out of range", "use 2 to 1000")
-        if not 0 <= self.skip < self.steps:
-            raise InputError(f"skip={self.skip} is out of range", f"use 0 to {self.steps - 1}")
-        if not 0.0 <= self.edit_threshold < 1.0:
-            raise InputError(f"LEDITS++ edit threshold {self.edit_threshold} is out of range", "use 0 to 0.99")
-        if not 0.0 <= self.edit_guidance <= 100.0 or not 0.0 <= self.cfg_source <= 100.0:
-            raise InputError("LEDITS++ guidance is out of range", "use 0 to 100")
-        if not 0 <= self.zero_noise_steps <= 1000:
-            raise InputError(f"zero_noise_steps={self.zero_noise_steps} is out of range", "use 0 to 1000")
+        check_settings(self)  # ranges from edit_settings.SETTINGS, as every method's
 
     def inversion_steps(self) -> tuple[int, float]:
         """(num_inversion_steps, skip fraction) of the pipeline for our (steps, skip)."""
@@ -117,20 +106,16 @@ def ledits_edit(
     params: LeditsParams = LeditsParams(),
     progress: ProgressReporter | ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    on_step: StepCallback | None = None,
 ) -> LeditsResult:
     """Edit ``image`` toward each target prompt with diffusers' LEDITS++ (one inversion, one
-    sampling per target)."""
+    sampling per target); ``on_step`` is the seam's per-step callback (edit_method.StepEvent)."""
     params.validate()
     reporter = as_reporter(progress, cancel)
     pipe = model.pipe
-    targets = [target_prompts] if isinstance(target_prompts, str) else list(target_prompts)
-    if not targets:
-        raise InputError("no target prompt given", "describe the new pose")
-    source = check_prompt(source_prompt, "source prompt", pipe.tokenizer)
-    targets = [check_prompt(t, "target prompt", pipe.tokenizer) for t in targets]
     # the same model-size photo the other methods edit (LEDITS++ needs sides that are multiples of 32)
-    multiple = max(32, model.vae_scale_factor * 2 ** (len(pipe.unet.config.down_block_types) - 1))
-    photo = prepare_image(image, model.native_size, multiple)
+    inp = prepare_edit(model, image, source_prompt, target_prompts, at_least=32)
+    source, targets = inp.source, inp.targets
     n, frac = params.inversion_steps()
     t0 = time.perf_counter()
     lp = ledits_pipeline(model)
@@ -138,13 +123,15 @@ def ledits_edit(
     reporter.start("LEDITS++", 1 + len(targets) * n)
     try:
         gen = torch.Generator().manual_seed(params.inversion_seed)
-        lp.invert(image=photo.image, source_prompt=source, source_guidance_scale=params.cfg_source,
+        lp.invert(image=inp.photo.image, source_prompt=source, source_guidance_scale=params.cfg_source,
                   num_inversion_steps=n, skip=frac, generator=gen,
                   num_zero_noise_steps=min(params.zero_noise_steps, n - 1))
         reporter.step(stage="LEDITS++ inversion")
 
-        def on_step(_pipe: Any, i: int, t: Any, kwargs: dict) -> dict:
+        def step_end(_pipe: Any, i: int, t: Any, kwargs: dict) -> dict:
             reporter.step()  # raises Cancelled between steps
+            if on_step is not None:
+                on_step(StepEvent("LEDITS++", i + 1, n, kwargs["latents"]))
             return kwargs
 
         images = []
@@ -156,11 +143,9 @@ def ledits_edit(
                      edit_guidance_scale=[params.edit_guidance] * len(concepts),
                      edit_threshold=[params.edit_threshold] * len(concepts),
                      generator=torch.Generator().manual_seed(params.inversion_seed),
-                     callback_on_step_end=on_step, output_type="latent")
+                     callback_on_step_end=step_end, output_type="latent")
             pixels = decode_latents(pipe.vae, out.images)  # fp32 VAE, whatever the model's dtype
-            img = lp.image_processor.postprocess(pixels, output_type="pil")[0]
-            images.append(img if img.size == photo.original_size
-                          else img.resize(photo.original_size, Image.Resampling.LANCZOS))
+            images.append(lp.image_processor.postprocess(pixels, output_type="pil")[0])
     finally:
         pipe.unet.set_attn_processor(original)
-    return LeditsResult(images, {"seconds": time.perf_counter() - t0})
+    return LeditsResult(inp.restore(images), {"seconds": time.perf_counter() - t0})

@@ -30,13 +30,13 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ..edit_settings import DEFAULTS
-from ..errors import InputError
-from ..images import prepare_image, to_pil, to_tensor
+from ..edit_method import StepCallback, StepHooks, prepare_edit
+from ..edit_settings import DEFAULTS, check_settings
+from ..images import to_pil, to_tensor
 from ..models.attention import InstrumentedAttnProcessor, processors_installed, self_attention_layers
 from ..models.loader import LoadedModel
 from ..models.vae import decode_latents, encode_pixels
-from ..nima.denoiser import Denoiser, check_prompt
+from ..nima.denoiser import Denoiser
 from ..nima.inversion import invert_ddpm, make_schedule, sample_ddpm
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 
@@ -100,16 +100,10 @@ class MasaCtrlParams:
     start_step: int | None = None  # counted from the first sampled step (after skip); None: 8% of steps
     start_layer: int | None = None  # None: the first decoder self-attention layer
     end_layer: int | None = None  # exclusive; None: the last layer
-    inversion_seed: int = 0
+    inversion_seed: int = DEFAULTS["inversion_seed"]
 
     def validate(self) -> None:
-        if not 2 <= self.steps <= 1000:
-            raise InputError(f"steps={self.steps} is out of range", "use 2 to 1000")
-        if not 0 <= self.skip < self.steps:
-            raise InputError(f"skip={self.skip} is out of range", f"use 0 to {self.steps - 1}")
-        if (self.start_step is not None and self.start_step < 0) or (
-                self.start_layer is not None and self.start_layer < 0):
-            raise InputError("MasaCtrl start step/layer is negative", "use 0 or more")
+        check_settings(self)  # ranges from edit_settings.SETTINGS, as every method's
 
     def first_step(self) -> int:
         """The first controlled step (MasaCtrl: 4 of 50, i.e. 8% of the steps)."""
@@ -126,14 +120,6 @@ class MasaCtrlResult:
     stats: dict[str, float] = field(default_factory=dict)
 
 
-def _encode(model: LoadedModel, img: Image.Image) -> torch.Tensor:
-    return encode_pixels(model.pipe.vae, to_tensor(img))
-
-
-def _decode(model: LoadedModel, latents: torch.Tensor) -> list[Image.Image]:
-    return to_pil(decode_latents(model.pipe.vae, latents))
-
-
 @torch.no_grad()
 def masactrl_edit(
     model: LoadedModel,
@@ -143,24 +129,21 @@ def masactrl_edit(
     params: MasaCtrlParams = MasaCtrlParams(),
     progress: ProgressReporter | ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    on_step: StepCallback | None = None,
 ) -> MasaCtrlResult:
-    """Edit ``image`` toward each target prompt with mutual self-attention control."""
+    """Edit ``image`` toward each target prompt with mutual self-attention control; ``on_step`` is
+    the seam's per-step callback (edit_method.StepEvent; its latents include the source branch, row 0)."""
     params.validate()
     reporter = as_reporter(progress, cancel)
     pipe = model.pipe
-    targets = [target_prompts] if isinstance(target_prompts, str) else list(target_prompts)
-    if not targets:
-        raise InputError("no target prompt given", "describe the new pose")
-    source = check_prompt(source_prompt, "source prompt", pipe.tokenizer)
-    targets = [check_prompt(t, "target prompt", pipe.tokenizer) for t in targets]
-    multiple = model.vae_scale_factor * 2 ** (len(pipe.unet.config.down_block_types) - 1)
-    photo = prepare_image(image, model.native_size, multiple)
+    inp = prepare_edit(model, image, source_prompt, target_prompts)
+    source, targets = inp.source, inp.targets
     t0 = time.perf_counter()
-    den = Denoiser(pipe, photo.image.size)
+    den = Denoiser(pipe, inp.photo.image.size)
     sched = make_schedule(pipe.scheduler, params.steps)
     gen = torch.Generator().manual_seed(params.inversion_seed)
-    inv = invert_ddpm(den, _encode(model, photo.image), den.encode([source]), params.cfg_source, sched,
-                      params.skip, gen, reporter)
+    x0 = encode_pixels(pipe.vae, to_tensor(inp.photo.image))
+    inv = invert_ddpm(den, x0, den.encode([source]), params.cfg_source, sched, params.skip, gen, reporter)
     names, first_decoder = self_attention_layers(pipe.unet)
     lo = first_decoder if params.start_layer is None else params.start_layer
     hi = len(names) if params.end_layer is None else min(params.end_layer, len(names))
@@ -176,14 +159,11 @@ def masactrl_edit(
     cond = den.encode([source, *targets])
     guidance = torch.tensor([params.cfg_source] + [params.cfg_target] * len(targets), device=den.device)
     with mutual_self_attention(pipe.unet, ctl):
-        x0 = sample_ddpm(den, inv, cond, guidance, reporter=reporter, stage="masactrl", before_step=at_step)
-    images = []
-    for img in _decode(model, x0[1:]):
-        images.append(img if img.size == photo.original_size
-                      else img.resize(photo.original_size, Image.Resampling.LANCZOS))
+        x0 = sample_ddpm(den, inv, cond, guidance, reporter=reporter, stage="masactrl",
+                         hooks=StepHooks(before_step=at_step, on_step=on_step))
     return MasaCtrlResult(
-        images=images, latents=x0[1:], source_latents=x0[:1], inverted_latents=inv.xs[-1],
-        layers=sorted(ctl.layers),
+        images=inp.restore(to_pil(decode_latents(pipe.vae, x0[1:]))), latents=x0[1:], source_latents=x0[:1],
+        inverted_latents=inv.xs[-1], layers=sorted(ctl.layers),
         stats={"seconds": time.perf_counter() - t0, "unet_calls": float(den.unet_calls),
                "kv_swaps": float(ctl.calls)},
     )

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from .. import locations
-from ..edit_settings import EDIT_OPTIONS, SEED_MAX, SETTINGS, option_help
+from ..edit_settings import EDIT_OPTIONS, PREVIEW_HELP, SEED_MAX, SETTINGS, option_help
 from ..errors import InputError
 from ._progress import TerminalProgress
 from .library import add_data_dir_option, open_existing_library
@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name in EDIT_OPTIONS:  # declared once with EditParams: range, default and help
         setting = SETTINGS[name]
         p.add_argument(setting.option, type=setting.kind, default=None, help=option_help(name))
+    p.add_argument("--preview", action="store_true", help=PREVIEW_HELP)
     p.add_argument("--no-mask", action="store_true", help="ablation: no NIMA blend")
     p.add_argument("--composite", action="store_true", help="paste original pixels back outside the mask")
     p.add_argument("--seed", type=int, action="append", default=None,
@@ -95,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         composite=True if args.composite else None, seeds=seeds,
     )
     paths, masks = check_outputs(args, len(args.prompt_target) * len(params.seeds))
+    if args.preview:  # the same edit on the preview schedule (edit_settings.preview_schedule)
+        params = params.preview()
     if args.quiet:
         from .train import quiet_model_loading
 

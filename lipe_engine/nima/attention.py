@@ -105,6 +105,7 @@ class AttentionRecorder:
         self.self_stride = max(1, int(self_stride))
         self.store: AttentionStore | None = None
         self.cond_slice = slice(None)
+        self.installed_on: Any = None  # the UNet whose processors record into this recorder now
         self._identity_keys: dict[int, torch.Tensor] = {}
 
     def identity_keys(self, attn: Any, head_dim: int) -> torch.Tensor:
@@ -131,11 +132,16 @@ class AttentionRecorder:
 
     @torch.no_grad()
     def record(self, attn: Any, query: torch.Tensor, key: torch.Tensor, head_dim: int, cross: bool) -> None:
-        """Add this layer's head-averaged map (cross: the identity tokens' attention) to the store."""
+        """Add this layer's head-averaged map (cross: the identity tokens' attention) to the store.
+
+        Conditional row b goes to store row b % store.n: the inversion evaluates several steps of
+        its one output in a call, and each of those rows is one more (layer, step) term."""
         store = self.store
         assert store is not None
         q = query[self.cond_slice]  # (n, heads, L, d)
         n, heads, length, _ = q.shape
+        if n % store.n:
+            raise ValueError(f"{n} conditional rows for a store of {store.n} outputs")
         if cross:
             keys_t = self.identity_keys(attn, head_dim)  # (1, heads, d, 77), fp32, pre-scaled
         else:
@@ -149,25 +155,15 @@ class AttentionRecorder:
                 probs = torch.softmax(q[b : b + 1, :, r0 : r0 + rows].float() @ keys_t, dim=-1)
                 if cross:
                     # attention the identity tokens receive, summed over those tokens, averaged over heads
-                    store.ca_sum[b, r0 : r0 + rows] += probs.index_select(-1, self.token_index).sum(-1).mean(1)[0]
+                    store.ca_sum[b % store.n, r0 : r0 + rows] += (
+                        probs.index_select(-1, self.token_index).sum(-1).mean(1)[0])
                 else:
-                    store.sa_sum[b, r0 : r0 + rows] += probs.mean(dim=1)[0]
+                    store.sa_sum[b % store.n, r0 : r0 + rows] += probs.mean(dim=1)[0]
                 del probs
         if cross:
-            store.ca_count += 1
+            store.ca_count += n // store.n
         else:
-            store.sa_count += 1
-
-
-class RecordingAttnProcessor(InstrumentedAttnProcessor):
-    """The instrumented processor with a recorder as its controller; ``cross``: which kind of layer."""
-
-    def __init__(self, recorder: AttentionRecorder, cross: bool) -> None:
-        super().__init__(recorder, cross=cross)
-        self.recorder = recorder
-
-    def _record(self, attn: Any, query: torch.Tensor, key: torch.Tensor, head_dim: int) -> None:
-        self.recorder.record(attn, query, key, head_dim, self.cross)
+            store.sa_count += n // store.n
 
 
 def recorded_layers(unet: Any, downsample: int | None = None) -> tuple[list[str], int]:
@@ -191,11 +187,20 @@ def recorded_layers(unet: Any, downsample: int | None = None) -> tuple[list[str]
 def recording(unet: Any, recorder: AttentionRecorder, downsample: int | None = None) -> Iterator[int]:
     """Install recording processors on the chosen layers; restore the originals afterwards.
 
-    Yields the downsample factor of the recorded layers.
+    Yields the downsample factor of the recorded layers. Re-entrant: inside a block that already
+    installed them for this recorder and UNet, nothing is installed again (an edit installs them
+    once for its inversion and its sampling; walking SDXL's 140 processors costs per install).
     """
     chosen, factor = recorded_layers(unet, downsample)
+    if recorder.installed_on is unet:
+        yield factor
+        return
     layers = [AttentionLayer.parse(n) for n in chosen]
     self_layers = [a for a in layers if not a.cross]
     picked = [a for a in layers if a.cross] + self_layers[:: recorder.self_stride]
-    with processors_installed(unet, {a.name: RecordingAttnProcessor(recorder, cross=a.cross) for a in picked}):
-        yield factor
+    with processors_installed(unet, {a.name: InstrumentedAttnProcessor(recorder, cross=a.cross) for a in picked}):
+        recorder.installed_on = unet
+        try:
+            yield factor
+        finally:
+            recorder.installed_on = None

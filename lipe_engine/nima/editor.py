@@ -15,7 +15,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..edit_settings import DEFAULTS, SEED_MAX, SETTINGS, check_int
+from ..edit_method import (
+    StepCallback,
+    StepHooks,
+    at_original_size,
+    check_prompt,
+    check_targets,
+    photo_multiple,
+)
+from ..edit_settings import DEFAULTS, SEED_MAX, check_int, check_settings, preview_schedule
 from ..errors import InputError
 from ..images import PreparedImage, prepare_image, to_pil, to_tensor
 from ..models.loader import LoadedModel
@@ -33,8 +41,8 @@ from .attention import AttentionRecorder, AttentionStore, recorded_layers, recor
 from .batching import edit_batch_size, sample_in_batches
 from .cache import CachedInversion, InversionCache, inversion_key
 from .composite import composite, feathered_mask
-from .denoiser import Denoiser, check_prompt
-from .inversion import Inversion, invert_ddpm, make_schedule, sample_ddpm
+from .denoiser import Denoiser
+from .inversion import INVERSION_STEPS_PER_CALL, Inversion, invert_ddpm, make_schedule, sample_ddpm
 from .masks import MaskParams, blend, identity_mask, union
 
 STOPWORDS = {"a", "an", "the", "of", "photo", "picture", "image", "in", "on", "with", "and", ","}
@@ -78,17 +86,18 @@ class EditParams:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def preview(self) -> EditParams:
+        """The same edit on the preview schedule (edit_settings.preview_schedule): at most a quarter
+        of this edit's UNet work."""
+        steps, skip = preview_schedule(self.steps, self.skip)
+        return dataclasses.replace(self, steps=steps, skip=skip)
+
     def mask_params(self) -> MaskParams:
         return MaskParams(self.mask_lambda, self.mask_threshold, self.mask_softness, self.mask_dilate)
 
     def validate(self) -> None:
         """Every number is checked for type, finiteness and both ends of its range (one-line errors)."""
-        for name, setting in SETTINGS.items():
-            value = getattr(self, name)
-            if not (name == "record_downsample" and value is None):
-                setting.check(value)
-        if not 0 <= self.skip < self.steps:
-            raise InputError(f"skip={self.skip} is out of range", f"use 0 to {self.steps - 1}")
+        check_settings(self)  # ranges from edit_settings.SETTINGS, as every method's
         if self.record_downsample is not None and self.record_downsample & (self.record_downsample - 1):
             raise InputError(f"record_downsample={self.record_downsample} is not a power of two",
                              "use 1, 2, 4, 8... (or leave it unset for the coarsest attention resolution)")
@@ -151,15 +160,16 @@ class NimaSession:
         self.model, self.params, self.cache = model, params, cache
         self.source_prompt = check_prompt(source_prompt, "source prompt", pipe.tokenizer)
         self.identity_prompt = check_prompt(identity_prompt, "identity prompt", pipe.tokenizer)
-        n_down = len(pipe.unet.config.down_block_types)
-        multiple = model.vae_scale_factor * 2 ** (n_down - 1)
-        self.photo: PreparedImage = prepare_image(image, model.native_size, multiple)
+        self.photo: PreparedImage = prepare_image(image, model.native_size, photo_multiple(model))
         self.denoiser = Denoiser(pipe, self.photo.image.size)
         self.schedule = make_schedule(pipe.scheduler, params.steps)
         ident = self.denoiser.encode([self.identity_prompt])
         tokens = identity_token_index(pipe.tokenizer, self.identity_prompt, params.identity_words)
         self.recorder = AttentionRecorder(ident.embeds, tokens, params.self_attention_stride)
         self.denoiser.before_call = self._set_cond_rows
+        # inversion steps per UNet call (inversion.py); 1 evaluates them one by one as the
+        # algorithm is written (bit-identical to the three-pass reference, tests)
+        self.inversion_steps_per_call = INVERSION_STEPS_PER_CALL
         w, h = self.photo.image.size
         self.latent_hw = (h // model.vae_scale_factor, w // model.vae_scale_factor)
         _, self.record_factor = recorded_layers(pipe.unet, params.record_downsample)
@@ -211,7 +221,7 @@ class NimaSession:
             self.recorder.store = store
             try:
                 inv = invert_ddpm(self.denoiser, x0, cond, self.params.cfg_source, self.schedule,
-                                  self.params.skip, gen, reporter)
+                                  self.params.skip, gen, reporter, self.inversion_steps_per_call)
             finally:
                 self.recorder.store = None
         item = CachedInversion(inv, store)
@@ -220,39 +230,40 @@ class NimaSession:
         return item, False
 
     def edit(self, target_prompts: list[str], reporter: ProgressReporter,
-             fixed_mask: torch.Tensor | None = None, max_batch: int | None = None) -> EditResult:
+             fixed_mask: torch.Tensor | None = None, max_batch: int | None = None,
+             on_step: StepCallback | None = None) -> EditResult:
         """Edit toward each target prompt x seed; outputs are sampled in batches that fit the device
-        (``max_batch`` caps a batch; None: as many as the free memory allows, see batching.py)."""
+        (``max_batch`` caps a batch; None: as many as the free memory allows, see batching.py).
+        ``on_step``: the seam's per-step callback (edit_method.StepEvent) during sampling."""
         p = self.params
-        if isinstance(target_prompts, str):
-            target_prompts = [target_prompts]
-        if not target_prompts:
-            raise InputError("no target prompt given", "describe the new pose, e.g. 'a sks dog standing'")
-        targets = [check_prompt(t, "target prompt", self.model.pipe.tokenizer) for t in target_prompts]
+        targets = check_targets(target_prompts, self.model.pipe.tokenizer)
         if fixed_mask is not None and tuple(fixed_mask.shape[-2:]) != self.latent_hw:
             raise InputError(f"the given mask is {tuple(fixed_mask.shape[-2:])}",
                              f"give a mask at latent size {self.latent_hw}")
         t0 = time.perf_counter()
-        calls0 = self.denoiser.unet_calls
-        cached, hit = self.invert(reporter)
-        t_inv = time.perf_counter() - t0
-        inv, src_store = cached.inversion, cached.source_store
-        mp = p.mask_params()
-        src_mask = identity_mask(src_store, self.latent_hw, mp)  # M^s (1, 1, h, w)
-        prompts = [t for t in targets for _ in p.seeds]
-        seeds = [s for _ in targets for s in p.seeds]
-        k = len(prompts)
+        calls0, rows0 = self.denoiser.unet_calls, self.denoiser.unet_rows
         record = p.use_mask and fixed_mask is None
-        h, w = self.latent_hw
-        record_hw = (h // self.record_factor, w // self.record_factor) if record else None
-        batch = edit_batch_size(self.model.pipe.unet, self.model.device, self.latent_hw, record_hw, k, max_batch)
+        with ExitStack() as installed:
+            if record:  # the recording processors once for inversion and sampling (recording is re-entrant)
+                installed.enter_context(recording(self.model.pipe.unet, self.recorder, p.record_downsample))
+            cached, hit = self.invert(reporter)
+            t_inv = time.perf_counter() - t0
+            inv, src_store = cached.inversion, cached.source_store
+            mp = p.mask_params()
+            src_mask = identity_mask(src_store, self.latent_hw, mp)  # M^s (1, 1, h, w)
+            prompts = [t for t in targets for _ in p.seeds]
+            seeds = [s for _ in targets for s in p.seeds]
+            k = len(prompts)
+            h, w = self.latent_hw
+            record_hw = (h // self.record_factor, w // self.record_factor) if record else None
+            batch = edit_batch_size(self.model.pipe.unet, self.model.device, self.latent_hw, record_hw, k, max_batch)
 
-        def run(rows: Sequence[int]) -> dict[str, Any]:
-            stage = "editing" if len(rows) == k else f"editing (outputs {rows[0] + 1}-{rows[-1] + 1} of {k})"
-            return self._sample(inv, src_mask, [prompts[j] for j in rows], [seeds[j] for j in rows],
-                                fixed_mask, record, reporter, stage)
+            def run(rows: Sequence[int]) -> dict[str, Any]:
+                stage = "editing" if len(rows) == k else f"editing (outputs {rows[0] + 1}-{rows[-1] + 1} of {k})"
+                return self._sample(inv, src_mask, [prompts[j] for j in rows], [seeds[j] for j in rows],
+                                    fixed_mask, record, reporter, stage, on_step)
 
-        parts = sample_in_batches(list(range(k)), batch, run, self.model.device)
+            parts = sample_in_batches(list(range(k)), batch, run, self.model.device)
         x0 = torch.cat([part["x0"] for part in parts])
         history = [hist for part in parts for hist in part["history"]]
         last = {key: torch.cat([part[key] for part in parts]) for key in ("target", "union") if key in parts[0]}
@@ -265,13 +276,14 @@ class NimaSession:
             union_masks=[last["union"][j, 0].cpu().numpy() if "union" in last else zeros for j in range(k)],
             mask_history=history, processed_input=self.photo.image, prompts=prompts, seeds=seeds,
             inversion=inv, cache_hit=hit, params=p,
-            stats={"unet_calls": float(self.denoiser.unet_calls - calls0), "inversion_s": t_inv,
+            stats={"unet_calls": float(self.denoiser.unet_calls - calls0),
+                   "unet_rows": float(self.denoiser.unet_rows - rows0), "inversion_s": t_inv,
                    "edit_s": t_edit},
         )
 
     def _sample(self, inv: Inversion, src_mask: torch.Tensor, prompts: list[str], seeds: list[int | None],
                 fixed_mask: torch.Tensor | None, record: bool, reporter: ProgressReporter,
-                stage: str) -> dict[str, Any]:
+                stage: str, on_step: StepCallback | None = None) -> dict[str, Any]:
         """One batch of outputs through the reverse process (blend of Eq. 4 at every step)."""
         p = self.params
         mp = p.mask_params()
@@ -318,7 +330,7 @@ class NimaSession:
             self.recorder.store = tgt_store if record else None
             try:
                 x0 = sample_ddpm(self.denoiser, inv, cond, p.cfg_target, noise, reporter, stage,
-                                 after_step=after)
+                                 StepHooks(after_step=after, on_step=on_step))
             finally:
                 self.recorder.store = None
         return {"x0": x0, "history": history, **last}
@@ -338,8 +350,7 @@ class NimaSession:
                                        round(self.params.composite_feather * scale))
                 out.append(composite(img, original, alpha))
             else:
-                out.append(img if img.size == original.size
-                           else img.resize(original.size, Image.Resampling.LANCZOS))
+                out.extend(at_original_size([img], self.photo))
         return out
 
 
@@ -355,6 +366,7 @@ def edit_image(
     cache: InversionCache | None = None,
     fixed_mask: torch.Tensor | None = None,
     max_batch: int | None = None,
+    on_step: StepCallback | None = None,
 ) -> EditResult:
     """Edit the subject of ``image`` toward each target prompt (x each seed); see module docstring.
 
@@ -364,4 +376,4 @@ def edit_image(
     reporter = as_reporter(progress, cancel)
     session = NimaSession(model, image, source_prompt, identity_prompt, params, cache)
     targets = [target_prompts] if isinstance(target_prompts, str) else list(target_prompts)
-    return session.edit(targets, reporter, fixed_mask, max_batch)
+    return session.edit(targets, reporter, fixed_mask, max_batch, on_step)

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..edit_method import StepEvent, StepHooks
 from ..progress import ProgressReporter
+from .batching import edit_batch_size
 from .denoiser import Conditioning, Denoiser
 
 
@@ -88,7 +90,21 @@ class Inversion:
         )
 
 
-StepHook = Callable[[int], None]
+# Inversion steps evaluated in one UNet call at most (2 rows each: unconditional and conditional).
+# Every x_t of the inversion is known before the first evaluation (each is x_0 noised on its own), so
+# the steps need not wait for each other; on the toy model one call of 32 rows costs ~0.6x per row
+# what 2-row calls cost (benchmarks/peer_speed.py), and on a GPU a larger batch fills the device.
+# The batch also stays within what batching.py estimates the device can hold.
+INVERSION_STEPS_PER_CALL = 16
+
+
+def steps_per_call(denoiser: Denoiser, latent_hw: tuple[int, int], remaining: int,
+                   cap: int = INVERSION_STEPS_PER_CALL) -> int:
+    """How many inversion steps one UNet call evaluates: at most ``cap``, at most what fits (a step
+    costs what one edit output does: two rows)."""
+    if cap <= 1:
+        return 1
+    return max(1, min(cap, edit_batch_size(denoiser.unet, denoiser.device, latent_hw, None, remaining)))
 
 
 @torch.no_grad()
@@ -101,13 +117,16 @@ def invert_ddpm(
     skip: int = 0,
     generator: torch.Generator | None = None,
     reporter: ProgressReporter | None = None,
-    before_step: StepHook | None = None,
+    max_steps_per_call: int = INVERSION_STEPS_PER_CALL,
 ) -> Inversion:
     """Invert latents x0 (1, C, h, w) with the source conditioning; see the module docstring.
 
-    ``before_step(i)`` runs before the UNet evaluation of step i (NIMA uses it to switch attention
-    recording on: the inversion visits exactly the latents a reconstruction would, so the source
-    mask is recorded here instead of in a separate reconstruction pass).
+    The UNet evaluations of several steps share one call (``max_steps_per_call``; 1: one step per
+    call, as the sequential algorithm is written): step i's evaluation reads only x_t at step i,
+    which is x_0 noised independently. Attention recorders see the steps' conditional rows side by
+    side (NIMA sums them into one source map: the inversion visits exactly the latents a
+    reconstruction would, so the source mask is recorded here instead of in a separate
+    reconstruction pass).
     """
     n = schedule.n
     if not 0 <= skip < n:
@@ -120,26 +139,27 @@ def invert_ddpm(
     xs.append(x0.clone())
     zs: list[torch.Tensor | None] = [None] * n
     uncond = denoiser.unconditional(1)
+    latent_hw = (int(x0.shape[-2]), int(x0.shape[-1]))
+    per_call = steps_per_call(denoiser, latent_hw, n - skip, max_steps_per_call)
     if reporter is not None:
         reporter.start("inversion", n - skip)
-    for i in range(skip, n):
-        if before_step is not None:
-            before_step(i)
-        eps = denoiser.eps(xs[i], schedule.timesteps[i], cond, uncond, guidance)
-        mu, sigma = posterior(xs[i], eps, schedule.abar[i], schedule.abar_prev[i])
-        if float(sigma) > 0:
-            z = (xs[i + 1] - mu) / sigma
-        else:
-            z = torch.zeros_like(mu)
-        zs[i] = z
-        # store what the sampler will actually produce, so later steps see no drift
-        xs[i + 1] = mu + sigma * z
-        if reporter is not None:
-            reporter.step()
+    for first in range(skip, n, per_call):
+        idx = list(range(first, min(n, first + per_call)))
+        t = torch.tensor([schedule.timesteps[i] for i in idx], device=denoiser.device)
+        eps = denoiser.eps(torch.cat([xs[i] for i in idx]), t, cond.repeat(len(idx)),
+                           uncond.repeat(len(idx)), guidance)
+        for j, i in enumerate(idx):
+            mu, sigma = posterior(xs[i], eps[j : j + 1], schedule.abar[i], schedule.abar_prev[i])
+            if float(sigma) > 0:
+                z = (xs[i + 1] - mu) / sigma
+            else:
+                z = torch.zeros_like(mu)
+            zs[i] = z
+            # store what the sampler will actually produce, so later steps see no drift
+            xs[i + 1] = mu + sigma * z
+            if reporter is not None:
+                reporter.step()
     return Inversion(xs, zs, schedule, skip)
-
-
-BlendHook = Callable[[int, torch.Tensor], torch.Tensor]
 
 
 @torch.no_grad()
@@ -151,14 +171,15 @@ def sample_ddpm(
     noise_maps: Callable[[int], torch.Tensor] | None = None,
     reporter: ProgressReporter | None = None,
     stage: str = "sampling",
-    before_step: StepHook | None = None,
-    after_step: BlendHook | None = None,
+    hooks: StepHooks | None = None,
 ) -> torch.Tensor:
     """Run the reverse process from ``xs[skip]`` for ``cond.embeds.shape[0]`` outputs at once.
 
-    ``noise_maps(i)`` gives the z for step i per output (default: the inversion's z);
-    ``after_step(i, x_prev)`` may replace x_{i+1} (NIMA's mask blend). Returns x_0 (k, C, h, w).
+    ``noise_maps(i)`` gives the z for step i per output (default: the inversion's z); ``hooks``
+    (edit_method.StepHooks): ``before_step(i)``, ``after_step(i, x_prev)`` may replace x_{i+1}
+    (NIMA's mask blend), ``on_step`` the caller's callback. Returns x_0 (k, C, h, w).
     """
+    hooks = hooks or StepHooks()
     k = cond.embeds.shape[0]
     sched, skip = inversion.schedule, inversion.skip
     x = inversion.xs[skip].float().repeat(k, 1, 1, 1)
@@ -166,15 +187,17 @@ def sample_ddpm(
     if reporter is not None:
         reporter.start(stage, sched.n - skip)
     for i in range(skip, sched.n):
-        if before_step is not None:
-            before_step(i)
+        if hooks.before_step is not None:
+            hooks.before_step(i)
         eps = denoiser.eps(x, sched.timesteps[i], cond, uncond, guidance)
         mu, sigma = posterior(x, eps, sched.abar[i], sched.abar_prev[i])
         z = noise_maps(i) if noise_maps is not None else inversion.zs[i]
         assert z is not None
         x = mu + sigma * z
-        if after_step is not None:
-            x = after_step(i, x)
+        if hooks.after_step is not None:
+            x = hooks.after_step(i, x)
+        if hooks.on_step is not None:
+            hooks.on_step(StepEvent(stage, i - skip + 1, sched.n - skip, x))
         if reporter is not None:
             reporter.step()
     return x

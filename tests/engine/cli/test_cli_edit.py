@@ -51,3 +51,23 @@ def test_cli_edit_wrong_model_folder(tmp_path, capsys):
     assert main(_args(img, tmp_path, tmp_path / "o.png")) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("lipe: error:") and "model_index.json" in err and len(err.splitlines()) == 1
+
+
+def test_cli_edit_preview_runs_the_preview_schedule(tiny_sdxl_dir, tmp_path, capsys, monkeypatch):
+    import lipe_engine.nima as nima
+
+    real, used = nima.edit_image, []
+
+    def recording_edit(*args, **kwargs):
+        res = real(*args, **kwargs)
+        used.append(res.params)
+        return res
+
+    monkeypatch.setattr(nima, "edit_image", recording_edit)
+    img = tmp_path / "dog.jpg"
+    _photo(img)
+    out = tmp_path / "preview.png"
+    args = _args(img, tiny_sdxl_dir, out)
+    args[args.index("--steps") + 1], args[args.index("--skip") + 1] = "20", "2"
+    assert main([*args, "--preview"]) == 0
+    assert out.exists() and [(p.steps, p.skip) for p in used] == [(5, 1)]  # 4 of the full 18 sampled steps

@@ -57,7 +57,8 @@ def test_benchmark_runs_with_tiny_settings(tmp_path):
     phases = [r["phase"] for r in rows]
     assert phases == ["build model", "NIMA edit", "train step, preset 12gb", "train step, preset 40gb", "class image"]
     edit = rows[1]
-    assert edit["finite"] and edit["unet_calls"] == 4 and edit["peak_gib"] > 6  # 2 inversion + 2 edit steps
+    # 2 inversion steps (one call) + 2 edit steps, each step 2 rows (CFG)
+    assert edit["finite"] and edit["unet_calls"] == 3 and edit["unet_rows"] == 8 and edit["peak_gib"] > 6
     for r in rows[2:4]:
         assert r["seconds"] > 0 and r["peak_gib"] > 6 and r["loss"] == r["loss"]  # not NaN
     assert rows[4]["finite"]

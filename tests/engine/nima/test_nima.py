@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from PIL import Image
 from lipe_engine.errors import Cancelled, InputError
 from lipe_engine.nima import EditParams, InversionCache, NimaSession, edit_image
 from lipe_engine.nima.attention import AttentionRecorder, AttentionStore, recording
-from lipe_engine.nima.inversion import invert_ddpm, sample_ddpm
+from lipe_engine.nima.inversion import INVERSION_STEPS_PER_CALL, invert_ddpm, sample_ddpm
 from lipe_engine.nima.masks import blend, union
 from lipe_engine.progress import CancelToken, ProgressReporter
 from lipe_engine.testing.nima_reference import three_pass_edit
@@ -98,10 +100,42 @@ def test_blend_function_is_a_select_for_binary_masks():
 def test_two_pass_equals_three_pass_reference(tiny_model):
     params = EditParams(steps=8, skip=1, mask_threshold=0.6, mask_lambda=2)
     ref, session = three_pass_edit(tiny_model, photo(3), SRC, TGT, IDENT, params)
-    res = edit_image(tiny_model, photo(3), SRC, TGT, IDENT, params)
-    assert res.stats["unet_calls"] == 2 * (params.steps - params.skip)
-    assert session.denoiser.unet_calls == 3 * (params.steps - params.skip)
+    two = NimaSession(tiny_model, photo(3), SRC, IDENT, params)
+    two.inversion_steps_per_call = 1  # the algorithm as written: bit-identical to the reference
+    res = two.edit([TGT], ProgressReporter())
+    n = params.steps - params.skip
+    assert res.stats["unet_rows"] == 4 * n and session.denoiser.unet_rows == 6 * n
+    assert res.stats["unet_calls"] == 2 * n and session.denoiser.unet_calls == 3 * n
     assert torch.allclose(res.latents, ref, atol=1e-5, rtol=0)
+    # the default evaluates several inversion steps per call: the same work in fewer calls
+    batched = edit_image(tiny_model, photo(3), SRC, TGT, IDENT, params)
+    assert batched.stats["unet_rows"] == 4 * n
+    assert batched.stats["unet_calls"] == math.ceil(n / INVERSION_STEPS_PER_CALL) + n
+
+
+def test_batched_inversion_equals_step_by_step(tiny_model):
+    """Several inversion steps per UNet call give the same noise maps, latents and source maps as one
+    step per call, up to float rounding of differently shaped matmuls."""
+    s = NimaSession(tiny_model, photo(3), SRC, IDENT, EditParams(steps=12, skip=1))
+    x0, cond = s.encode_photo(), s.denoiser.encode([SRC])
+    runs = []
+    for per_call in (1, 4, 12):
+        with recording(tiny_model.pipe.unet, s.recorder, None):
+            s.recorder.store = store = s._new_store(1)
+            inv = invert_ddpm(s.denoiser, x0, cond, 3.5, s.schedule, 1, torch.Generator().manual_seed(0),
+                              max_steps_per_call=per_call)
+            s.recorder.store = None
+        runs.append((inv, store))
+    (ref, ref_store), others = runs[0], runs[1:]
+    for inv, store in others:
+        assert (store.ca_count, store.sa_count) == (ref_store.ca_count, ref_store.sa_count)
+        assert torch.allclose(store.ca_sum, ref_store.ca_sum, atol=1e-5)
+        assert torch.allclose(store.sa_sum, ref_store.sa_sum, atol=1e-5)
+        for a, b in zip(inv.xs, ref.xs, strict=True):
+            assert torch.allclose(a, b, atol=1e-5)
+        for a, b in zip(inv.zs[1:], ref.zs[1:], strict=True):
+            assert a is not None and b is not None and torch.allclose(a, b, atol=1e-3)
+    assert ref_store.ca_count > 0
 
 
 def test_cached_re_edit_equals_cold_edit(tiny_model, tmp_path):
@@ -110,7 +144,8 @@ def test_cached_re_edit_equals_cold_edit(tiny_model, tmp_path):
     assert not first.cache_hit
     other = "a photo of a sks dog running"
     warm = edit_image(tiny_model, photo(4), SRC, other, IDENT, FAST, cache=cache)
-    assert warm.cache_hit and warm.stats["unet_calls"] == FAST.steps - FAST.skip
+    assert warm.cache_hit and warm.stats["unet_calls"] == FAST.steps - FAST.skip and warm.stats["unet_rows"] == 2 * (
+        FAST.steps - FAST.skip)
     cold = edit_image(tiny_model, photo(4), SRC, other, IDENT, FAST)
     assert torch.equal(warm.latents, cold.latents)
     # from disk, in a fresh cache object (a new app session)
@@ -125,7 +160,9 @@ def test_several_prompts_and_seeds_share_one_inversion(tiny_model):
     params = EditParams(**{**FAST.to_dict(), "seeds": (None, 7)})
     res = edit_image(tiny_model, photo(5), SRC, [TGT, "a sks dog running"], IDENT, params)
     assert len(res.images) == 4 and res.seeds == [None, 7, None, 7]
-    assert res.stats["unet_calls"] == 2 * (FAST.steps - FAST.skip)
+    n = FAST.steps - FAST.skip
+    assert res.stats["unet_calls"] == math.ceil(n / INVERSION_STEPS_PER_CALL) + n
+    assert res.stats["unet_rows"] == 2 * n + 2 * 4 * n  # inversion, then 4 outputs in one batch
     single = edit_image(tiny_model, photo(5), SRC, TGT, IDENT, FAST)
     assert torch.allclose(res.latents[0], single.latents[0], atol=1e-4)
     assert not torch.allclose(res.latents[0], res.latents[1], atol=1e-4)  # the seed varies the edit

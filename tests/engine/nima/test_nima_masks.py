@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from lipe_engine.nima.attention import AttentionRecorder, AttentionStore, RecordingAttnProcessor
+from lipe_engine.models.attention import InstrumentedAttnProcessor
+from lipe_engine.nima.attention import AttentionRecorder, AttentionStore
 from lipe_engine.nima.masks import MaskParams, identity_mask, refined_map, union
 
 # Self-attention averaged over layers and steps: row i is where position i looks (rows sum to 1).
@@ -116,7 +117,7 @@ def test_recorded_self_attention_rows_are_queries():
     x = torch.tensor([[[2.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]])
     rec = AttentionRecorder(torch.zeros(1, 77, 2), [1])
     rec.store = AttentionStore(1, (2, 2), torch.device("cpu"))
-    proc = RecordingAttnProcessor(rec, cross=False)
+    proc = InstrumentedAttnProcessor(rec, cross=False)
     proc(attn, x)
     sa = (rec.store.sa_sum / rec.store.sa_count)[0]
     r2 = 2**0.5
@@ -136,7 +137,7 @@ def test_recorded_identity_attention_sums_the_identity_tokens():
     embeds[0, 2] = torch.tensor([0.0, 1.0])  # "dog"
     rec = AttentionRecorder(embeds, [1, 2])
     rec.store = AttentionStore(1, (2, 2), torch.device("cpu"))
-    proc = RecordingAttnProcessor(rec, cross=True)
+    proc = InstrumentedAttnProcessor(rec, cross=True)
     x = torch.tensor([[[3.0, 0.0], [0.0, 3.0], [0.0, 0.0], [-3.0, -3.0]]])
     text = torch.zeros(1, 77, 2)  # the prompt the layer renders; not what the identity branch reads
     proc(attn, x, encoder_hidden_states=text)
