@@ -31,6 +31,7 @@ COLOURS: dict[str, tuple[float, float, float]] = {
 _NAMES = tuple(COLOURS)
 _REFS = np.array([COLOURS[n] for n in _NAMES], dtype=np.float32)
 TINT_RANGE = 0.16  # per-channel offset a body colour may take from its family's reference colour
+FAMILY_MARGIN = 0.5  # a body's squared distance to its family at most this fraction of the next one's
 
 
 def nearest_family(rgb: np.ndarray | tuple[float, float, float]) -> str:
@@ -39,12 +40,21 @@ def nearest_family(rgb: np.ndarray | tuple[float, float, float]) -> str:
     return _NAMES[int(d.argmin())]
 
 
-def draw_tint(rng: np.random.Generator, family: str) -> tuple[float, float, float]:
-    """A continuous body-colour offset from ``family``'s reference that keeps it nearest to ``family``."""
-    base = np.array(COLOURS[family], dtype=np.float32)
-    for _ in range(100):
+def clearly_nearest(rgb: np.ndarray, family: str) -> bool:
+    """``rgb`` is nearer to ``family`` than to any other by a margin (squared distance at most
+    FAMILY_MARGIN of the next): a captioner would not hesitate between two names."""
+    d = ((_REFS - np.asarray(rgb, dtype=np.float32)[None]) ** 2).sum(axis=1)
+    own = _NAMES.index(family)
+    return bool(d[own] <= FAMILY_MARGIN * np.delete(d, own).min())
+
+
+def draw_tint(rng: np.random.Generator, family: str, shade: float = 0.0) -> tuple[float, float, float]:
+    """A continuous body-colour offset from ``family``'s reference that keeps the body (with its
+    ``shade``) clearly nearest to ``family``."""
+    base = np.array(COLOURS[family], dtype=np.float32) + shade
+    for _ in range(200):
         tint = rng.uniform(-TINT_RANGE, TINT_RANGE, 3).astype(np.float32)
-        if nearest_family(np.clip(base + tint, 0, 1)) == family:
+        if clearly_nearest(np.clip(base + tint, 0, 1), family):
             return (float(tint[0]), float(tint[1]), float(tint[2]))
     return (0.0, 0.0, 0.0)
 
@@ -91,7 +101,7 @@ def layout(seed: int, body_family: str, pattern_family: str, accent_family: str)
             anchor=anchor,
             a=float(rng.uniform(-0.6, 0.6)),
             b=float(rng.uniform(-0.5, 0.6)),
-            radius=float(rng.uniform(0.12, 0.24) if anchor == "torso" else rng.uniform(0.12, 0.17)),
+            radius=float(rng.uniform(0.1, 0.2) if anchor == "torso" else rng.uniform(0.12, 0.16)),
             aspect=float(rng.uniform(0.6, 1.5)),
             rgb=_jitter(rng, family, 0.12),
         ))
@@ -122,12 +132,12 @@ def paint_body(body: np.ndarray, u: np.ndarray, v: np.ndarray, kind: str, pose: 
     if pattern == "striped":
         ca, sa = np.cos(lay.stripe_angle), np.sin(lay.stripe_angle)
         along = u * ca + v * sa
-        body[np.sin(along * 2 * np.pi / lay.stripe_period + lay.stripe_phase) > 0.35] = lay.pattern_rgb
+        body[np.sin(along * 2 * np.pi / lay.stripe_period + lay.stripe_phase) > 0.6] = lay.pattern_rgb
     elif pattern == "spotted":
         p = lay.spot_period
         su = (u / p) % 1.0 - 0.5
         sv = (v / p + 0.5 * np.floor(u / p)) % 1.0 - 0.5
-        body[su * su + sv * sv < 0.2**2 * 2.2] = lay.pattern_rgb
+        body[su * su + sv * sv < 0.2**2 * 1.6] = lay.pattern_rgb
     for patch in lay.patches:
         cu, cv, ru, rv, ang = _frame(kind, pose, patch.anchor)
         t = np.deg2rad(ang)

@@ -53,14 +53,15 @@ class Individual:
     def random(cls, rng: np.random.Generator, kind: str | None = None) -> Individual:
         names = list(COLOURS)
         colour, pattern_colour, accent = rng.choice(len(names), size=3, replace=False)
+        shade = float(rng.uniform(-0.04, 0.04))
         return cls(
             kind=kind or KINDS[int(rng.integers(len(KINDS)))],
             colour=names[colour],
             pattern=PATTERNS[int(rng.integers(len(PATTERNS)))],
             pattern_colour=names[pattern_colour],
             accent_colour=names[accent],
-            shade=float(rng.uniform(-0.04, 0.04)),
-            tint=markings.draw_tint(rng, names[colour]),
+            shade=shade,
+            tint=markings.draw_tint(rng, names[colour], shade),
             layout=int(rng.integers(2**31)),
         )
 
