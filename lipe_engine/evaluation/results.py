@@ -117,6 +117,7 @@ def markdown_table(summary: dict[str, dict[str, float | int | None]], names: dic
             cells.append("n/a" if v is None else f"{float(v):.4f}")
         for k in extra:
             v = stats.get(k)
-            cells.append("n/a" if v is None else f"{float(v):.0%}" if k != "toy_identity" else f"{float(v):.3f}")
+            # "-": no edit reached the pose (nothing to average), unlike a metric not scored ("n/a")
+            cells.append("-" if v is None else f"{float(v):.0%}" if k != "toy_identity" else f"{float(v):.3f}")
         lines.append(f"| {names.get(method, method)} | {stats['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
