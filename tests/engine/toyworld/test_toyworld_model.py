@@ -180,7 +180,14 @@ def test_lipe_succeeds_more_often(other, prior_arms, general, ledits) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("other", ["lipe-nocaptions", "nima-noprior", "ledits"])
+@pytest.mark.parametrize("other", [
+    "lipe-nocaptions",
+    pytest.param("nima-noprior", marks=pytest.mark.xfail(strict=True, reason=(
+        "does not hold on the shipped toy model (world v2, judge seed 0, 2026-12-04): identity over the "
+        "edits that reached the pose LIPE 0.52 (6 of 9) vs general prior + NIMA 0.68 (7 of 9); "
+        "see docs/judge.md"))),
+    "ledits",
+])
 def test_lipe_keeps_identity_better(other, prior_arms, general, ledits) -> None:
     arms = _arms(prior_arms, general, ledits)
     lipe, them = arms["lipe"].identity_when_reached(), arms[other].identity_when_reached()
@@ -189,10 +196,10 @@ def test_lipe_keeps_identity_better(other, prior_arms, general, ledits) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("rate", [
-    "pose_reached",
-    pytest.param("view_kept", marks=pytest.mark.xfail(strict=True, reason=(
-        "does not hold on the toy model: measured pose-and-view LIPE 7/9 (78%) vs general prior + NIMA "
-        "9/9, LEDITS++ 7/9, w/o editing captions 5/9 (the learned prior loses the facing; see README)"))),
+    pytest.param("pose_reached", marks=pytest.mark.xfail(strict=True, reason=(
+        "does not hold on the shipped toy model (world v2, judge seed 0, 2026-12-04): pose reached LIPE "
+        "6/9 (67%) vs LEDITS++ and w/o editing captions 8/9 (89%), general prior + NIMA 7/9; see docs/judge.md"))),
+    "view_kept",
 ])
 def test_lipe_keeps_editability_of_the_best_arm(rate, prior_arms, general, ledits) -> None:
     rates = {name: r.mean(rate) for name, r in _arms(prior_arms, general, ledits).items()}
