@@ -1,7 +1,7 @@
 """Identity sets in the toy world: reference photos of one individual, class photos, edit cases.
 
 Captions for the LoRA prior follow LIPE's editing-oriented captions: the ground-truth caption with
-the individual's description ("red striped dog") replaced by the rare token and class ("sks dog"),
+the individual's description ("red dog") replaced by the rare token and class ("sks dog"),
 so the markings bind to "sks" while pose, view and setting stay described in words.
 """
 

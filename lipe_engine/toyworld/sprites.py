@@ -24,6 +24,15 @@ POSES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Index (in :func:`parts`) of each pose's torso and head: the parts an individual's patches sit on,
+# so that markings move with the body from pose to pose.
+ANCHOR_PARTS: dict[str, dict[str, tuple[int, int]]] = {
+    "dog": {"standing": (5, 6), "sitting": (1, 5), "lying": (1, 3)},
+    "bird": {"standing": (3, 4), "flying": (2, 3), "sitting": (1, 2)},
+    "robot": {"standing": (4, 7), "arms up": (4, 7), "sitting": (2, 6)},
+}
+
+
 def _dog(pose: str) -> list[Part]:
     if pose == "standing":
         return [

@@ -2,7 +2,8 @@
 
 A :class:`Scene` fully determines one 64x64 photo, its ground-truth sprite mask and its caption in
 the captioner's style ("perspective style, subject action view, setting"), e.g. "close-up photo,
-a red striped dog sitting facing left, on green grass". Everything is deterministic from seeds.
+a red dog sitting facing left, on green grass": like a caption of a real pet it names the colour
+family and kind, never the individual's markings (world v2). Everything is deterministic from seeds.
 """
 
 from __future__ import annotations
@@ -13,18 +14,13 @@ import numpy as np
 from PIL import Image
 
 from ..models.tokenizer_files import DEFAULT_WORDS
-from . import shapes, sprites
+from . import markings, shapes, sprites
 from .backgrounds import SETTINGS, render_background
+from .markings import COLOURS
 
 SIZE = 64
 SUPERSAMPLE = 2
 KINDS: tuple[str, ...] = tuple(sprites.POSES)
-COLOURS: dict[str, tuple[float, float, float]] = {
-    "red": (0.85, 0.15, 0.12), "blue": (0.15, 0.3, 0.85), "yellow": (0.95, 0.85, 0.15),
-    "white": (0.95, 0.95, 0.95), "black": (0.12, 0.12, 0.14), "brown": (0.5, 0.3, 0.15),
-    "orange": (0.95, 0.5, 0.1), "purple": (0.55, 0.2, 0.7), "grey": (0.55, 0.55, 0.58),
-    "pink": (0.95, 0.55, 0.7),
-}
 PATTERNS: tuple[str, ...] = ("plain", "striped", "spotted")
 FACINGS: tuple[str, ...] = ("left", "right")
 STYLES: tuple[str, ...] = ("photo", "picture")
@@ -36,36 +32,56 @@ WORDS: tuple[str, ...] = tuple(dict.fromkeys([*DEFAULT_WORDS, *EXTRA_WORDS, *COL
 
 @dataclass(frozen=True)
 class Individual:
-    """One sprite individual: its class and its identity markings."""
+    """One sprite individual: its class, the colour family a caption names, and what no caption says.
+
+    ``colour`` is the body's colour family ("red"); the body itself is that family's reference
+    colour plus ``tint`` (continuous, still nearest to the family). ``pattern`` (plain, striped,
+    spotted), the pattern and accent colour families and the ``layout`` seed (patch positions, sizes
+    and colours, stripe period and phase, accent tint: :mod:`.markings`) make it unique.
+    """
 
     kind: str
     colour: str
     pattern: str
     pattern_colour: str
     accent_colour: str
-    shade: float = 0.0  # small brightness offset that makes two "red striped dogs" differ
+    shade: float = 0.0  # brightness offset of the whole sprite
+    tint: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    layout: int = 0
 
     @classmethod
     def random(cls, rng: np.random.Generator, kind: str | None = None) -> Individual:
         names = list(COLOURS)
         colour, pattern_colour, accent = rng.choice(len(names), size=3, replace=False)
+        shade = float(rng.uniform(-0.04, 0.04))
         return cls(
             kind=kind or KINDS[int(rng.integers(len(KINDS)))],
             colour=names[colour],
             pattern=PATTERNS[int(rng.integers(len(PATTERNS)))],
             pattern_colour=names[pattern_colour],
             accent_colour=names[accent],
-            shade=float(rng.uniform(-0.06, 0.06)),
+            shade=shade,
+            tint=markings.draw_tint(rng, names[colour], shade),
+            layout=int(rng.integers(2**31)),
         )
 
     @property
     def description(self) -> str:
-        """How a captioner would name it: "red striped dog" (pattern and accent colours unnamed)."""
-        pattern = "" if self.pattern == "plain" else f" {self.pattern}"
-        return f"{self.colour}{pattern} {self.kind}"
+        """How a captioner names it: colour family and kind only ("red dog"); markings go unsaid."""
+        return f"{self.colour} {self.kind}"
 
     def rgb(self, name: str) -> np.ndarray:
+        """A named family's reference colour with this individual's shade."""
         return np.clip(np.array(COLOURS[name], dtype=np.float32) + self.shade, 0, 1)
+
+    @property
+    def body_rgb(self) -> np.ndarray:
+        base = np.array(COLOURS[self.colour], dtype=np.float32) + np.array(self.tint, dtype=np.float32)
+        return np.clip(base + self.shade, 0, 1)
+
+    @property
+    def marking_layout(self) -> markings.Layout:
+        return markings.layout(self.layout, self.colour, self.pattern_colour, self.accent_colour)
 
 
 @dataclass(frozen=True)
@@ -111,19 +127,14 @@ class Scene:
         layers = sprites.draw(ys, xs, self.individual.kind, self.pose, self.cx * ss, self.gy * ss,
                               self.scale * ss, facing)
         ind = self.individual
-        body = np.broadcast_to(ind.rgb(ind.colour), (*ys.shape, 3)).copy()
+        body = np.broadcast_to(ind.body_rgb, (*ys.shape, 3)).copy()
         u = (xs - self.cx * ss) * facing / (self.scale * ss)
         v = (self.gy * ss - ys) / (self.scale * ss)
-        if ind.pattern == "striped":
-            marks = np.sin(u * 2 * np.pi / 0.32) > 0.35
-        elif ind.pattern == "spotted":
-            su, sv = (u / 0.34) % 1.0 - 0.5, (v / 0.34 + 0.5 * np.floor(u / 0.34)) % 1.0 - 0.5
-            marks = su * su + sv * sv < 0.2**2 * 2.2
-        else:
-            marks = np.zeros(ys.shape, dtype=bool)
-        body[marks] = ind.rgb(ind.pattern_colour)
+        lay = ind.marking_layout
+        markings.paint_body(body, u, v, ind.kind, self.pose, ind.pattern, lay)
+        accent = np.clip(np.array(lay.accent_rgb, dtype=np.float32) + ind.shade, 0, 1)
         sprite = (body * layers["body"][..., None]
-                  + ind.rgb(ind.accent_colour) * layers["accent"][..., None]
+                  + accent * layers["accent"][..., None]
                   + np.array([0.05, 0.05, 0.06], dtype=np.float32) * layers["dark"][..., None])
         cover = shapes.downsample(layers["mask"], ss)
         colour = shapes.downsample(sprite, ss)
