@@ -50,15 +50,21 @@ def _save_mask(mask: np.ndarray, path: Path, size: int) -> Image.Image:
     return img
 
 
-def _sheet(tiles: list[tuple[str, Image.Image]], path: Path, scale: int = 4) -> None:
+def _sheet(tiles: list[tuple[str, Image.Image]], path: Path, scale: int = 8) -> None:
+    """Tiles side by side, each 64 px photo shown at ``scale`` x (nearest neighbour: the pixels the
+    model drew, no smoothing) under its label: big enough to see a sprite's markings at a glance."""
     from PIL import ImageDraw
 
+    from ..evaluation.grid import _font
+
     side = 64 * scale
-    sheet = Image.new("RGB", (side * len(tiles), side + 16), "white")
+    font = _font(4 * scale)
+    head = 6 * scale
+    sheet = Image.new("RGB", (side * len(tiles), side + head), "white")
     draw = ImageDraw.Draw(sheet)
     for i, (label, tile) in enumerate(tiles):
-        sheet.paste(tile.resize((side, side), Image.Resampling.NEAREST), (i * side, 16))
-        draw.text((i * side + 4, 2), label, fill="black")
+        sheet.paste(tile.resize((side, side), Image.Resampling.NEAREST), (i * side, head))
+        draw.text((i * side + scale, scale), label, fill="black", font=font)
     sheet.save(path)
 
 

@@ -25,7 +25,7 @@ def test_demo_writes_photos_masks_sheet_and_report(tmp_path: Path, capsys) -> No
     for name in ("reference_1.png", "reference_4.png", "target_photo.png", "edited.png", "source_mask.png",
                  "target_mask.png", "union_mask.png", "before_after.png"):
         assert Image.open(out / name).size[0] >= 64, name
-    assert Image.open(out / "before_after.png").size == (5 * 256, 256 + 16)  # before, after, 3 masks
+    assert Image.open(out / "before_after.png").size == (5 * 512, 512 + 48)  # before, after, 3 masks at 8x
     captions = (out / "captions.txt").read_text().splitlines()
     assert len(captions) == 4 and all("a sks dog" in c for c in captions)
     assert list((out / "prior").rglob("*.safetensors"))  # the trained LoRA prior
