@@ -41,14 +41,21 @@ from lipe_engine.models.tiny import (  # noqa: E402
 from lipe_engine.toyworld import TOY_EDIT_PARAMS  # noqa: E402
 from lipe_engine.toyworld.world import WORDS, held_out_of_training, random_scene  # noqa: E402
 
-# v2 (world v2): a UNet 4x wider (4.3 M parameters; one CPU step costs about what 16/32/64 did) and a
-# VAE with 8 latent channels at /2 (32x32x8 latents for a 64x64x3 photo: the 4-channel VAE lost the
-# markings, 18.7 dB on the sprite). Text encoders as before (initialised from the shipped model's).
+# v2 (world v2): the VAE keeps the full 64 px resolution (vae_scale_factor 1) with SDXL's 4 latent
+# channels: the 4-channel VAE at /2 lost the markings (18.7 dB on the sprite), and an 8-channel one
+# (32.7 / 26.9 dB after 32 min) breaks diffusers' LEDITS++ SDXL pipeline, which assumes 4 channels.
+# The UNet gets a fourth level instead, so each level costs about what one of 16/32/64 at /2 did:
+# 16/32/64/128 at 64/32/16/8 px, attention at 16 and 8 (NIMA records at latent/4 = 16x16 cells, what
+# the /2 model's latent/2 gave). 4.2 M parameters; one CPU step about 1.3x the 32/64/128 UNet at /2.
 CONFIG = TinySDXLConfig(
-    unet_channels=(32, 64, 128), unet_layers_per_block=1, unet_heads=(1, 2, 4), transformer_layers=(1, 1, 1),
-    vae_channels=(32, 64), vae_layers_per_block=1, latent_channels=8, text_hidden=64, text_layers=2,
-    text_heads=4, text2_hidden=64, projection_dim=64, time_embed_dim=16, sample_size=32, norm_groups=8,
+    unet_channels=(16, 32, 64, 128), unet_layers_per_block=1, unet_heads=(1, 1, 2, 4),
+    transformer_layers=(1, 1, 1, 1), plain_down_blocks=2, vae_channels=(32,), vae_layers_per_block=2,
+    vae_mid_attention=False, latent_channels=4, text_hidden=64, text_layers=2, text_heads=4, text2_hidden=64,
+    projection_dim=64, time_embed_dim=16, sample_size=64, norm_groups=8,
 )
+# NIMA settings written next to the model: as the shipped model's, but the attention is recorded at
+# latent/4 (16x16 cells on a 64x64 latent, 4 px each, like the /2 model's latent/2).
+EDIT_PARAMS = {**TOY_EDIT_PARAMS, "record_downsample": 4}
 SUBJECT_WEIGHT = 3.0  # extra weight of sprite pixels in the VAE loss: the markings are the identity
 
 
@@ -164,9 +171,10 @@ def train_decoder(pipe, work: Path, minutes: float, batch: int, lr: float) -> No
         with torch.no_grad():
             post = vae.encode(x).latent_dist
             z = post.mean + post.std * torch.randn_like(post.mean) * 0.5
-        oy, ox = np.random.randint(8, 17), np.random.randint(4, 13)  # latent crops around the sprites
-        z, x, m = (z[:, :, oy:oy + 16, ox:ox + 16], x[:, :, 2 * oy:2 * oy + 32, 2 * ox:2 * ox + 32],
-                   m[:, :, 2 * oy:2 * oy + 32, 2 * ox:2 * ox + 32])
+        f = x.shape[-1] // z.shape[-1]  # the VAE's downsampling factor
+        oy, ox = np.random.randint(16, 33) // f, np.random.randint(8, 25) // f  # crops around the sprites
+        z = z[:, :, oy:oy + 32 // f, ox:ox + 32 // f]
+        x, m = x[:, :, f * oy:f * oy + 32, f * ox:f * ox + 32], m[:, :, f * oy:f * oy + 32, f * ox:f * ox + 32]
         err = (vae.decode(z).sample - x) ** 2
         mse = err.mean()
         loss = (err * (1 + SUBJECT_WEIGHT * m)).mean()
@@ -342,7 +350,7 @@ def export(pipe, work: Path, out: Path) -> None:
     export_pipe.to(torch.float16)
     export_pipe.save_pretrained(out, safe_serialization=True)
     (out / "toy_model.json").write_text(json.dumps({"unet_steps": saved["step"], "words": list(WORDS)}))
-    (out / EDIT_DEFAULTS_FILE).write_text(json.dumps(TOY_EDIT_PARAMS, indent=1) + "\n")
+    (out / EDIT_DEFAULTS_FILE).write_text(json.dumps(EDIT_PARAMS, indent=1) + "\n")
     log(work, f"exported step {saved['step']} to {out}")
 
 

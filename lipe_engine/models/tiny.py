@@ -45,7 +45,9 @@ class TinySDXLConfig:
     transformer_layers: tuple[int, ...] = (1, 1)
     vae_channels: tuple[int, ...] = (32, 64)
     vae_layers_per_block: int = 1
+    vae_mid_attention: bool = True  # off for a full-resolution VAE: self-attention over every pixel
     latent_channels: int = 4  # the UNet's in/out channels follow the VAE's latent
+    plain_down_blocks: int = 1  # leading UNet levels without attention (SDXL: 1)
     text_hidden: int = 32
     text_layers: int = 2
     text_heads: int = 4
@@ -63,9 +65,9 @@ def build_tiny_components(
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(seed)
-    n = len(config.unet_channels)
-    down = ["DownBlock2D"] + ["CrossAttnDownBlock2D"] * (n - 1)
-    up = ["CrossAttnUpBlock2D"] * (n - 1) + ["UpBlock2D"]
+    n, plain = len(config.unet_channels), config.plain_down_blocks
+    down = ["DownBlock2D"] * plain + ["CrossAttnDownBlock2D"] * (n - plain)
+    up = ["CrossAttnUpBlock2D"] * (n - plain) + ["UpBlock2D"] * plain
     cross_dim = config.text_hidden + config.text2_hidden
     unet = UNet2DConditionModel(
         sample_size=config.sample_size,
@@ -91,6 +93,7 @@ def build_tiny_components(
         up_block_types=["UpDecoderBlock2D"] * len(config.vae_channels),
         block_out_channels=list(config.vae_channels),
         layers_per_block=config.vae_layers_per_block,
+        mid_block_add_attention=config.vae_mid_attention,
         latent_channels=config.latent_channels,
         norm_num_groups=config.norm_groups,
         sample_size=config.sample_size * 2 ** (len(config.vae_channels) - 1),
