@@ -57,7 +57,7 @@ def measure(source: str, scenes: list, args: argparse.Namespace) -> tuple[dict[s
     model = load_sdxl(source, device="cpu", dtype="fp32")
     model.pipe.set_progress_bar_config(disable=True)
     t0 = time.perf_counter()
-    trip = vae_round_trip(model, n=args.vae_photos)
+    trip = vae_round_trip(model.pipe.vae, n=args.vae_photos)
     t_vae = time.perf_counter() - t0
     t0 = time.perf_counter()
     samples = text_to_image(model, scenes, steps=args.steps, guidance=args.guidance)

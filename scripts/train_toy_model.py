@@ -39,6 +39,7 @@ from lipe_engine.models.tiny import (  # noqa: E402
     build_tiny_sdxl,
 )
 from lipe_engine.toyworld import TOY_EDIT_PARAMS  # noqa: E402
+from lipe_engine.toyworld.quality import vae_round_trip  # noqa: E402
 from lipe_engine.toyworld.world import WORDS, held_out_of_training, random_scene  # noqa: E402
 
 # v2 (world v2): the VAE keeps the full 64 px resolution (vae_scale_factor 1) with SDXL's 4 latent
@@ -196,21 +197,10 @@ def train_decoder(pipe, work: Path, minutes: float, batch: int, lr: float) -> No
             log(work, f"decoder checkpoint step {step}")
 
 
-@torch.no_grad()
-def vae_psnr(vae, n: int = 40, seed: int = 990_000) -> tuple[float, float]:
-    """Mean round-trip PSNR (dB) of ``n`` held-out world photos: over the photo, and over the sprite."""
-    from lipe_engine.toyworld.world import scene_from_seed
-
-    photo, subject = [], []
-    for k in range(n):
-        rgb, mask = scene_from_seed(seed + k).render_arrays()
-        x = torch.from_numpy(rgb).permute(2, 0, 1)[None] * 2 - 1
-        rec = ((vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1) + 1) / 2)[0].permute(1, 2, 0).numpy()
-        err = (rec - rgb) ** 2
-        photo.append(10 * np.log10(1.0 / max(float(err.mean()), 1e-12)))
-        keep = mask > 0.5
-        subject.append(10 * np.log10(1.0 / max(float(err[keep].mean()), 1e-12)))
-    return float(np.mean(photo)), float(np.mean(subject))
+def vae_psnr(vae) -> tuple[float, float]:
+    """Mean round-trip PSNR (dB) of the quality benchmark's 40 held-out photos: photo, sprite."""
+    trip = vae_round_trip(vae)
+    return float(np.mean(trip.photo_db)), float(np.mean(trip.subject_db))
 
 
 @torch.no_grad()

@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..models.loader import LoadedModel
+from ..models.vae import decode_latents, encode_pixels
 from .reading import Reading, read_picture
 from .world import Scene, held_out_of_training, scene_from_seed
 
@@ -37,15 +39,15 @@ def _psnr(err: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def vae_round_trip(model: LoadedModel, n: int = 40, seed: int = HELD_OUT_PHOTO_SEED) -> RoundTrip:
-    """Encode (latent mean) and decode ``n`` held-out world photos; PSNR per photo and per sprite."""
-    vae = model.pipe.vae
+def vae_round_trip(vae: Any, n: int = 40, seed: int = HELD_OUT_PHOTO_SEED) -> RoundTrip:
+    """Encode (latent mean) and decode ``n`` held-out world photos with ``vae`` (a diffusers
+    AutoencoderKL); PSNR per photo and per sprite."""
     out = RoundTrip()
     for k in range(n):
         rgb, mask = scene_from_seed(seed + k).render_arrays()
-        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(vae.device, vae.dtype) * 2 - 1
-        rec = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)
-        back = ((rec[0].float().permute(1, 2, 0).cpu().numpy()) + 1) / 2
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None] * 2 - 1
+        rec = decode_latents(vae, encode_pixels(vae, x)).clamp(-1, 1)
+        back = (rec[0].permute(1, 2, 0).cpu().numpy() + 1) / 2
         err = (back - rgb) ** 2
         out.photo_db.append(_psnr(err))
         out.subject_db.append(_psnr(err[mask > 0.5]))

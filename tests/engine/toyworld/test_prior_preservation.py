@@ -56,11 +56,12 @@ def denoising_error(model, scenes: list, captions: list[str], repeats: int = 4) 
 
     from lipe_engine.models.prompts import encode_sdxl_prompts
     from lipe_engine.models.tiny import SDXL_SCHEDULER_CONFIG
+    from lipe_engine.models.vae import encode_pixels
 
     pipe = model.pipe
     sched = DDPMScheduler.from_config(SDXL_SCHEDULER_CONFIG)
     x = torch.stack([torch.from_numpy(s.render_arrays()[0]).permute(2, 0, 1) * 2 - 1 for s in scenes])
-    z = pipe.vae.encode(x).latent_dist.mean * pipe.vae.config.scaling_factor
+    z = encode_pixels(pipe.vae, x)
     embeds, pooled = encode_sdxl_prompts(pipe, captions)
     side = float(model.native_size)
     time_ids = torch.tensor([[side, side, 0.0, 0.0, side, side]]).repeat(len(z), 1)
