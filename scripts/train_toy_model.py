@@ -9,10 +9,12 @@ classifier-free guidance works, EMA weights. Checkpoints to --work every --ckpt-
 resumes from there; --export writes the diffusers folder (safetensors) used by the app.
 
     nice -n 10 python scripts/train_toy_model.py --stage vae --minutes 12
-    nice -n 10 python scripts/train_toy_model.py --stage unet --minutes 60 --export resources/toy_model
+    nice -n 10 python scripts/train_toy_model.py --stage unet --minutes 600 --export tmp/toy_v2
+    bash scripts/train_toy_model_gpu.sh      # the same on a lent GPU (--device cuda, bigger batches)
 
-The shipped model (2 shared CPU cores): vae 18 min; unet 95 min (lr 8e-4, 2 threads, 8,325 steps),
-then resumed for 105 min (--lr 4e-4 --threads 1); decoder 55 min alongside the first unet run.
+The shipped model (v1 recipe: VAE /2 24/48, UNet 16/32/64; 2 shared CPU cores): vae 18 min; unet 95 min
+(lr 8e-4, 2 threads, 8,325 steps), then resumed for 105 min (--lr 4e-4 --threads 1); decoder 55 min
+alongside the first unet run. The v2 recipe (CONFIG below) and its measurements: docs/toy-world.md.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ EDIT_PARAMS = {**TOY_EDIT_PARAMS, "record_downsample": 4}
 SUBJECT_WEIGHT = 3.0  # extra weight of sprite pixels in the VAE loss: the markings are the identity
 
 
+DEV = torch.device("cpu")  # --device: where the models and latents live (the pool renders on the CPU)
 LOG_EVERY = int(os.environ.get("TOY_LOG_EVERY", "50"))
 CKPT_EVERY = int(os.environ.get("TOY_CKPT_EVERY", "500"))
 
@@ -115,7 +118,7 @@ def train_vae(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
     state = work / "vae_opt.pt"
     step = 0
     if state.exists():
-        saved = torch.load(state, weights_only=True)
+        saved = torch.load(state, weights_only=True, map_location=DEV)
         opt.load_state_dict(saved["opt"])
         step = saved["step"]
     pool = Pool(int(os.environ.get("TOY_POOL", "2048")), seed=1000 + step)
@@ -124,7 +127,7 @@ def train_vae(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
         x, _, idx = pool.batch(batch)
         m = pool.masks[idx]
         oy, ox = np.random.randint(16, 33), np.random.randint(8, 25)  # crops around where sprites stand
-        x, m = x[:, :, oy:oy + 32, ox:ox + 32], m[:, :, oy:oy + 32, ox:ox + 32]  # 4x cheaper per step
+        x, m = x[:, :, oy:oy + 32, ox:ox + 32].to(DEV), m[:, :, oy:oy + 32, ox:ox + 32].to(DEV)  # 4x cheaper
         post = vae.encode(x).latent_dist
         z = post.sample()
         rec = vae.decode(z).sample
@@ -160,7 +163,7 @@ def train_decoder(pipe, work: Path, minutes: float, batch: int, lr: float) -> No
     state = work / "decoder_state.pt"
     step = 0
     if state.exists():
-        saved = torch.load(state, weights_only=True)
+        saved = torch.load(state, weights_only=True, map_location=DEV)
         vae.load_state_dict(saved["vae"])
         opt.load_state_dict(saved["opt"])
         step = saved["step"]
@@ -168,7 +171,7 @@ def train_decoder(pipe, work: Path, minutes: float, batch: int, lr: float) -> No
     t_end = time.time() + minutes * 60
     while time.time() < t_end:
         x, _, idx = pool.batch(batch)
-        m = pool.masks[idx]
+        x, m = x.to(DEV), pool.masks[idx].to(DEV)
         with torch.no_grad():
             post = vae.encode(x).latent_dist
             z = post.mean + post.std * torch.randn_like(post.mean) * 0.5
@@ -206,7 +209,7 @@ def vae_psnr(vae) -> tuple[float, float]:
 @torch.no_grad()
 def latent_std(pipe) -> float:
     pool = Pool(256, seed=7)
-    z = pipe.vae.encode(pool.images).latent_dist.mean
+    z = pipe.vae.encode(pool.images.to(DEV)).latent_dist.mean
     return float(z.std())
 
 
@@ -246,6 +249,7 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
         pipe.unet, pipe.text_encoder, pipe.text_encoder_2 = (fresh["unet"], fresh["text_encoder"],
                                                              fresh["text_encoder_2"])
         init_text_encoders(pipe, work)
+        pipe.to(DEV)
     modules = torch.nn.ModuleDict({"unet": pipe.unet, "te1": pipe.text_encoder, "te2": pipe.text_encoder_2})
     modules.train()
     pipe.vae.eval().requires_grad_(False)
@@ -253,7 +257,7 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
     ema = copy.deepcopy(modules).eval().requires_grad_(False)
     step = 0
     if state.exists():
-        saved = torch.load(state, weights_only=True)
+        saved = torch.load(state, weights_only=True, map_location=DEV)
         modules.load_state_dict(saved["modules"])
         ema.load_state_dict(saved["ema"])
         opt.load_state_dict(saved["opt"])
@@ -262,17 +266,18 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
     pool_file = work / "unet_pool.pt"
     if pool_file.exists():  # resuming: skip re-rendering and re-encoding the pool
         pool = Pool(0, seed=5000 + step)
-        saved_pool = torch.load(pool_file, weights_only=True)
-        pool.images, pool.captions, lat = saved_pool["images"], saved_pool["captions"], saved_pool["lat"]
+        saved_pool = torch.load(pool_file, weights_only=True, map_location="cpu")
+        pool.images, pool.captions = saved_pool["images"], saved_pool["captions"]
+        lat = saved_pool["lat"].to(DEV)
         pool.masks = torch.zeros(len(pool.captions), 1, 64, 64)
     else:
         pool = Pool(int(os.environ.get("TOY_POOL", "4096")), seed=5000 + step)
         with torch.no_grad():
-            lat = torch.cat([pipe.vae.encode(pool.images[i:i + 128]).latent_dist.mean
+            lat = torch.cat([pipe.vae.encode(pool.images[i:i + 128].to(DEV)).latent_dist.mean
                              for i in range(0, len(pool.captions), 128)]) * scale
         torch.save({"images": pool.images, "captions": pool.captions, "lat": lat}, pool_file)
-    time_ids = torch.tensor([[64.0, 64.0, 0.0, 0.0, 64.0, 64.0]])
-    alphas = sched.alphas_cumprod
+    time_ids = torch.tensor([[64.0, 64.0, 0.0, 0.0, 64.0, 64.0]], device=DEV)
+    alphas = sched.alphas_cumprod.to(DEV)
     snr = alphas / (1 - alphas)
     t_end = time.time() + minutes * 60
     t0, losses = time.time(), []
@@ -282,11 +287,11 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
         drop = np.random.rand(batch)
         caps = ["" if d < 0.15 else c for d, c in zip(drop, caps, strict=True)]
         embeds, pooled = encode_sdxl_prompts(pipe, caps, grad=True)
-        zero = torch.from_numpy(drop < 0.08).float()[:, None]
+        zero = torch.from_numpy(drop < 0.08).float()[:, None].to(DEV)
         embeds = embeds * (1 - zero[:, :, None])
         pooled = pooled * (1 - zero)
         noise = torch.randn_like(x0)
-        t = torch.randint(0, 1000, (batch,))
+        t = torch.randint(0, 1000, (batch,), device=DEV)
         xt = sched.add_noise(x0, noise, t)
         pred = pipe.unet(xt, t, encoder_hidden_states=embeds,
                          added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids.repeat(batch, 1)}).sample
@@ -306,7 +311,7 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
         losses.append(loss.item())
         new = pool.refresh(2)
         with torch.no_grad():
-            lat[new] = pipe.vae.encode(pool.images[new]).latent_dist.mean * scale
+            lat[new] = pipe.vae.encode(pool.images[new].to(DEV)).latent_dist.mean * scale
         if step % LOG_EVERY == 0:
             log(work, f"unet step {step} loss {np.mean(losses):.4f} ({(time.time() - t0) / LOG_EVERY:.2f}s/step)")
             t0, losses = time.time(), []
@@ -327,11 +332,11 @@ def save_unet(pipe, work: Path, modules, ema, opt, step: int) -> None:
 
 def export(pipe, work: Path, out: Path) -> None:
     """Write the pipeline with EMA weights as a diffusers folder (fp16 safetensors, loaded as fp32)."""
-    saved = torch.load(work / "unet_state.pt", weights_only=True)
+    saved = torch.load(work / "unet_state.pt", weights_only=True, map_location=DEV)
     ema = saved["ema"]
     export_pipe = copy.deepcopy(pipe)
     if (work / "decoder_state.pt").exists():  # decoder trained on with the encoder frozen
-        vae_state = torch.load(work / "decoder_state.pt", weights_only=True)["vae"]
+        vae_state = torch.load(work / "decoder_state.pt", weights_only=True, map_location=DEV)["vae"]
         keep = {k: v for k, v in vae_state.items() if k.startswith(("decoder.", "post_quant_conv."))}
         export_pipe.vae.load_state_dict(keep, strict=False)
     for name, module in (("unet", export_pipe.unet), ("te1", export_pipe.text_encoder),
@@ -382,6 +387,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (see scripts/train_toy_model_gpu.sh)")
     ap.add_argument("--export", type=Path, default=None, help="write the diffusers folder here afterwards")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -394,7 +400,9 @@ def main() -> int:
     if not (model_dir / "model_index.json").exists():
         build_tiny_sdxl(model_dir, config=CONFIG, words=WORDS)
         log(args.work, f"built fresh tiny SDXL at {model_dir}")
-    pipe = load_pipe(model_dir)
+    global DEV
+    DEV = torch.device(args.device)
+    pipe = load_pipe(model_dir).to(DEV)
     if args.stage == "vae":
         train_vae(pipe, args.work, args.minutes, args.batch, args.lr or 1e-3)
     elif args.stage == "decoder":
