@@ -5,14 +5,21 @@ mask; MasaCtrl and LEDITS++ (diffusers' LEditsPPPipelineStableDiffusionXL) on th
 DreamBooth's plain-caption prior ("a photo of a sks dog") with NIMA (the paper's "w/o editing
 captions") and with MasaCtrl (DreamCtrl); LIPE's editing-caption prior without the mask ("w/o
 NIMA"), with it (LIPE) and with the pixel composite. Same model, photos, prompts and step count for
-all. Every edit is judged by the world's ground truth: pose reached (silhouette matching; "pose and
-view": the facing kept too), identity-mask IoU with the true sprite mask, background PSNR outside
-one common edit region (so all rows are scored on the same pixels) and identity (colour/pattern)
-distance to the individual's true rendering in the target pose. Writes a comparison grid (rows:
-edits with their target prompt; columns: input, each arm) like the paper's Fig. 5.
+all, and a "no-op" row (the photo returned unchanged: the floor). Every edit is judged by the toy
+world's judge (lipe_engine/toyworld/judge.py): the headline is the success rate (target pose
+reached with confidence, facing, identity and background kept); then pose reached, "pose and
+view" (the facing kept too), identity similarity averaged over the edits that reached the pose
+(a method that changes nothing cannot win on it), and two ground-truth checks: identity-mask IoU
+with the true sprite mask and background PSNR outside one common edit region (so all rows are
+scored on the same pixels). Writes a comparison grid (rows: edits with their target prompt;
+columns: input, each arm) like the paper's Fig. 5.
 
     python benchmarks/toy_ablation.py [--kinds dog,robot,bird] [--cases 6] [--steps 30]
-        [--prior-steps 300] [--grid toy_ablation_grid.png] [--grid-rows 2]
+        [--prior-steps 300] [--grid toy_ablation_grid.png] [--grid-rows 2] [--individuals-seed N]
+
+``--individuals-seed N`` edits random individuals instead of the fixed ones, drawn as the toy
+model's tests draw theirs (``random_individuals(N)``, case seed ``N + 1 + k`` for the k-th), so
+``--individuals-seed 20261201 --cases 3`` prints the tests' nine edits for every arm.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from lipe_engine.baselines.methods import METHODS, PRIOR_DREAMBOOTH, PRIOR_EDITING  # noqa: E402
+from lipe_engine.baselines.methods import PRIOR_DREAMBOOTH, PRIOR_EDITING  # noqa: E402
 from lipe_engine.evaluation.grid import GridRow, save_grid  # noqa: E402
 from lipe_engine.models.loader import load_lora, load_sdxl  # noqa: E402
 from lipe_engine.toyworld import TOY_MODEL_DIR  # noqa: E402
@@ -35,6 +42,8 @@ from lipe_engine.toyworld.ablation import (  # noqa: E402
     ABLATION_INDIVIDUALS,
     ARMS,
     VariantResult,
+    arm_method,
+    random_individuals,
     run_arm,
     table,
     train_prior,
@@ -53,32 +62,40 @@ def main() -> None:
     ap.add_argument("--grid", default="toy_ablation_grid.png", help="comparison grid PNG ('' for none)")
     ap.add_argument("--grid-rows", type=int, default=2, help="edits per individual shown in the grid")
     ap.add_argument("--lora-scale", type=float, default=1.0, help="LoRA scale at edit time")
+    ap.add_argument("--individuals-seed", type=int, default=None,
+                    help="random individuals (as the toy model's tests draw them) instead of the fixed ones")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1: on the shared 2-core machine 2 threads ran ~3x slower)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in ABLATION_INDIVIDUALS]
+    individuals = dict(ABLATION_INDIVIDUALS)
+    case_seeds = dict.fromkeys(individuals, 100)
+    if args.individuals_seed is not None:
+        drawn = random_individuals(args.individuals_seed)
+        individuals = {ind.kind: ind for ind in drawn}
+        case_seeds = {ind.kind: args.individuals_seed + 1 + k for k, ind in enumerate(drawn)}
+    unknown = [k for k in kinds if k not in individuals]
     if unknown:
-        raise SystemExit(f"toy_ablation: unknown kinds {unknown}: use some of {', '.join(ABLATION_INDIVIDUALS)}")
+        raise SystemExit(f"toy_ablation: unknown kinds {unknown}: use some of {', '.join(individuals)}")
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     bad = [a for a in arms if a not in ARMS]
     if bad:
         raise SystemExit(f"toy_ablation: unknown arms {bad}: use some of {', '.join(ARMS)}")
     reference = "nima-noprior"  # its edit regions score every arm's background on the same pixels
     order = [reference] + [a for a in arms if a != reference]
-    rows = {a: VariantResult(METHODS[a].label) for a in arms}
+    rows = {a: VariantResult(arm_method(a).label) for a in arms}
     per_kind: dict[str, dict[str, VariantResult]] = {}
     seconds: dict[str, float] = dict.fromkeys([*arms, "prior training"], 0.0)
     grid_rows: list[GridRow] = []
 
     for kind in kinds:
-        identity = ABLATION_INDIVIDUALS[kind]
-        cases = edit_cases(identity, args.cases, seed=100)
+        identity = individuals[kind]
+        cases = edit_cases(identity, args.cases, seed=case_seeds[kind])
         results: dict[str, VariantResult] = {}
         regions = None
         for prior in (None, PRIOR_DREAMBOOTH, PRIOR_EDITING):
-            group = [a for a in order if METHODS[a].prior == prior and (a in arms or a == reference)]
+            group = [a for a in order if arm_method(a).prior == prior and (a in arms or a == reference)]
             if not group:
                 continue
             model = load_sdxl(args.model, device="cpu", dtype="fp32")  # fresh: no earlier prior's LoRA
@@ -109,10 +126,10 @@ def main() -> None:
           f"priors {args.prior_steps} LoRA steps, LoRA scale {args.lora_scale}\n")
     print(table([rows[a] for a in arms]))
     for kind, results in per_kind.items():
-        print(f"\n{kind} ({ABLATION_INDIVIDUALS[kind].description}) alone:\n")
+        print(f"\n{kind} ({individuals[kind].description}) alone:\n")
         print(table([results[a] for a in arms]))
     if args.grid:
-        path = save_grid(grid_rows, ["input", *[METHODS[a].label for a in arms]], args.grid, cell=128)
+        path = save_grid(grid_rows, ["input", *[arm_method(a).label for a in arms]], args.grid, cell=128)
         print(f"\ngrid: {path}")
 
 

@@ -82,6 +82,11 @@ def toy_model_dir() -> Path:
     return resource_path("toy_model")
 
 
+def toy_judge_file() -> Path:
+    """The shipped judge of toy-world edits (lipe_engine.toyworld.judge; scripts/train_judge.py)."""
+    return resource_path("judge", "judge.safetensors")
+
+
 def toy_model_installed() -> bool:
     return (toy_model_dir() / "model_index.json").is_file()
 

@@ -204,20 +204,20 @@ def main() -> int:
         if res is None:
             print(f"edit did not finish: {ed.status.text()}", file=sys.stderr)
             return 1
-        from lipe_engine.toyworld.checks import classify_pose, identity_distance
+        from lipe_engine.toyworld.identity import EditCase
+        from lipe_engine.toyworld.judge import judge_edits
 
         small = [img.resize((64, 64)) for img in res.images]
         wanted = [next(p for p in targets if scene.action(p) in prompt) for prompt in res.prompts]
-        got = [classify_pose(img, scene).pose for img in small]
-        ident = [identity_distance(img, scene, w) for img, w in zip(small, wanted, strict=True)]
-        reached = [i for i, (w, g) in enumerate(zip(wanted, got, strict=True)) if w == g]
-        print(f"edit: {len(reached)}/{len(got)} results reached their target pose ("
-              + ", ".join(f"{w}->{g} (identity distance {d:.3f})" for w, g, d in zip(wanted, got, ident, strict=True))
-              + ")", file=sys.stderr)
+        verdicts = judge_edits(small, [EditCase(scene, w) for w in wanted])
+        reached = [i for i, v in enumerate(verdicts) if v.pose_reached]
+        print(f"edit: {len(reached)}/{len(verdicts)} results reached their target pose ("
+              + ", ".join(f"{w}: {v.describe()}" for w, v in zip(wanted, verdicts, strict=True)) + ")",
+              file=sys.stderr)
         for i in reached:
             ed.grid.set_checked(i)
-        # shown: of those that reached their pose, the one that kept Rex's markings best
-        show = min(reached, key=lambda i: ident[i]) if reached else 0
+        # shown: of those that reached their pose, the one the judge finds most like Rex
+        show = max(reached, key=lambda i: verdicts[i].identity) if reached else 0
         ed.grid.setCurrentRow(show)
         ed.canvas.set_mask_mode(0)
         ed.canvas.slider_view.set_split(0.12)  # mostly "after": the edited subject is left of centre

@@ -5,7 +5,9 @@
 2. the LoRA identity prior is trained on them (with captioned class photos of other individuals as
    regularization, as in LIPE);
 3. a target photo of the same individual is edited to another pose with NIMA;
-4. photos, masks, a before/after sheet and ``report.json`` (ground-truth checks) go to ``--out``.
+4. photos, masks, a before/after sheet and ``report.json`` go to ``--out``: the toy world's judge
+   (lipe_engine.toyworld.judge) says whether the edit is the same individual in the target pose and,
+   when it is not, what went wrong (also written under the sheet, next to what success looks like).
 """
 
 from __future__ import annotations
@@ -50,21 +52,25 @@ def _save_mask(mask: np.ndarray, path: Path, size: int) -> Image.Image:
     return img
 
 
-def _sheet(tiles: list[tuple[str, Image.Image]], path: Path, scale: int = 8) -> None:
+def _sheet(tiles: list[tuple[str, Image.Image]], path: Path, scale: int = 8, notes: tuple[str, ...] = ()) -> None:
     """Tiles side by side, each 64 px photo shown at ``scale`` x (nearest neighbour: the pixels the
-    model drew, no smoothing) under its label: big enough to see a sprite's markings at a glance."""
+    model drew, no smoothing) under its label, big enough to see a sprite's markings at a glance;
+    ``notes`` (the verdict) as lines below."""
     from PIL import ImageDraw
 
     from ..evaluation.grid import _font
 
     side = 64 * scale
     font = _font(4 * scale)
-    head = 6 * scale
-    sheet = Image.new("RGB", (side * len(tiles), side + head), "white")
+    head, line = 6 * scale, 5 * scale
+    sheet = Image.new("RGB", (side * len(tiles), side + head + line * len(notes) + scale), "white")
     draw = ImageDraw.Draw(sheet)
     for i, (label, tile) in enumerate(tiles):
         sheet.paste(tile.resize((side, side), Image.Resampling.NEAREST), (i * side, head))
         draw.text((i * side + scale, scale), label, fill="black", font=font)
+    for k, text in enumerate(notes):
+        draw.text((scale, side + head + scale // 2 + line * k), text, font=font,
+                  fill=(0, 110, 0) if k == 0 and text.startswith("success") else "black" if k else (170, 0, 0))
     sheet.save(path)
 
 
@@ -75,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
     from ..models.loader import load_lora, load_sdxl
     from ..nima import edit_image, edit_params_for
     from ..toyworld import POSES, Individual, default_model_source
-    from ..toyworld.checks import classify_pose, identity_distance, iou, masked_psnr, resize_mask
+    from ..toyworld.checks import iou, masked_psnr, resize_mask
     from ..toyworld.identity import EditCase, class_scenes, edit_cases, reference_scenes, sks_caption
+    from ..toyworld.judge import judge_edit
     from ..training import TrainingConfig, train_identity_lora
 
     if args.target_pose and args.target_pose not in POSES[args.kind]:  # before minutes of training
@@ -129,25 +136,33 @@ def run(args: argparse.Namespace) -> int:
     masks = {name: _save_mask(m, out / f"{name}.png", 64) for name, m in
              (("source_mask", res.source_mask), ("target_mask", res.target_masks[0]),
               ("union_mask", res.union_masks[0]))}
-    _sheet([("before", photo), ("after", edited), ("M^s", masks["source_mask"]),
-            ("M^e", masks["target_mask"]), ("M_t", masks["union_mask"])], out / "before_after.png")
+    verdict = judge_edit(edited, case)
+    truth = case.scene.with_pose(case.target_pose).render()[0]
+    notes = [f"verdict: {verdict.describe()}"] if verdict.success else [
+        "verdict: failed (compare 'after' with 'success would be')", *[f"- {p}" for p in verdict.problems()]]
+    _sheet([("before", photo), ("after", edited), ("success would be", truth), ("M^s", masks["source_mask"]),
+            ("M^e", masks["target_mask"]), ("M_t", masks["union_mask"])], out / "before_after.png", notes=tuple(notes))
 
-    guess = classify_pose(edited, case.scene)
     region = resize_mask(res.union_masks[0], gt_mask.shape) > 0.5
     keep = ~(region | (gt_mask > 0.05))
     seconds = {"lora_training": round(t_train, 1), "nima_edit": round(t_edit, 1),
                "total": round(time.perf_counter() - t_start, 1)}
     report = {
         "identity": individual.description, "source_prompt": src, "target_prompt": tgt,
-        "target_pose": case.target_pose, "detected_pose": guess.pose, "detected_facing": guess.facing,
-        "pose_reached": guess.pose == case.target_pose,
+        "target_pose": case.target_pose, "success": verdict.success, "verdict": verdict.to_dict(),
         "source_mask_iou": iou(res.source_mask, gt_mask),
-        "background_psnr_db": masked_psnr(edited, photo, keep),
-        "identity_distance": identity_distance(edited, case.scene, case.target_pose),
+        "background_psnr_db": masked_psnr(edited, photo, keep),  # outside NIMA's region and the sprite
         "seconds": seconds,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    say(f"pose reached: {report['pose_reached']} (detected {guess.pose} facing {guess.facing}); "
-        f"mask IoU {report['source_mask_iou']:.2f}; background PSNR {report['background_psnr_db']:.1f} dB")
+    if verdict.success:
+        say(f"verdict: {verdict.describe()}")
+    else:
+        say("verdict: the edit FAILED; what went wrong:")
+        for problem in verdict.problems():
+            say(f"  - {problem}")
+        say(f"  (before_after.png shows the edit next to what success would be: the {individual.description} "
+            f"{case.scene.action(case.target_pose)} facing {case.scene.facing})")
+    say(f"mask IoU {report['source_mask_iou']:.2f}; background PSNR {report['background_psnr_db']:.1f} dB")
     say(f"wrote {out}/before_after.png, edited.png, masks, report.json in {seconds['total']:.0f} s")
     return 0

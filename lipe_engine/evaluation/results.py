@@ -16,9 +16,13 @@ from pathlib import Path
 
 from ..metrics import LABELS, METRICS
 from ..metrics.formulas import mean
+from .toy_judging import JUDGE_FIELDS
 
 FIELDS = ("subject", "method", "target_index", "source_prompt", "target_prompt", "image", "seconds",
-          *METRICS)
+          *METRICS, *JUDGE_FIELDS)
+# the toy judge's columns in table.md (toy-world subjects only): success is the headline
+JUDGE_LABELS = {"toy_success": "toy judge: success", "toy_pose_reached": "pose reached",
+                "toy_identity": "identity, pose reached"}
 Key = tuple[str, str, int]
 
 
@@ -80,6 +84,12 @@ class ResultsTable:
             stats: dict[str, float | int | None] = {"n": len(rows)}
             for metric in METRICS:
                 stats[metric] = mean(float(r[metric]) for r in rows if r.get(metric, "") != "")
+            judged = [r for r in rows if r.get("toy_success", "") != ""]
+            if judged:  # identity only over the edits that reached the pose: a no-op cannot win on it
+                stats["toy_judged"] = len(judged)
+                stats["toy_success"] = mean(float(r["toy_success"]) for r in judged)
+                stats["toy_pose_reached"] = mean(float(r["toy_pose_reached"]) for r in judged)
+                stats["toy_identity"] = mean(float(r["toy_identity"]) for r in judged if r["toy_pose_reached"] == "1")
             out[m] = stats
         return out
 
@@ -93,13 +103,20 @@ def _fmt(v: object) -> str:
 
 
 def markdown_table(summary: dict[str, dict[str, float | int | None]], names: dict[str, str]) -> str:
-    """Table 2 layout: one row per method, four metric columns (higher is better)."""
-    head = "| Method | n | " + " | ".join(f"{LABELS[m]} ↑" for m in METRICS) + " |"
-    lines = [head, "|" + "---|" * (len(METRICS) + 2)]
+    """Table 2 layout: one row per method, the metric columns (higher is better); for toy-world
+    subjects the toy judge's success rate, pose-reached rate and identity (over reached) follow."""
+    judged = any("toy_judged" in s for s in summary.values())
+    extra = list(JUDGE_LABELS) if judged else []
+    head = "| Method | n | " + " | ".join(f"{LABELS[m]} ↑" for m in METRICS) + "".join(
+        f" | {JUDGE_LABELS[k]} ↑" for k in extra) + " |"
+    lines = [head, "|" + "---|" * (len(METRICS) + 2 + len(extra))]
     for method, stats in summary.items():
         cells = []
         for m in METRICS:
             v = stats.get(m)
             cells.append("n/a" if v is None else f"{float(v):.4f}")
+        for k in extra:
+            v = stats.get(k)
+            cells.append("n/a" if v is None else f"{float(v):.0%}" if k != "toy_identity" else f"{float(v):.3f}")
         lines.append(f"| {names.get(method, method)} | {stats['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -150,6 +150,7 @@ class Evaluation:
                 self._edit_subject(subject, mine, overall)
         self._set_prior_none()
         scored = self._score(scorer) if scorer is not None else 0
+        self._judge_toy()
         return self._finish(len(todo), total - len(todo), scored)
 
     def _set_prior_none(self) -> None:
@@ -215,6 +216,14 @@ class Evaluation:
             n += 1
             rep.step(subject=subject.name, method=row["method"])
         return n
+
+    def _judge_toy(self) -> None:
+        """Toy-world subjects: every edit judged by the toy world's judge (success, pose, identity)."""
+        from .toy_judging import judge_rows
+
+        for row in judge_rows(list(self.results.rows.values()), {s.name: s for s in self.subjects},
+                              self.config.out_dir):
+            self.results.put(row)
 
     def _finish(self, edited: int, skipped: int, scored: int) -> EvalSummary:
         names = [m.name for m in self.config.methods]

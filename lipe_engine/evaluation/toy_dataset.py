@@ -6,6 +6,8 @@ individual's description is replaced by the identifier ("close-up photo, a sks d
 left, on green grass"); a test photo in another scene; targets = the test scene's caption with each
 other pose of its kind. With ``n_regularization`` each subject also gets that many class images
 (other individuals of its kind, captioned "... a dog sitting ...") in ``regularization/``.
+``toy_case.json`` records the test scene and each target's pose, so ``lipe eval`` judges every edit
+with the toy world's judge (:mod:`.toy_judging`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from .dataset import write_subject
+from .toy_judging import write_toy_case
 
 
 def _classsks_caption(scene) -> str:  # type: ignore[no-untyped-def]
@@ -57,6 +60,7 @@ def make_toy_dataset(
             "captions": captions,
         }
         folder = write_subject(root, f"{i + 1:02d}_{ind.colour}_{ind.kind}", refs, test.render()[0], prompts)
+        write_toy_case(folder, test, others)
         if n_regularization > 0:
             reg_captions = {}
             (folder / "regularization").mkdir()

@@ -1,10 +1,17 @@
-"""The paper's ablation and peers in the toy world, every edit judged by the world's ground truth.
+"""The paper's ablation and peers in the toy world, every edit judged by the toy world's judge.
 
 Arms (names and editors from :data:`lipe_engine.baselines.methods.METHODS`, the same table
 ``lipe eval`` runs): the general prior (no LoRA) with and without NIMA's mask; MasaCtrl and
 LEDITS++ (diffusers' pipeline) on the general prior; DreamBooth's plain-caption prior with NIMA
 ("w/o editing captions") and with MasaCtrl (DreamCtrl); LIPE's editing-caption prior without the
-mask ("w/o NIMA"), with it (LIPE) and with the pixel composite.
+mask ("w/o NIMA"), with it (LIPE) and with the pixel composite; and a "no-op" row that returns the
+photo unchanged, the floor every reader should see.
+
+Each edit gets the judge's verdict (:func:`lipe_engine.toyworld.judge.judge_edit`: success = target
+pose reached with confidence, view, identity and background kept) and two ground-truth checks: the
+identity mask's IoU with the true sprite mask, and background PSNR over a region the caller can fix
+for all arms. Identity is averaged over the edits that reached the pose only, so that a method that
+changes nothing cannot win on it.
 
 :func:`train_prior` learns one individual's LoRA prior of either caption kind;
 :func:`run_arm` edits a set of :class:`EditCase` photos with one arm and scores every output;
@@ -22,8 +29,9 @@ from PIL import Image
 
 from ..baselines.methods import METHODS, PRIOR_DREAMBOOTH, PRIOR_EDITING, Method
 from ..models.loader import LoadedModel
-from .checks import classify_pose, identity_distance, iou, masked_psnr, resize_mask
+from .checks import iou, masked_psnr, resize_mask
 from .identity import EditCase, class_scenes, identity_prompt, reference_scenes, sks_caption
+from .judge import judge_edit
 from .sprites import POSES
 from .world import Individual
 
@@ -35,8 +43,10 @@ ABLATION_INDIVIDUALS: dict[str, Individual] = {
     "bird": Individual("bird", "blue", "plain", "white", "orange"),
 }
 
+NOOP = Method("noop", "no-op (the photo)", None, "noop", use_mask=False)
+
 # Arms in the order the benchmark runs them (grouped by prior: none, DreamBooth, editing captions).
-ARMS: tuple[str, ...] = ("nima-noprior-nomask", "nima-noprior", "masactrl", "ledits", "lipe-nocaptions",
+ARMS: tuple[str, ...] = ("noop", "nima-noprior-nomask", "nima-noprior", "masactrl", "ledits", "lipe-nocaptions",
                          "dreamctrl", "lipe-nomask", "lipe", "lipe-composite")
 PRIOR_STEPS = 300  # LoRA steps of the toy prior (the demo's)
 CLASS_IMAGES = 8  # toy class photos per prior
@@ -48,13 +58,20 @@ def random_individuals(seed: int) -> list[Individual]:
     return [Individual.random(rng, kind=kind) for kind in POSES]
 
 
+def arm_method(name: str) -> Method:
+    """An arm by name: the no-op or one of the method table's."""
+    return NOOP if name == NOOP.name else METHODS[name]
+
+
 @dataclass
 class CaseResult:
-    pose_reached: bool  # the drawn sprite's silhouette best matches the target pose (either facing)
+    success: bool  # the judge's verdict: pose reached, view, identity and background kept
+    pose_reached: bool  # the judge reads the target pose with confidence
     view_kept: bool  # ... and the photo's facing (left/right), which the edit should not change
+    identity: float  # the judge's identity similarity to the individual, 0..1
     mask_iou: float
-    background_psnr: float
-    identity_distance: float
+    background_psnr: float  # ground truth, over the region the caller chose
+    verdict: str = ""  # the judge's words
 
 
 @dataclass
@@ -69,11 +86,15 @@ class VariantResult:
         vals = [v for v in vals if not math.isnan(v)]
         return float(np.mean(vals)) if vals else float("nan")
 
+    def identity_when_reached(self) -> float:
+        """Mean identity over the edits that reached the target pose (nan when none did)."""
+        vals = [c.identity for c in self.cases if c.pose_reached]
+        return float(np.mean(vals)) if vals else float("nan")
+
     def row(self) -> dict[str, float]:
-        return {"pose reached": self.mean("pose_reached"), "pose and view": self.mean("view_kept"),
-                "mask IoU": self.mean("mask_iou"),
-                "background PSNR (dB)": self.mean("background_psnr"),
-                "identity distance": self.mean("identity_distance")}
+        return {"success": self.mean("success"), "pose reached": self.mean("pose_reached"),
+                "pose and view": self.mean("view_kept"), "identity (pose reached)": self.identity_when_reached(),
+                "mask IoU": self.mean("mask_iou"), "background PSNR (dB)": self.mean("background_psnr")}
 
 
 def prior_items(individual: Individual, captions: str, seed: int = 0,
@@ -118,7 +139,7 @@ def run_arm(method: Method | str, model: LoadedModel, cases: list[EditCase], ste
     from ..baselines.methods import run_method
     from ..nima import edit_image, edit_params_for
 
-    method = METHODS[method] if isinstance(method, str) else method
+    method = arm_method(method) if isinstance(method, str) else method
     out = VariantResult(method.label)
     regions = []
     for i, case in enumerate(cases):
@@ -128,7 +149,9 @@ def run_arm(method: Method | str, model: LoadedModel, cases: list[EditCase], ste
         p = edit_params_for(model.source, steps=steps, use_mask=method.use_mask, composite=method.composite,
                             **settings)
         union = source_mask = None
-        if method.editor == "nima":
+        if method.editor == "noop":
+            edited = photo.copy()
+        elif method.editor == "nima":
             res = edit_image(model, photo, src, [tgt], ident, params=p, progress=progress)
             edited = res.images[0]
             if method.use_mask:
@@ -143,28 +166,31 @@ def run_arm(method: Method | str, model: LoadedModel, cases: list[EditCase], ste
         else:
             edit_region = gt > 0.05
         regions.append(edit_region)
-        guess = classify_pose(edited, case.scene)
+        verdict = judge_edit(edited, case)
         out.images.append(edited)
         out.cases.append(CaseResult(
-            pose_reached=guess.pose == case.target_pose,
-            view_kept=guess.pose == case.target_pose and guess.facing == case.scene.facing,
+            success=verdict.success, pose_reached=verdict.pose_reached, view_kept=verdict.view_kept,
+            identity=verdict.identity,
             mask_iou=iou(source_mask, gt) if source_mask is not None else float("nan"),
-            background_psnr=masked_psnr(edited, photo, ~edit_region),
-            identity_distance=identity_distance(edited, case.scene, case.target_pose),
+            background_psnr=masked_psnr(edited, photo, ~edit_region), verdict=verdict.describe(),
         ))
     return out, regions
 
 
 def table(rows: list[VariantResult]) -> str:
-    """Markdown table, one row per variant (arrows: which way is better)."""
-    head = ("| variant | pose reached ↑ | pose and view ↑ | mask IoU ↑ | background PSNR (dB) ↑ "
-            "| identity distance ↓ |")
-    lines = [head, "|---|---|---|---|---|---|"]
+    """Markdown table, one row per variant (arrows: which way is better); success is the headline."""
+    head = ("| variant | success ↑ | pose reached ↑ | pose and view ↑ | identity, pose reached ↑ | mask IoU ↑ "
+            "| background PSNR (dB) ↑ |")
+    lines = [head, "|---|---|---|---|---|---|---|"]
     for r in rows:
         v = r.row()
+        n = len(r.cases)
         iou_text = "-" if math.isnan(v["mask IoU"]) else f"{v['mask IoU']:.2f}"
-        lines.append(f"| {r.name} | {v['pose reached']:.0%} | {v['pose and view']:.0%} | {iou_text} | "
-                     f"{v['background PSNR (dB)']:.1f} | {v['identity distance']:.3f} |")
+        reached = sum(c.pose_reached for c in r.cases)
+        ident = "-" if math.isnan(v["identity (pose reached)"]) else f"{v['identity (pose reached)']:.2f} ({reached})"
+        lines.append(f"| {r.name} | **{v['success']:.0%}** ({sum(c.success for c in r.cases)}/{n}) | "
+                     f"{v['pose reached']:.0%} | {v['pose and view']:.0%} | {ident} | {iou_text} | "
+                     f"{v['background PSNR (dB)']:.1f} |")
     return "\n".join(lines)
 
 

@@ -4,6 +4,11 @@ The world knows every photo's background, sprite mask and individual, so an edit
 without any learned metric: the sprite the model drew is whatever differs from the known
 background; its pose is the (pose, facing) whose rendered silhouette matches it best (template
 matching over small shifts); its identity is compared by colour histograms inside the silhouettes.
+
+Mask IoU and background PSNR are right and stay in use. The pose template match (no floor: it names
+the best template even for a smear) and the histogram identity (blur alone saturates it) no longer
+decide whether an edit succeeded: :mod:`.judge` does; they remain as the baseline
+``benchmarks/judge_accuracy.py`` compares the judge with.
 """
 
 from __future__ import annotations

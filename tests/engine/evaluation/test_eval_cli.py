@@ -36,11 +36,13 @@ def test_cli_runs_scores_and_resumes(tmp_path, tiny_sdxl_dir, metric_dirs, capsy
     n_targets = len({r["target_index"] for r in rows})
     assert n_targets >= 1 and len(rows) == 3 * n_targets
     assert all(r["clip_d"] != "" and (out / r["image"]).is_file() for r in rows)
+    assert all(r["toy_success"] in ("0", "1") for r in rows)  # toy subjects: judged by the toy world's judge
     # progress lines for the whole run and for each editor, then the table on stdout
     assert f"eval: editing: {3 * n_targets}/{3 * n_targets}" in first.err
     assert "eval: scoring:" in first.err and "masactrl:" in first.err
     assert f"edited {3 * n_targets}, already done 0, scored {3 * n_targets}" in first.err
     assert first.out.startswith("| Method | n | DINOv2-I ↑ | CLIP-I ↑ | CLIP-T ↑ | CLIP-D ↑ |")
+    assert "| toy judge: success ↑ | pose reached ↑ | identity, pose reached ↑ |" in first.out.splitlines()[0]
     for label in ("LIPE (ours)", "MasaCtrl", "LIPE w/o NIMA mask"):
         assert f"| {label} | {n_targets} | " in first.out
     assert (out / "table.md").read_text(encoding="utf-8") == first.out

@@ -1,0 +1,206 @@
+"""The toy-world judge's two small networks and their file (one safetensors, read as a hostile file).
+
+Both networks see a photo next to the scene's known background (the world knows it, as a person
+comparing before and after does): input channels are the photo and photo minus background, so the
+sprite stands out wherever it was drawn. Global pooling makes both indifferent to where it is.
+
+- :class:`PoseNet` reads the pose: one logit per (kind, pose) of the world plus "unclear" (a smear,
+  a heavy blur, two poses at once, no sprite), and two facing logits (a robot's facing is a visor
+  two pixels wide, so it reads the full-resolution photo).
+- :class:`IdentityNet` reads the full-resolution photo and returns a unit embedding: the same
+  individual in any pose, view, place, scale and setting lands close, a look-alike (same kind and
+  body colour, other markings) far.
+
+The file holds both state dicts and a JSON header (``__metadata__``) with the classes and the
+judge's thresholds; :func:`load_judge` checks every key, shape, dtype and value before use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ModelLoadError
+
+FORMAT = "lipe-toy-judge/1"
+UNCLEAR = "unclear"
+MAX_FILE_BYTES = 8 * 1024 * 1024  # the shipped file is well under 1 MB
+EMBED_DIM = 32
+
+
+def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class _Backbone(nn.Module):
+    """A stem (3x3, or 4x4 stride 2 that keeps fine markings in its channels), four 3x3 conv blocks
+    (two stride-2), then average and max pooling over the whole image."""
+
+    def __init__(self, widths: tuple[int, int, int], stem_stride: int = 1) -> None:
+        super().__init__()
+        a, b, c = widths
+        k = 3 if stem_stride == 1 else 4
+        stem = nn.Sequential(nn.Conv2d(6, a, k, stride=stem_stride, padding=1, bias=False), nn.BatchNorm2d(a),
+                             nn.ReLU(inplace=True))
+        self.layers = nn.Sequential(stem, _block(a, b, 2), _block(b, b, 1), _block(b, c, 2), _block(c, c, 1))
+        self.out_features = 2 * c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.layers(x)
+        return torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+
+
+class PoseNet(nn.Module):
+    """(photo, background) at 64 px -> (pose logits incl. "unclear", facing logits)."""
+
+    def __init__(self, n_poses: int) -> None:
+        super().__init__()
+        self.backbone = _Backbone((32, 48, 64), stem_stride=2)
+        self.pose = nn.Linear(self.backbone.out_features, n_poses)
+        self.facing = nn.Linear(self.backbone.out_features, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.backbone(x)
+        return self.pose(h), self.facing(h)
+
+
+class IdentityNet(nn.Module):
+    """(photo, background) at 64 px -> unit embedding of the individual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = _Backbone((32, 48, 64), stem_stride=2)
+        self.head = nn.Sequential(nn.Linear(self.backbone.out_features, 96), nn.ReLU(inplace=True),
+                                  nn.Linear(96, EMBED_DIM))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head(self.backbone(x)), dim=1)
+
+
+def net_input(images: torch.Tensor, backgrounds: torch.Tensor) -> torch.Tensor:
+    """(n, 3, H, W) photos and their backgrounds in [0, 1] -> the networks' (n, 6, H, W) input."""
+    return torch.cat([images - 0.5, images - backgrounds], dim=1)
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """What the file says about itself; thresholds are the judge's success criteria."""
+
+    pose_classes: tuple[str, ...]  # "kind/pose" for every pose of the world, then UNCLEAR
+    pose_confidence: float  # the target pose must have at least this probability
+    identity_threshold: float  # cosine similarity of embeddings counted as the same individual
+    background_db: float  # PSNR outside the edit region counted as the background kept
+    train_seed: int
+    world: str  # which world it was trained on (a short description, for the reader)
+
+    def to_metadata(self) -> dict[str, str]:
+        return {"format": FORMAT, "config": json.dumps({
+            "pose_classes": list(self.pose_classes), "pose_confidence": self.pose_confidence,
+            "identity_threshold": self.identity_threshold, "background_db": self.background_db,
+            "train_seed": self.train_seed, "world": self.world})}
+
+
+@dataclass
+class Judge:
+    pose_net: PoseNet
+    identity_net: IdentityNet
+    config: JudgeConfig
+
+
+class JudgeFileError(ModelLoadError):
+    """The judge file is missing, damaged or not one this code wrote."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what, "reinstall LIPE, or write it again with scripts/train_judge.py")
+
+
+def save_judge(path: str | os.PathLike[str], judge: Judge) -> Path:
+    """Write both networks and the config to one safetensors file (through a temporary file)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {f"pose.{k}": v.detach().contiguous() for k, v in judge.pose_net.state_dict().items()}
+    tensors |= {f"identity.{k}": v.detach().contiguous() for k, v in judge.identity_net.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata=judge.config.to_metadata())
+    tmp.replace(path)
+    return path
+
+
+def _config(meta: dict[str, str] | None, where: Path) -> JudgeConfig:
+    if not meta or meta.get("format") != FORMAT:
+        raise JudgeFileError(f"{where}: not a {FORMAT} file")
+    try:
+        raw = json.loads(meta.get("config", ""))
+        classes = tuple(str(c) for c in raw["pose_classes"])
+        numbers = {k: float(raw[k]) for k in ("pose_confidence", "identity_threshold", "background_db")}
+        seed, world = int(raw["train_seed"]), str(raw["world"])[:200]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise JudgeFileError(f"{where}: unreadable config ({exc})") from exc
+    if not 2 <= len(classes) <= 64 or classes[-1] != UNCLEAR or len(set(classes)) != len(classes):
+        raise JudgeFileError(f"{where}: bad pose classes")
+    ranges = {"pose_confidence": (0.0, 1.0), "identity_threshold": (-1.0, 1.0), "background_db": (0.0, 100.0)}
+    for key, (lo, hi) in ranges.items():
+        if not (math.isfinite(numbers[key]) and lo <= numbers[key] <= hi):
+            raise JudgeFileError(f"{where}: {key} {numbers[key]} outside [{lo}, {hi}]")
+    return JudgeConfig(classes, numbers["pose_confidence"], numbers["identity_threshold"], numbers["background_db"],
+                       seed, world)
+
+
+def _fill(net: nn.Module, prefix: str, handle, where: Path) -> None:  # type: ignore[no-untyped-def]
+    expected = net.state_dict()
+    stored = handle.keys()
+    names = {k[len(prefix):] for k in stored if k.startswith(prefix)}
+    if names != set(expected):
+        missing, extra = sorted(set(expected) - names)[:3], sorted(names - set(expected))[:3]
+        raise JudgeFileError(f"{where}: {prefix[:-1]} tensors differ (missing {missing}, unexpected {extra})")
+    state = {}
+    for name, want in expected.items():
+        t = handle.get_tensor(prefix + name)
+        if t.shape != want.shape or t.dtype != want.dtype:
+            raise JudgeFileError(f"{where}: {prefix}{name} is {t.dtype}{tuple(t.shape)}, "
+                                 f"expected {want.dtype}{tuple(want.shape)}")
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise JudgeFileError(f"{where}: {prefix}{name} has non-finite values")
+        if name.endswith("running_var") and (t < 0).any():
+            raise JudgeFileError(f"{where}: {prefix}{name} has negative variances")
+        state[name] = t
+    net.load_state_dict(state)
+
+
+def load_judge(path: str | os.PathLike[str]) -> Judge:
+    """Read a judge file written by :func:`save_judge`; any deviation is a :class:`JudgeFileError`."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise JudgeFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if not 0 < size <= MAX_FILE_BYTES:
+        raise JudgeFileError(f"{path}: {size} bytes is not a judge file's size")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            config = _config(handle.metadata(), path)
+            pose_net, identity_net = PoseNet(len(config.pose_classes)), IdentityNet()
+            _fill(pose_net, "pose.", handle, path)
+            _fill(identity_net, "identity.", handle, path)
+            if set(handle.keys()) - {f"pose.{k}" for k in pose_net.state_dict()} - {
+                    f"identity.{k}" for k in identity_net.state_dict()}:
+                raise JudgeFileError(f"{path}: unexpected tensors")
+    except JudgeFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own SafetensorError (and OSError)
+        raise JudgeFileError(f"{path}: damaged ({exc})") from exc
+    pose_net.eval()
+    identity_net.eval()
+    return Judge(pose_net, identity_net, config)
