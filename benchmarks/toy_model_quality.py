@@ -4,7 +4,9 @@ shipped model in the same process, with spread.
 VAE: PSNR of held-out world photos encoded and decoded, over the photo and over the sprite (gate
 >= 32 dB and >= 28 dB). Text-to-image: one sample (diffusers' SDXL pipeline, the model's own) per
 caption of a held-out scene (a kind/colour/pose/facing/setting combination training skips), read by
-the toy world's picture reader: kind, pose, facing and colour family all right in >= 90% (gate). The
+the toy world's picture reader: kind, pose, facing and colour family all right in >= 90% (gate); the
+judge's pose network (lipe_engine/toyworld/judge.py, on the reader's background estimate) is printed
+beside it. The
 samples are split into --groups groups for the spread; the reader's accuracy on the true renders of
 the same captions is printed as its ceiling. Writes a sheet of the candidate's samples (--sheet).
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -32,6 +35,7 @@ from lipe_engine.toyworld.quality import (  # noqa: E402
     VAE_SUBJECT_DB,
     Samples,
     held_out_scenes,
+    judge_readings,
     reader_ceiling,
     text_to_image,
     vae_round_trip,
@@ -62,12 +66,14 @@ def measure(source: str, scenes: list, args: argparse.Namespace) -> tuple[dict[s
     t0 = time.perf_counter()
     samples = text_to_image(model, scenes, steps=args.steps, guidance=args.guidance)
     t_t2i = time.perf_counter() - t0
-    size = sum(p.stat().st_size for p in __import__("pathlib").Path(source).rglob("*.safetensors"))
+    size = sum(p.stat().st_size for p in Path(source).rglob("*.safetensors"))
+    judged = Samples(samples.scenes, samples.images, judge_readings(samples.images))
     row = {
         "VAE photo PSNR dB": spread(trip.photo_db),
         "VAE subject PSNR dB": spread(trip.subject_db),
-        "all four right": grouped(samples, args.groups),
-        **{f"{a} right": grouped(samples, args.groups, a) for a in ("kind", "pose", "facing", "colour")},
+        "all four right (reader)": grouped(samples, args.groups),
+        **{f"{a} right (reader)": grouped(samples, args.groups, a) for a in ("kind", "pose", "facing", "colour")},
+        "all four right (judge's pose net + reader's colour)": grouped(judged, args.groups),
         "UNet parameters (M)": f"{sum(p.numel() for p in model.pipe.unet.parameters()) / 1e6:.1f}",
         "weights on disk (MB)": f"{size / 1e6:.1f}",
         "seconds (VAE / text-to-image)": f"{t_vae:.0f} / {t_t2i:.0f}",
@@ -102,8 +108,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     scenes = held_out_scenes(args.prompts)
     ceiling = reader_ceiling(scenes)
+    judged_truth = Samples(scenes, ceiling.images, judge_readings(ceiling.images))
     print(f"{len(scenes)} held-out captions, e.g. '{scenes[0].caption()}'")
-    print(f"reader on the true renders of the same captions (its ceiling): all four {grouped(ceiling, args.groups)}")
+    print(f"on the true renders of the same captions (the ceilings): reader, all four {grouped(ceiling, args.groups)}; "
+          f"judge's pose net + reader's colour {grouped(judged_truth, args.groups)}")
     sources = {"candidate": args.model}
     if args.baseline and os.path.realpath(args.baseline) != os.path.realpath(args.model):
         sources = {"baseline": args.baseline, **sources}

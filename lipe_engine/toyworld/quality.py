@@ -18,6 +18,7 @@ import torch
 
 from ..models.loader import LoadedModel
 from ..models.vae import decode_latents, encode_pixels
+from .checks import to_float
 from .reading import Reading, read_picture
 from .world import Scene, held_out_of_training, scene_from_seed
 
@@ -68,6 +69,36 @@ def held_out_scenes(n: int, seed: int = HELD_OUT_PROMPT_SEED) -> list[Scene]:
 
 def right(reading: Reading, scene: Scene) -> bool:
     return reading.matches(scene.individual.kind, scene.pose, scene.facing, scene.individual.colour)
+
+
+@torch.no_grad()
+def judge_readings(images: list) -> list[Reading]:
+    """The judge's pose network (h21's, :mod:`.judge`) on samples, with each row's median colour as
+    the background it needs (:func:`~.reading.estimate_background`): kind, pose and facing from the
+    judge, the colour family from the reader (the judge has no colour head)."""
+    from .judge import default_judge
+    from .judge_nets import UNCLEAR as JUDGE_UNCLEAR
+    from .judge_nets import net_input
+    from .reading import UNCLEAR, estimate_background
+    from .world import FACINGS
+
+    judge = default_judge()
+    arrays = [to_float(im)[..., :3].astype(np.float32) for im in images]
+    photos = torch.stack([torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1) for a in arrays])
+    backgrounds = torch.stack([torch.from_numpy(np.ascontiguousarray(estimate_background(a))).permute(2, 0, 1)
+                               for a in arrays])
+    pose_logits, facing_logits = judge.pose_net(net_input(photos, backgrounds))
+    probs = torch.softmax(pose_logits, dim=1)
+    out = []
+    for i, image in enumerate(images):
+        colour = read_picture(image).colour
+        name = judge.config.pose_classes[int(probs[i].argmax())]
+        if name == JUDGE_UNCLEAR:
+            out.append(Reading(UNCLEAR, UNCLEAR, UNCLEAR, colour, float(probs[i].max())))
+            continue
+        kind, pose = name.split("/", 1)
+        out.append(Reading(kind, pose, FACINGS[int(facing_logits[i].argmax())], colour, float(probs[i].max())))
+    return out
 
 
 @dataclass

@@ -45,3 +45,15 @@ def test_a_mirrored_sprite_reads_the_other_facing(scenes) -> None:
 def test_wrong_size_is_refused() -> None:
     with pytest.raises(ValueError, match="64x64"):
         read_picture(np.zeros((32, 32, 3), np.float32))
+
+
+def test_the_judges_pose_net_reads_true_renders_on_an_estimated_background(scenes) -> None:
+    """The benchmark's second reading: h21's judge on the row-median background (measured 87.5% all four
+    right on the benchmark's 48 captions, the reader 93.8%); a blurred smear is not read right."""
+    from lipe_engine.toyworld.quality import judge_readings
+
+    images = [s.render()[0] for s in scenes]
+    judged = judge_readings(images)
+    assert np.mean([right(r, s) for r, s in zip(judged, scenes, strict=True)]) >= 0.75
+    smeared = judge_readings([im.filter(ImageFilter.GaussianBlur(4)) for im in images])
+    assert np.mean([right(r, s) for r, s in zip(smeared, scenes, strict=True)]) <= 0.3
