@@ -60,20 +60,26 @@ def _save_mask(mask: np.ndarray, out: OwnedFolder, name: str, size: int) -> Imag
     return img
 
 
-def _sheet(tiles: list[tuple[str, Image.Image]], out: OwnedFolder, name: str, scale: int = 4,
+def _sheet(tiles: list[tuple[str, Image.Image]], out: OwnedFolder, name: str, scale: int = 8,
            notes: tuple[str, ...] = ()) -> None:
-    """Tiles side by side with their labels above; ``notes`` (the verdict) as lines below."""
+    """Tiles side by side, each 64 px photo shown at ``scale`` x (nearest neighbour: the pixels the
+    model drew, no smoothing) under its label, big enough to see a sprite's markings at a glance;
+    ``notes`` (the verdict) as lines below."""
     from PIL import ImageDraw
 
+    from ..evaluation.grid import _font
+
     side = 64 * scale
-    sheet = Image.new("RGB", (side * len(tiles), side + 16 + 14 * len(notes)), "white")
+    font = _font(4 * scale)
+    head, line = 6 * scale, 5 * scale
+    sheet = Image.new("RGB", (side * len(tiles), side + head + line * len(notes) + scale), "white")
     draw = ImageDraw.Draw(sheet)
     for i, (label, tile) in enumerate(tiles):
-        sheet.paste(tile.resize((side, side), Image.Resampling.NEAREST), (i * side, 16))
-        draw.text((i * side + 4, 2), label, fill="black")
-    for k, line in enumerate(notes):
-        draw.text((4, side + 18 + 14 * k), line, fill=(0, 110, 0) if k == 0 and line.startswith("success")
-                  else "black" if k else (170, 0, 0))
+        sheet.paste(tile.resize((side, side), Image.Resampling.NEAREST), (i * side, head))
+        draw.text((i * side + scale, scale), label, fill="black", font=font)
+    for k, text in enumerate(notes):
+        draw.text((scale, side + head + scale // 2 + line * k), text, font=font,
+                  fill=(0, 110, 0) if k == 0 and text.startswith("success") else "black" if k else (170, 0, 0))
     out.save_image(name, sheet)
 
 

@@ -141,7 +141,9 @@ def classify_diffusers_folder(folder: Path, label: str) -> FoundModel | None:
         what = "SDXL refiner" if "StableDiffusionXL" in cls else cls.replace("Pipeline", "")
         return FoundModel(Kind.OTHER_DIFFUSION, folder, _size(folder), label, usable=False,
                           note=f"{what}: LIPE needs an SDXL base model with two text encoders")
-    if unet_cfg.get("in_channels", 4) != 4:
+    # an inpainting UNet takes the mask and masked latents besides the noisy latents (9 in, 4 out); a
+    # base UNet's in and out channels are both the VAE's latent channels (4 in SDXL, 8 in the toy model)
+    if unet_cfg.get("in_channels", 4) != unet_cfg.get("out_channels", 4):
         return FoundModel(Kind.OTHER_DIFFUSION, folder, _size(folder), label, usable=False,
                           note="SDXL inpainting model: LIPE needs the base model")
     missing = [p for p in ("unet", "vae", "text_encoder", "text_encoder_2") if not _has_weights(folder / p)]

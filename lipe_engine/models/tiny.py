@@ -44,6 +44,10 @@ class TinySDXLConfig:
     unet_heads: tuple[int, ...] = (2, 4)
     transformer_layers: tuple[int, ...] = (1, 1)
     vae_channels: tuple[int, ...] = (32, 64)
+    vae_layers_per_block: int = 1
+    vae_mid_attention: bool = True  # off for a full-resolution VAE: self-attention over every pixel
+    latent_channels: int = 4  # the UNet's in/out channels follow the VAE's latent
+    plain_down_blocks: int = 1  # leading UNet levels without attention (SDXL: 1)
     text_hidden: int = 32
     text_layers: int = 2
     text_heads: int = 4
@@ -61,14 +65,14 @@ def build_tiny_components(
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(seed)
-    n = len(config.unet_channels)
-    down = ["DownBlock2D"] + ["CrossAttnDownBlock2D"] * (n - 1)
-    up = ["CrossAttnUpBlock2D"] * (n - 1) + ["UpBlock2D"]
+    n, plain = len(config.unet_channels), config.plain_down_blocks
+    down = ["DownBlock2D"] * plain + ["CrossAttnDownBlock2D"] * (n - plain)
+    up = ["CrossAttnUpBlock2D"] * (n - plain) + ["UpBlock2D"] * plain
     cross_dim = config.text_hidden + config.text2_hidden
     unet = UNet2DConditionModel(
         sample_size=config.sample_size,
-        in_channels=4,
-        out_channels=4,
+        in_channels=config.latent_channels,
+        out_channels=config.latent_channels,
         block_out_channels=config.unet_channels,
         layers_per_block=config.unet_layers_per_block,
         down_block_types=tuple(down),
@@ -88,7 +92,9 @@ def build_tiny_components(
         down_block_types=["DownEncoderBlock2D"] * len(config.vae_channels),
         up_block_types=["UpDecoderBlock2D"] * len(config.vae_channels),
         block_out_channels=list(config.vae_channels),
-        latent_channels=4,
+        layers_per_block=config.vae_layers_per_block,
+        mid_block_add_attention=config.vae_mid_attention,
+        latent_channels=config.latent_channels,
         norm_num_groups=config.norm_groups,
         sample_size=config.sample_size * 2 ** (len(config.vae_channels) - 1),
         scaling_factor=0.13025,

@@ -25,8 +25,8 @@ def test_demo_writes_photos_masks_sheet_and_report(tmp_path: Path, capsys) -> No
     for name in ("reference_1.png", "reference_4.png", "target_photo.png", "edited.png", "source_mask.png",
                  "target_mask.png", "union_mask.png", "before_after.png"):
         assert Image.open(out / name).size[0] >= 64, name
-    sheet = Image.open(out / "before_after.png")  # before, after, success would be, 3 masks; the verdict below
-    assert sheet.size[0] == 6 * 256 and sheet.size[1] > 256 + 16
+    sheet = Image.open(out / "before_after.png")  # before, after, success would be, 3 masks at 8x; verdict below
+    assert sheet.size[0] == 6 * 512 and sheet.size[1] > 512 + 48
     captions = (out / "captions.txt").read_text().splitlines()
     assert len(captions) == 4 and all("a sks dog" in c for c in captions)
     assert list((out / "prior").rglob("*.safetensors"))  # the trained LoRA prior

@@ -482,3 +482,20 @@ def test_discovery_options(fake_home: Path, tmp_path: Path, monkeypatch: pytest.
     token.cancel()
     with pytest.raises(Cancelled):
         discover_models([fake_home], include_defaults=False, hf_cache=False, cancel=token)
+
+
+def test_inpainting_unet_is_refused_but_a_wider_latent_base_is_not(tmp_path: Path) -> None:
+    """An inpainting UNet takes 9 channels and gives 4; a base UNet gives what it takes (the toy model's
+    VAE has 8 latent channels, SDXL's 4)."""
+    from lipe_engine.models.discovery import classify_diffusers_folder
+
+    def folder(name: str, cin: int, cout: int) -> Path:
+        f = _fake_diffusers(tmp_path / name)
+        (f / "unet" / "config.json").write_text(json.dumps({"in_channels": cin, "out_channels": cout}))
+        return f
+
+    inpaint = classify_diffusers_folder(folder("inpaint", 9, 4), "inpaint")
+    assert inpaint is not None and not inpaint.usable and "inpainting" in inpaint.note
+    for name, channels in (("sdxl", 4), ("toy8", 8)):
+        found = classify_diffusers_folder(folder(name, channels, channels), name)
+        assert found is not None and found.usable, name
