@@ -19,7 +19,7 @@ from ..locations import DB_NAME, DataLayout
 from . import backup
 from .db import LibraryError, connect, damaged_error
 from .jobs import JobsMixin
-from .outputs import OutputsMixin
+from .versions import VersionsMixin
 
 if TYPE_CHECKING:
     from ..progress import CancelToken, ProgressCallback, ProgressReporter
@@ -37,7 +37,7 @@ def default_data_dir() -> Path:
     return user_dir("data")
 
 
-class Library(OutputsMixin, JobsMixin):
+class Library(VersionsMixin, JobsMixin):
     """The photo library (see the package docstring for the API summary)."""
 
     def __init__(self, data_dir: Path) -> None:
