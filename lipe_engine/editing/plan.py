@@ -117,7 +117,8 @@ def caption_style_prefix(captions: Sequence[str], ident: Identity) -> str:
     return prefix
 
 
-def _style_source(lib: Library, ident: Identity) -> str:
+def style_source(lib: Library, ident: Identity) -> str:
+    """The source prompt of a photo nobody described: the identity's caption style with its token."""
     captions = []
     for link in lib.identity_photos(ident.id, role="reference"):
         cap = lib.get_caption(link.photo, identity=ident.id, fallback_generic=False)
@@ -262,7 +263,7 @@ def plan_edit(
             source, origin = cap.text, DESCRIBED
             notes.append("source prompt: described by LLaVA (stored as the photo's caption)")
         elif ident is not None:
-            source, origin = _style_source(lib, ident), STYLE
+            source, origin = style_source(lib, ident), STYLE
             notes.append("source prompt: the photo has no caption; the identity's caption style is used "
                          "(describe the photo, or set LLaVA, for a closer edit)")
         else:

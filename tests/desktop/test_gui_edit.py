@@ -141,8 +141,9 @@ def test_tiny_edit_from_context_menu_shows_compare_and_saves_version(editor, qtb
     from lipe_desktop.album.sidebar import EDITS
 
     win.album.sidebar.select_source(EDITS)
-    assert win.album.model.rowCount() == 1
-    version = win.album.model.photo(0)
+    assert win.album.model.rowCount() == 2  # the original, its version grouped under it
+    assert win.album.model.photo(0).id == ed.photo.id
+    version = win.album.model.photo(1)
     next(a for a in win.build_photo_menu([version]).actions() if a.text() == "Edit pose…").trigger()
     ed2 = win.edit_windows[-1]
     qtbot.addWidget(ed2)

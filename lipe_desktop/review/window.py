@@ -1,0 +1,246 @@
+"""The morning review: each edited photo's results (changes x seeds) beside the original; keep,
+discard or redo them in bulk. Kept results become versions of their photo (with their recipes),
+discarded ones' files are deleted, "Redo" queues the photo's edit again with new seeds.
+
+Ticks are remembered across photos, so "Keep ticked" acts on every photo at once; "Tick all of
+this photo" and "Untick all" make bulk choices quick.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..logs import user_message
+
+THUMB = 192
+REDO_SEED_OFFSET = 1000  # redone results use seeds after the first ones, so they differ
+
+
+def _icon(path: Path) -> QIcon:
+    img = QImage(str(path))
+    if img.isNull():
+        return QIcon()
+    pm = QPixmap.fromImage(img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                      Qt.TransformationMode.SmoothTransformation))
+    icon = QIcon(pm)
+    icon.addPixmap(pm, QIcon.Mode.Selected)
+    return icon
+
+
+class ReviewWindow(QWidget):
+    def __init__(self, ctx: Any, parent: Any = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.ctx = ctx
+        self.setWindowTitle("Review edited photos")
+        self.resize(1100, 720)
+        self.ticked: set[int] = set()  # result ids, across photos
+        self.photo_list = QListWidget(self)
+        self.photo_list.setToolTip("Photos with results waiting for review")
+        self.original = QLabel(self)
+        self.original.setFixedSize(THUMB + 8, THUMB + 8)
+        self.original.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.grid = QListWidget(self)
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setIconSize(QSize(THUMB, THUMB))
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setSpacing(6)
+        self.grid.setToolTip("Tick the results to keep (or discard, or redo)")
+        self.keep_btn = QPushButton("Keep ticked", self)
+        self.keep_btn.setToolTip("Ticked results of every photo become versions of their photo")
+        self.discard_btn = QPushButton("Discard ticked", self)
+        self.redo_btn = QPushButton("Redo ticked", self)
+        self.redo_btn.setToolTip("Discard them and queue their photos' edits again with other seeds")
+        self.tick_photo_btn = QPushButton("Tick all of this photo", self)
+        self.untick_btn = QPushButton("Untick all", self)
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+        self._build()
+        self.photo_list.currentRowChanged.connect(self._show_photo)
+        self.grid.itemChanged.connect(self._on_tick)
+        self.keep_btn.clicked.connect(self.keep_ticked)
+        self.discard_btn.clicked.connect(self.discard_ticked)
+        self.redo_btn.clicked.connect(self.redo_ticked)
+        self.tick_photo_btn.clicked.connect(self.tick_photo)
+        self.untick_btn.clicked.connect(self.untick_all)
+        ctx.libraryChanged.connect(self.reload)
+        self.reload()
+
+    def _build(self) -> None:
+        right = QWidget(self)
+        lay = QVBoxLayout(right)
+        top = QHBoxLayout()
+        top.addWidget(self.original)
+        top.addWidget(self.caption, 1)
+        lay.addLayout(top)
+        lay.addWidget(self.grid, 1)
+        buttons = QHBoxLayout()
+        for b in (self.tick_photo_btn, self.untick_btn):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        for b in (self.keep_btn, self.discard_btn, self.redo_btn):
+            buttons.addWidget(b)
+        lay.addLayout(buttons)
+        lay.addWidget(self.status)
+        split = QSplitter(self)
+        split.addWidget(self.photo_list)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        split.setSizes([260, 840])
+        outer = QVBoxLayout(self)
+        outer.addWidget(split)
+
+    # --- lists ------------------------------------------------------------------------------------
+
+    def pending_by_photo(self) -> dict[int, list[Any]]:
+        out: dict[int, list[Any]] = {}
+        for r in self.ctx.library.list_edit_results(status="pending"):
+            out.setdefault(r.photo_id, []).append(r)
+        return out
+
+    def reload(self) -> None:
+        current = self.photo_list.currentItem()
+        keep = current.data(Qt.ItemDataRole.UserRole) if current is not None else None
+        groups = self.pending_by_photo()
+        self.ticked &= {r.id for rs in groups.values() for r in rs}
+        self.photo_list.blockSignals(True)
+        self.photo_list.clear()
+        for photo_id, results in groups.items():
+            photo = self.ctx.library.get_photo(photo_id)
+            item = QListWidgetItem(_icon(photo.path), f"{photo.path.name}\n{len(results)} result(s)")
+            item.setData(Qt.ItemDataRole.UserRole, photo_id)
+            self.photo_list.addItem(item)
+        self.photo_list.setIconSize(QSize(64, 64))
+        self.photo_list.blockSignals(False)
+        rows = [self.photo_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.photo_list.count())]
+        self.photo_list.setCurrentRow(rows.index(keep) if keep in rows else (0 if rows else -1))
+        if not rows:
+            self._show_photo(-1)
+        self._update_buttons()
+
+    def current_photo_id(self) -> int | None:
+        item = self.photo_list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _show_photo(self, _row: int) -> None:
+        self.grid.blockSignals(True)
+        self.grid.clear()
+        photo_id = self.current_photo_id()
+        if photo_id is None:
+            self.original.clear()
+            self.caption.setText("Nothing to review: queued edits put their results here.")
+            self.grid.blockSignals(False)
+            return
+        photo = self.ctx.library.get_photo(photo_id)
+        self.original.setPixmap(_icon(photo.path).pixmap(THUMB, THUMB))
+        results = self.pending_by_photo().get(photo_id, [])
+        source = results[0].source_prompt if results else ""
+        self.caption.setText(f"<b>{photo.path.name}</b> (the original, untouched)<br>source: {source}")
+        for r in results:
+            change = r.recipe.get("change") or r.target_prompt
+            item = QListWidgetItem(_icon(r.path), f"{change}\nseed {r.seed if r.seed is not None else '–'}")
+            item.setToolTip(r.target_prompt)
+            item.setData(Qt.ItemDataRole.UserRole, r.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if r.id in self.ticked else Qt.CheckState.Unchecked)
+            self.grid.addItem(item)
+        self.grid.blockSignals(False)
+
+    def _on_tick(self, item: QListWidgetItem) -> None:
+        rid = item.data(Qt.ItemDataRole.UserRole)
+        if item.checkState() == Qt.CheckState.Checked:
+            self.ticked.add(rid)
+        else:
+            self.ticked.discard(rid)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        n = len(self.ticked)
+        for b, word in ((self.keep_btn, "Keep"), (self.discard_btn, "Discard"), (self.redo_btn, "Redo")):
+            b.setEnabled(n > 0)
+            b.setText(f"{word} ticked ({n})" if n else f"{word} ticked")
+        self.tick_photo_btn.setEnabled(self.grid.count() > 0)
+
+    def tick_photo(self) -> None:
+        for i in range(self.grid.count()):
+            self.grid.item(i).setCheckState(Qt.CheckState.Checked)
+
+    def untick_all(self) -> None:
+        self.ticked.clear()
+        self._show_photo(self.photo_list.currentRow())
+        self._update_buttons()
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def _apply(self, what: str, fn: Any) -> int:
+        done = 0
+        try:
+            for rid in sorted(self.ticked):
+                fn(rid)
+                done += 1
+        except Exception as exc:  # noqa: BLE001 - said in the window; what was done stays done
+            QMessageBox.warning(self, "Review", user_message(exc))
+        self.ticked.clear()
+        self.status.setText(f"{done} result(s) {what}.")
+        self.ctx.libraryChanged.emit()  # the album shows new versions; this window reloads
+        return done
+
+    def keep_ticked(self) -> int:
+        return self._apply("kept as versions (Album > Edited versions)", self.ctx.library.keep_edit_result)
+
+    def discard_ticked(self) -> int:
+        return self._apply("discarded", self.ctx.library.discard_edit_result)
+
+    def redo_ticked(self) -> Any:
+        """Queue each ticked result's photo again toward the same target prompts, with new seeds."""
+        from lipe_engine.editing.job import enqueue_edit
+
+        lib = self.ctx.library
+        picked = [lib.get_edit_result(rid) for rid in sorted(self.ticked)]
+        jobs = []
+        try:
+            for photo_id in dict.fromkeys(r.photo_id for r in picked):
+                mine = [r for r in picked if r.photo_id == photo_id]
+                targets = list(dict.fromkeys(r.target_prompt for r in mine))
+                seeds = [REDO_SEED_OFFSET + i + (mine[0].id % 1000) for i in range(len(mine) // len(targets) or 1)]
+                identity = mine[0].identity_id
+                if identity is None:
+                    raise ValueError(f"the identity of {Path(lib.get_photo(photo_id).path).name}'s edit was deleted")
+                jobs.append(enqueue_edit(lib, identity, [], [photo_id], exact_targets=targets,
+                                         params={"seeds": seeds}, runner="desktop"))
+        except Exception as exc:  # noqa: BLE001
+            QMessageBox.warning(self, "Redo", user_message(exc))
+            return None
+        self._apply("discarded and queued again", lib.discard_edit_result)
+        self.status.setText(f"{len(picked)} result(s) queued again in {len(jobs)} job(s): run the queue.")
+        return jobs
+
+
+def open_review(window: Any) -> ReviewWindow:
+    existing = getattr(window, "review_window", None)
+    if existing is not None and existing.isVisible():
+        existing.raise_()
+        existing.activateWindow()
+        return existing
+    win = ReviewWindow(window.ctx, window)
+    window.review_window = win
+    win.show()
+    return win
