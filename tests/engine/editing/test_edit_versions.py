@@ -151,3 +151,18 @@ def test_versions_of_a_photo_not_in_the_library(world, tmp_path: Path, capsys) -
     assert "is not in the library" in capsys.readouterr().err
     assert main(["versions", "redo", "999", "--data-dir", str(world["data"])]) == 2
     assert "edit 999 does not exist" in capsys.readouterr().err
+
+
+def test_a_bf16_version_records_its_precision_and_redoes_identically(world) -> None:
+    from lipe_engine.editing import plan_edit
+    from lipe_engine.editing.run import Models, redo_version, run_plan, save_version
+
+    with Library.open(world["data"]) as lib:
+        plan = plan_edit(lib, world["photo"], "Rex", ["lying down"], params={"steps": 4, "skip": 1, "seeds": (9,)})
+        result, model = run_plan(plan, Models(), device="cpu", precision="bf16")
+        edit = save_version(lib, plan, model, result, 0)
+        assert edit.recipe["precision"] == "bf16" and edit.recipe["prompts"]["target"] == "a sks dog lying down on grass"
+        again, same = redo_version(lib, edit.id)
+        assert same and again.recipe["precision"] == "bf16"
+        with Image.open(again.output_path) as a, Image.open(edit.output_path) as b:
+            assert np.array_equal(np.asarray(a), np.asarray(b))
