@@ -101,7 +101,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         print(f"{r['id']:>5}  {r['kind']:<5} {r['state']:<9} {r['progress'] * 100:5.1f}%  {str(r['identity']):<16} "
-              f"{r['message']}")
+              f"{r['message'] or r['settings']}")
     print(f"{len(rows)} job(s)", file=sys.stderr)
     return 0
 

@@ -113,13 +113,47 @@ class VersionsMixin(OutputsMixin):
         lora_id = lora.get("id") if lora else None
         if lora_id is not None and self._one("SELECT 1 FROM loras WHERE id = ?", (lora_id,)) is None:
             lora_id = None  # the prior's record was deleted since; the recipe still names its file and hash
-        with self.transaction():
-            edit = self.record_edit(
-                res.photo_id, res.path, source_prompt=res.source_prompt, target_prompt=res.target_prompt,
-                params=res.recipe.get("params") or {}, mask_paths=res.mask_paths, identity=res.identity_id,
-                lora_id=lora_id if isinstance(lora_id, int) else None, job_id=res.job_id, recipe=res.recipe)
-            self.conn.execute("UPDATE edit_results SET status = 'kept', edit_id = ? WHERE id = ?", (edit.id, res.id))
+        moves = self._beside_original(res)  # the job's folder -> edits/<photo id>/, with the photo's name
+        try:
+            with self.transaction():
+                image = moves[0][1] if moves else res.path
+                masks = [str(dict(moves).get(Path(m), m)) for m in res.mask_paths]
+                edit = self.record_edit(
+                    res.photo_id, image, source_prompt=res.source_prompt, target_prompt=res.target_prompt,
+                    params=res.recipe.get("params") or {}, mask_paths=masks, identity=res.identity_id,
+                    lora_id=lora_id if isinstance(lora_id, int) else None, job_id=res.job_id, recipe=res.recipe)
+                self.conn.execute("UPDATE edit_results SET status = 'kept', edit_id = ?, path = ?, mask_paths = ? "
+                                  "WHERE id = ?", (edit.id, str(image), json.dumps(masks), res.id))
+        except BaseException:
+            for src, dest in reversed(moves):  # nothing recorded: the files go back where the result says
+                if dest.exists() and not src.exists():
+                    os.replace(dest, src)
+            raise
         return edit
+
+    def _beside_original(self, res: EditCandidate) -> list[tuple[Path, Path]]:
+        """Move a result's image and masks next to the photo's other versions; (from, to) pairs."""
+        if not res.path.is_file():
+            raise LibraryError(f"edit result {res.id}'s file '{res.path}' is gone", "discard it, or redo the edit")
+        dest = Path(self.new_edit_path(res.photo_id, res.path.suffix or ".png"))
+        pairs = [(res.path, dest)]
+        for m in res.mask_paths:
+            src = Path(m)
+            if src.is_file():
+                tail = src.name[len(res.path.stem):] if src.name.startswith(res.path.stem) else f"-{src.name}"
+                pairs.append((src, dest.with_name(dest.stem + tail)))  # "-source-mask.png" stays
+        done: list[tuple[Path, Path]] = []
+        try:
+            for src, to in pairs:
+                if to.exists():
+                    raise LibraryError(f"'{to}' already exists", "try again")
+                os.replace(src, to)
+                done.append((src, to))
+        except BaseException:
+            for src, to in reversed(done):
+                os.replace(to, src)
+            raise
+        return done
 
     def discard_edit_result(self, result_id: int) -> list[Path]:
         """Mark the result discarded and delete its files (a kept one is a version: delete that instead)."""

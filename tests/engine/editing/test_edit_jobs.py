@@ -153,7 +153,9 @@ def test_the_night_from_the_cli_train_edit_review_keep_redo(data: Path, capsys) 
     with Library.open(data) as lib:
         kept = [e for e in lib.list_edits() if e.job_id is not None]
         assert len(kept) == 2 and lib.list_edit_results(status="pending") == []
-        assert not results[2].path.exists() and results[0].path.is_file()
+        assert not results[2].path.exists() and not results[0].path.exists()  # moved beside the original
+        assert all(e.output_path.parent == data / "edits" / str(e.photo_id) and e.output_path.is_file() for e in kept)
+        assert all(Path(m).is_file() and Path(m).name.startswith(e.output_path.stem) for e in kept for m in e.mask_paths)
     capsys.readouterr()
     assert lipe(data, "versions", "redo", str(kept[1].id), "--quiet") == 0
     assert "identical pixels" in capsys.readouterr().out
