@@ -7,6 +7,7 @@ Job config (library ``jobs.config``, kind ``edit``)::
      "model": None | "<SDXL source>", "use_prior": true, "after_job": None | <training job id>,
      "output_dir": "<data>/edits/jobs/<hex>"}
 
+Photos without a caption are first described by LLaVA when it is configured (one load for all).
 ``after_job``: the identity's training that was queued or running when the edit was queued; the
 queue does not start the edit before it ends (``waiting_for``), and then the edit uses the prior it
 made. Each photo is planned at run time (``plan_edit``), edited (targets x seeds from one inversion)
@@ -128,6 +129,38 @@ def _check_prior(lib: Library, job: Job, ident: Identity, note: Any) -> None:
         note(f"the prior of job {after} is ready")
 
 
+def _describe_missing(lib: Library, ident: Identity, photo_ids: list[int], reporter: ProgressReporter,
+                      note: Any) -> int:
+    """Describe the photos that have no caption with LLaVA (when configured), loading it once for all
+    of them before SDXL loads: each photo's plan then starts from its own description."""
+    from .. import locations
+    from ..captioning.llava import LlavaCaptioner
+    from ..captioning.photo import caption_photo
+    from .plan import llava_configured, source_from_library
+
+    if not llava_configured(lib):
+        return 0
+    todo = []
+    for pid in photo_ids:
+        try:
+            photo = lib.get_photo(pid)
+        except LipeError:
+            continue
+        if not photo.missing and Path(photo.path).is_file() and source_from_library(lib, photo, ident) is None:
+            todo.append(photo)
+    if not todo:
+        return 0
+    reporter.start(f"describe {len(todo)} photo(s)", len(todo) + 1)
+    with LlavaCaptioner(locations.resolve("llava_gguf", None, lib), locations.resolve("llava_mmproj", None, lib),
+                        handler=locations.resolve("llava_handler", None, lib)) as captioner:
+        reporter.step()
+        for photo in todo:
+            caption_photo(lib, photo, ident.id, captioner=captioner)
+            reporter.step()
+    note(f"{len(todo)} photo(s) described by LLaVA")
+    return len(todo)
+
+
 class _PhotoProgress:
     """Prefixes each event's stage with "photo k/n" so the job row says where the night is."""
 
@@ -164,6 +197,7 @@ def run_edit_job(lib: Library, job: Job, reporter: ProgressReporter, *, model: s
     photo_ids = [int(p) for p in cfg.get("photos") or [] if isinstance(p, int) and not isinstance(p, bool)]
     done_photos = {r.photo_id for r in lib.list_edit_results(job_id=job.id)}
     todo = [p for p in photo_ids if p not in done_photos]
+    _describe_missing(lib, ident, todo, reporter, note)
     models, progress = Models(), _PhotoProgress(reporter)
     failed: list[dict[str, Any]] = []  # photos skipped this run (a resume tries them again)
     made = 0

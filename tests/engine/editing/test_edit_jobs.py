@@ -163,3 +163,39 @@ def test_the_night_from_the_cli_train_edit_review_keep_redo(data: Path, capsys) 
         redone = lib.list_edits()[-1]
         with Image.open(redone.output_path) as a, Image.open(kept[1].output_path) as b:
             assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_an_edit_job_describes_uncaptioned_photos_with_one_llava_load(data: Path, monkeypatch) -> None:
+    import lipe_engine.captioning.llava as llava
+
+    loads = []
+
+    class FakeLlava:
+        model_name = "fake-llava"
+
+        def __init__(self, *a, **k) -> None:
+            loads.append(a)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            pass
+
+        def describe(self, image, request) -> str:
+            return "Close-up photo, a dog lying on a red rug"
+
+    monkeypatch.setattr(llava, "LlavaCaptioner", FakeLlava)
+    monkeypatch.setenv("LIPE_LLAVA_GGUF", "llava.gguf")
+    monkeypatch.setenv("LIPE_LLAVA_MMPROJ", "mmproj.gguf")
+    with Library.open(data) as lib:
+        targets = [link.photo for link in lib.identity_photos("Rex", role="target")]
+        for p in targets:
+            lib.delete_caption(p)
+        job = enqueue_edit(lib, "Rex", ["sitting"], params=FAST)
+        done = run_queue(lib)[0]
+        assert done.state == "done" and "2 photo(s) described by LLaVA" in done.log
+        assert len(loads) == 1  # one load for all the photos, not one per photo
+        results = lib.list_edit_results(job_id=job.id)
+        assert {r.source_prompt for r in results} == {"Close-up photo, a sks dog lying on a red rug"}
+        assert {r.target_prompt for r in results} == {"Close-up photo, a sks dog sitting on a red rug"}
