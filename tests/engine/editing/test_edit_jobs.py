@@ -199,3 +199,16 @@ def test_an_edit_job_describes_uncaptioned_photos_with_one_llava_load(data: Path
         results = lib.list_edit_results(job_id=job.id)
         assert {r.source_prompt for r in results} == {"Close-up photo, a sks dog lying on a red rug"}
         assert {r.target_prompt for r in results} == {"Close-up photo, a sks dog sitting on a red rug"}
+
+
+def test_an_edit_job_whose_runner_was_killed_is_resumed_by_the_next_run(data: Path) -> None:
+    import socket
+
+    with Library.open(data) as lib:
+        job = enqueue_edit(lib, "Rex", ["standing"], params=FAST)
+        dead = {"worker": {"pid": 2**22 + 12345, "host": socket.gethostname(), "gpu": None}}  # no such process
+        lib.update_job(job.id, state="running", result=dead, message="photo 1/2: editing 2/3")
+        assert q.next_queued(lib) is None  # running as far as the table says
+        finished = run_queue(lib)
+        assert [(j.id, j.state) for j in finished] == [(job.id, "done")]
+        assert len(lib.list_edit_results(job_id=job.id)) == 2
