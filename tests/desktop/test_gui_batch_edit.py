@@ -165,3 +165,26 @@ def test_the_dialog_says_what_is_missing_and_waits_for_a_queued_prior(window, qt
     job = lib.list_jobs(kind="edit")[0]
     assert job.config["after_job"] == train.id
     assert f"after training job {train.id}" in window.statusBar().currentMessage()
+
+
+def test_redo_ticked_discards_and_queues_the_photo_again_with_other_seeds(window, qtbot) -> None:
+    from lipe_engine.editing.job import enqueue_edit
+    from lipe_engine.jobs import run_queue
+
+    lib = window.ctx.library
+    photo = lib.list_photos()[3]
+    with Library.open(window.ctx.data_dir) as night:
+        enqueue_edit(night, "Rex", ["standing"], [photo.id])
+        assert [j.state for j in run_queue(night)] == ["done"]
+    window.open_review()
+    review = window.review_window
+    qtbot.addWidget(review)
+    assert review.grid.count() == 1
+    review.grid.item(0).setCheckState(Qt.CheckState.Checked)
+    old = lib.list_edit_results(status="pending")[0]
+    qtbot.mouseClick(review.redo_btn, Qt.MouseButton.LeftButton)
+    assert lib.get_edit_result(old.id).status == "discarded" and not old.path.exists()
+    again = lib.list_jobs(kind="edit")[0]
+    assert again.state == "queued" and again.config["photos"] == [photo.id]
+    assert again.config["exact_targets"] == [old.target_prompt] and again.config["params"]["seeds"] != [old.seed]
+    assert "queued again" in review.status.text() and review.photo_list.count() == 0
