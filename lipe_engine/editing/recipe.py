@@ -114,6 +114,9 @@ def build_recipe(lib: Library, plan: EditPlan, model: LoadedModel, result: EditR
     lora = None
     if plan.lora_path is not None:
         lora = {"id": plan.lora_id, "path": str(plan.lora_path), "sha256": weights_sha256(plan.lora_path, lib)}
+    targets = list(dict.fromkeys(result.prompts))  # the batch's target prompts, in the plan's order
+    # the change asked for (when each change gave its own target prompt)
+    change = plan.changes[targets.index(result.prompts[index])] if len(plan.changes) == len(targets) else None
     params = result.params.to_dict()
     params["seeds"] = list(params["seeds"])
     if params.get("identity_words") is not None:
@@ -127,10 +130,8 @@ def build_recipe(lib: Library, plan: EditPlan, model: LoadedModel, result: EditR
         "model": {"source": model.source, "id": model.model_id, "sha256": weights_sha256(model.source, lib)},
         "lora": lora,
         "prompts": {"source": plan.source_prompt, "identity": plan.identity_prompt,
-                    "target": result.prompts[index], "targets": list(dict.fromkeys(result.prompts)),
-                    "source_origin": plan.source_origin},
-        "change": plan.changes[list(dict.fromkeys(result.prompts)).index(result.prompts[index])]
-        if len(plan.changes) == len(set(result.prompts)) else None,
+                    "target": result.prompts[index], "targets": targets, "source_origin": plan.source_origin},
+        "change": change,
         "index": index,
         "seed": result.seeds[index],
         "params": params,
