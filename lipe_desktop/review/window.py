@@ -32,15 +32,43 @@ THUMB = 192
 REDO_SEED_OFFSET = 1000  # redone results use seeds after the first ones, so they differ
 
 
-def _icon(path: Path) -> QIcon:
-    img = QImage(str(path))
+def _icon(img: QImage) -> QIcon:
     if img.isNull():
         return QIcon()
     pm = QPixmap.fromImage(img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
                                       Qt.TransformationMode.SmoothTransformation))
     icon = QIcon(pm)
-    icon.addPixmap(pm, QIcon.Mode.Selected)
+    icon.addPixmap(pm, QIcon.Mode.Selected)  # no blue tint on the chosen one: its colours matter
     return icon
+
+
+class _Images:
+    """Pictures read off the GUI thread (``album.viewer.read_image_async``), shown when they arrive:
+    ``want(path, show)`` calls ``show(icon)`` later; ``forget()`` drops what is still on its way."""
+
+    def __init__(self, parent: QWidget) -> None:
+        from ..album.viewer import _Loaded
+
+        self.sig = _Loaded(parent)
+        self.sig.done.connect(self._arrived)
+        self.waiting: dict[str, list[Any]] = {}
+
+    def want(self, path: Path, show: Any) -> None:
+        from ..album.viewer import read_image_async
+
+        key = str(path)
+        first = key not in self.waiting
+        self.waiting.setdefault(key, []).append(show)
+        if first:
+            read_image_async(path, self.sig)
+
+    def forget(self) -> None:
+        self.waiting.clear()
+
+    def _arrived(self, path: str, img: QImage, _error: str) -> None:
+        icon = _icon(img)
+        for show in self.waiting.pop(path, []):
+            show(icon)
 
 
 class ReviewWindow(QWidget):
@@ -50,6 +78,8 @@ class ReviewWindow(QWidget):
         self.setWindowTitle("Review edited photos")
         self.resize(1100, 720)
         self.ticked: set[int] = set()  # result ids, across photos
+        self.images = _Images(self)
+        self._shown = 0  # counts the photos shown, so late pictures of an earlier one are dropped
         self.photo_list = QListWidget(self)
         self.photo_list.setToolTip("Photos with results waiting for review")
         self.original = QLabel(self)
@@ -63,6 +93,8 @@ class ReviewWindow(QWidget):
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
         self.grid.setMovement(QListView.Movement.Static)
         self.grid.setSpacing(6)
+        self.grid.setGridSize(QSize(THUMB + 28, THUMB + 52))  # cells keep their size while pictures arrive
+        self.grid.setWordWrap(True)
         self.grid.setToolTip("Tick the results to keep (or discard, or redo)")
         self.keep_btn = QPushButton("Keep ticked", self)
         self.keep_btn.setToolTip("Ticked results of every photo become versions of their photo")
@@ -122,12 +154,14 @@ class ReviewWindow(QWidget):
         groups = self.pending_by_photo()
         self.ticked &= {r.id for rs in groups.values() for r in rs}
         self.photo_list.blockSignals(True)
+        self.images.forget()  # pictures of items about to go are dropped when they arrive
         self.photo_list.clear()
         for photo_id, results in groups.items():
             photo = self.ctx.library.get_photo(photo_id)
-            item = QListWidgetItem(_icon(photo.path), f"{photo.path.name}\n{len(results)} result(s)")
+            item = QListWidgetItem(self.placeholder(64), f"{photo.path.name}\n{len(results)} result(s)")
             item.setData(Qt.ItemDataRole.UserRole, photo_id)
             self.photo_list.addItem(item)
+            self.images.want(photo.path, item.setIcon)
         self.photo_list.setIconSize(QSize(64, 64))
         self.photo_list.blockSignals(False)
         rows = [self.photo_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.photo_list.count())]
@@ -144,25 +178,46 @@ class ReviewWindow(QWidget):
         self.grid.blockSignals(True)
         self.grid.clear()
         photo_id = self.current_photo_id()
+        self._shown += 1
+        shown = self._shown  # a picture arriving after another photo was chosen is not shown
         if photo_id is None:
             self.original.clear()
             self.caption.setText("Nothing to review: queued edits put their results here.")
             self.grid.blockSignals(False)
             return
         photo = self.ctx.library.get_photo(photo_id)
-        self.original.setPixmap(_icon(photo.path).pixmap(THUMB, THUMB))
+        self.original.clear()
+        self.images.want(photo.path, lambda icon, n=shown: self._show_original(n, icon))
         results = self.pending_by_photo().get(photo_id, [])
         source = results[0].source_prompt if results else ""
         self.caption.setText(f"<b>{photo.path.name}</b> (the original, untouched)<br>source: {source}")
         for r in results:
             change = r.recipe.get("change") or r.target_prompt
-            item = QListWidgetItem(_icon(r.path), f"{change}\nseed {r.seed if r.seed is not None else '–'}")
+            item = QListWidgetItem(self.placeholder(THUMB), f"{change}\nseed {r.seed if r.seed is not None else '–'}")
+            self.images.want(r.path, lambda icon, it=item, n=shown: self._show_result(n, it, icon))
             item.setToolTip(r.target_prompt)
             item.setData(Qt.ItemDataRole.UserRole, r.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if r.id in self.ticked else Qt.CheckState.Unchecked)
             self.grid.addItem(item)
         self.grid.blockSignals(False)
+
+    @staticmethod
+    def placeholder(size: int) -> QIcon:
+        """An empty picture of the final size, so the list lays the items out once."""
+        pm = QPixmap(size, size)
+        pm.fill(Qt.GlobalColor.transparent)
+        return QIcon(pm)
+
+    def _show_original(self, shown: int, icon: QIcon) -> None:
+        if shown == self._shown:
+            self.original.setPixmap(icon.pixmap(THUMB, THUMB))
+
+    def _show_result(self, shown: int, item: QListWidgetItem, icon: QIcon) -> None:
+        if shown == self._shown:  # else the grid was cleared: the item is gone
+            self.grid.blockSignals(True)  # an icon is not a tick
+            item.setIcon(icon)
+            self.grid.blockSignals(False)
 
     def _on_tick(self, item: QListWidgetItem) -> None:
         rid = item.data(Qt.ItemDataRole.UserRole)
