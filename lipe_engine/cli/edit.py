@@ -13,7 +13,9 @@ need not be in the library and ``--out`` is where the results go.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 from .. import locations
 from ..edit_settings import EDIT_OPTIONS, SEED_MAX, SETTINGS, option_help
@@ -143,9 +145,32 @@ def run(args: argparse.Namespace) -> int:
     cache = InversionCache(Path(args.cache_dir) if args.cache_dir else locations.inversion_cache_dir())
     res = edit_image(model, args.image, args.prompt_source, args.prompt_target, args.identity_prompt,
                      params, progress=TerminalProgress(quiet=args.quiet), cache=cache)
-    for path in write_edit_files(res, paths, masks, overwrite=args.overwrite)[: len(paths)]:
+    write_marked_images(res.images, paths, args.image, args.overwrite)
+    if masks is not None:
+        write_edit_files(dataclasses.replace(res, images=[]), [], masks, overwrite=args.overwrite)
+    for path in paths:
         print(path)
     return 0
+
+
+def write_marked_images(images: list[Any], paths: list[Path], original: str, overwrite: bool) -> None:
+    """The outputs as honest files: IPTC's generative-model mark, the original's date and colour
+    profile (no recipe: outside the library there is no version to replay)."""
+    import functools
+
+    from ..editing.provenance import FORMATS, read_original
+    from ..library.safe_paths import write_new_file
+
+    source = read_original(original)
+    for img, path in zip(images, paths, strict=True):
+        fmt = FORMATS.get(path.suffix.lower(), "PNG")
+        write_new_file(path, functools.partial(_write_marked, img, fmt, source), overwrite=overwrite)
+
+
+def _write_marked(img: Any, fmt: str, source: Any, fh: Any) -> None:
+    from ..editing.provenance import save_with_provenance
+
+    save_with_provenance(img, fh, fmt, None, source)
 
 
 
