@@ -16,12 +16,13 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QListView,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
     QPushButton,
     QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -71,6 +72,53 @@ class _Images:
             show(icon)
 
 
+class ResultsTable(QTableWidget):
+    """A photo's results as a grid: one row per target prompt (its change), one column per seed;
+    each cell a checkable picture."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setIconSize(QSize(THUMB, THUMB))
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.verticalHeader().setDefaultSectionSize(THUMB + 12)
+        self.horizontalHeader().setDefaultSectionSize(THUMB + 40)
+        self.setToolTip("Tick the results to keep (or discard, or redo)")
+        self._items: list[QTableWidgetItem] = []
+
+    def clear_results(self) -> None:
+        self.clear()
+        self.setRowCount(0)
+        self.setColumnCount(0)
+        self._items = []
+
+    def set_results(self, results: list[Any], placeholder: QIcon) -> list[QTableWidgetItem]:
+        """Lay out ``results`` (targets x seeds, in the order they were made); returns their cells."""
+        targets = list(dict.fromkeys(r.target_prompt for r in results))
+        seeds = list(dict.fromkeys(r.seed for r in results))
+        self.setRowCount(len(targets))
+        self.setColumnCount(len(seeds))
+        changes = {r.target_prompt: r.recipe.get("change") or r.target_prompt for r in results}
+        self.setVerticalHeaderLabels([changes[t] for t in targets])
+        self.setHorizontalHeaderLabels([f"seed {s if s is not None else '–'}" for s in seeds])
+        for r in results:
+            item = QTableWidgetItem(placeholder, "")
+            item.setToolTip(f"{r.target_prompt} (seed {r.seed if r.seed is not None else '–'})")
+            item.setData(Qt.ItemDataRole.UserRole, r.id)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsSelectable)
+            self.setItem(targets.index(r.target_prompt), seeds.index(r.seed), item)
+            self._items.append(item)
+        return list(self._items)
+
+    def result_items(self) -> list[QTableWidgetItem]:
+        return list(self._items)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def result_item(self, i: int) -> QTableWidgetItem:
+        return self._items[i]
+
+
 class ReviewWindow(QWidget):
     def __init__(self, ctx: Any, parent: Any = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
@@ -87,14 +135,7 @@ class ReviewWindow(QWidget):
         self.original.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
-        self.grid = QListWidget(self)
-        self.grid.setViewMode(QListView.ViewMode.IconMode)
-        self.grid.setIconSize(QSize(THUMB, THUMB))
-        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
-        self.grid.setMovement(QListView.Movement.Static)
-        self.grid.setSpacing(6)
-        self.grid.setGridSize(QSize(THUMB + 28, THUMB + 52))  # cells keep their size while pictures arrive
-        self.grid.setWordWrap(True)
+        self.grid = ResultsTable(self)
         self.grid.setToolTip("Tick the results to keep (or discard, or redo)")
         self.keep_btn = QPushButton("Keep ticked", self)
         self.keep_btn.setToolTip("Ticked results of every photo become versions of their photo")
@@ -176,7 +217,7 @@ class ReviewWindow(QWidget):
 
     def _show_photo(self, _row: int) -> None:
         self.grid.blockSignals(True)
-        self.grid.clear()
+        self.grid.clear_results()
         photo_id = self.current_photo_id()
         self._shown += 1
         shown = self._shown  # a picture arriving after another photo was chosen is not shown
@@ -191,15 +232,9 @@ class ReviewWindow(QWidget):
         results = self.pending_by_photo().get(photo_id, [])
         source = results[0].source_prompt if results else ""
         self.caption.setText(f"<b>{photo.path.name}</b> (the original, untouched)<br>source: {source}")
-        for r in results:
-            change = r.recipe.get("change") or r.target_prompt
-            item = QListWidgetItem(self.placeholder(THUMB), f"{change}\nseed {r.seed if r.seed is not None else '–'}")
-            self.images.want(r.path, lambda icon, it=item, n=shown: self._show_result(n, it, icon))
-            item.setToolTip(r.target_prompt)
-            item.setData(Qt.ItemDataRole.UserRole, r.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        for item, r in zip(self.grid.set_results(results, self.placeholder(THUMB)), results, strict=True):
             item.setCheckState(Qt.CheckState.Checked if r.id in self.ticked else Qt.CheckState.Unchecked)
-            self.grid.addItem(item)
+            self.images.want(r.path, lambda icon, it=item, n=shown: self._show_result(n, it, icon))
         self.grid.blockSignals(False)
 
     @staticmethod
@@ -213,13 +248,13 @@ class ReviewWindow(QWidget):
         if shown == self._shown:
             self.original.setPixmap(icon.pixmap(THUMB, THUMB))
 
-    def _show_result(self, shown: int, item: QListWidgetItem, icon: QIcon) -> None:
+    def _show_result(self, shown: int, item: QTableWidgetItem, icon: QIcon) -> None:
         if shown == self._shown:  # else the grid was cleared: the item is gone
             self.grid.blockSignals(True)  # an icon is not a tick
             item.setIcon(icon)
             self.grid.blockSignals(False)
 
-    def _on_tick(self, item: QListWidgetItem) -> None:
+    def _on_tick(self, item: QTableWidgetItem) -> None:
         rid = item.data(Qt.ItemDataRole.UserRole)
         if item.checkState() == Qt.CheckState.Checked:
             self.ticked.add(rid)
@@ -235,8 +270,8 @@ class ReviewWindow(QWidget):
         self.tick_photo_btn.setEnabled(self.grid.count() > 0)
 
     def tick_photo(self) -> None:
-        for i in range(self.grid.count()):
-            self.grid.item(i).setCheckState(Qt.CheckState.Checked)
+        for item in self.grid.result_items():
+            item.setCheckState(Qt.CheckState.Checked)
 
     def untick_all(self) -> None:
         self.ticked.clear()

@@ -111,10 +111,13 @@ def test_several_photos_one_dialog_queue_tonight_review_in_the_morning(window, q
     _menu_action(window, "Edit", "Review edited photos…").trigger()
     review = window.review_window
     qtbot.addWidget(review)
-    assert review.photo_list.count() == 2 and review.grid.count() == 4  # 2 changes x 2 seeds
+    assert review.photo_list.count() == 2 and review.grid.count() == 4
+    assert (review.grid.rowCount(), review.grid.columnCount()) == (2, 2)  # changes x seeds
+    assert review.grid.verticalHeaderItem(0).text() == "standing"
+    assert review.grid.horizontalHeaderItem(1).text() == "seed 1"
     qtbot.mouseClick(review.tick_photo_btn, Qt.MouseButton.LeftButton)  # all of the first photo
     review.photo_list.setCurrentRow(1)
-    first_of_second = review.grid.item(0)
+    first_of_second = review.grid.result_item(0)
     first_of_second.setCheckState(Qt.CheckState.Checked)  # one of the second photo
     assert review.keep_btn.text() == "Keep ticked (5)"
     qtbot.mouseClick(review.keep_btn, Qt.MouseButton.LeftButton)
@@ -180,7 +183,7 @@ def test_redo_ticked_discards_and_queues_the_photo_again_with_other_seeds(window
     review = window.review_window
     qtbot.addWidget(review)
     assert review.grid.count() == 1
-    review.grid.item(0).setCheckState(Qt.CheckState.Checked)
+    review.grid.result_item(0).setCheckState(Qt.CheckState.Checked)
     old = lib.list_edit_results(status="pending")[0]
     qtbot.mouseClick(review.redo_btn, Qt.MouseButton.LeftButton)
     assert lib.get_edit_result(old.id).status == "discarded" and not old.path.exists()
