@@ -189,6 +189,10 @@ def run_edit_job(lib: Library, job: Job, reporter: ProgressReporter, *, model: s
         raise InputError(f"identity '{cfg.get('identity_name', '?')}' was deleted after edit job {job.id} was "
                          "queued", "create it again and queue a new edit") from exc
     _check_prior(lib, job, ident, note)
+    for key in ("changes", "exact_targets"):  # the job's own record, read as untrusted all the same
+        value = cfg.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InputError(f"edit job {job.id}'s {key.replace('_', ' ')} are damaged", "queue the edit again")
     out_dir = Path(str(cfg.get("output_dir") or DataLayout(lib.data_dir).edits / "jobs" / f"job{job.id}"))
     edits_root = DataLayout(lib.data_dir).edits.resolve()
     if edits_root not in out_dir.resolve().parents:

@@ -123,6 +123,16 @@ def test_queue_add_edit_bad_inputs(data: Path, capsys) -> None:
         assert lib.list_jobs() == []  # nothing half-queued
         with pytest.raises(LibraryError):
             q.retry(lib, 99)
+        damaged = enqueue_edit(lib, "Rex", ["sitting"], params=FAST)
+        lib.conn.execute("UPDATE jobs SET config = json_set(config, '$.changes', 'sitting') WHERE id = ?",
+                         (damaged.id,))
+        failed = run_queue(lib)[0]
+        assert failed.message == f"edit job {damaged.id}'s changes are damaged: queue the edit again."
+        orphan = enqueue_edit(lib, "Rex", ["sitting"], params=FAST)
+        lib.delete_identity("Rex")
+        gone = run_queue(lib)[0]
+        assert gone.message == (f"the identity of edit job {orphan.id} ('Rex') was deleted: "
+                                "create it again and queue a new edit.")
 
 
 @pytest.mark.slow
