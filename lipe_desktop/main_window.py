@@ -124,6 +124,10 @@ class MainWindow(QMainWindow):
         e = self.menuBar().addMenu("&Edit")
         self._action(e, "Find…", self.album_search, QKeySequence.StandardKey.Find)
         e.addAction(self.album.remove_action)  # Delete, while the album has the focus
+        e.addSeparator()
+        self._action(e, "Edit pose of selected photos…", lambda: self.open_editor(self.album.selected_photos()))
+        self._action(e, "Edit pose of an identity's photos…", self.open_identity_edit)
+        self._action(e, "Review edited photos…", self.open_review)
         h = self.menuBar().addMenu("&Help")
         self._action(h, "Open log folder", self.open_logs)
         self._action(h, "About LIPE Desktop", self.about)
@@ -238,7 +242,7 @@ class MainWindow(QMainWindow):
     def build_photo_menu(self, photos: list[Any]) -> QMenu:
         menu = QMenu(self)
         library_photos = [p for p in photos if getattr(p, "content_hash", None)]
-        edit = menu.addAction("Edit pose…", lambda: self.open_editor(photos[:1]))
+        edit = menu.addAction("Edit pose…", lambda: self.open_editor(photos))
         edit.setEnabled(bool(photos))
         menu.addAction("Open in viewer", lambda: self.album.open_viewer(photos[0]))
         if library_photos and self.identities is not None:
@@ -286,8 +290,13 @@ class MainWindow(QMainWindow):
             self.run_job(Worker(f"Exporting {src.name}", bridge.export_copy, src, dest))
 
     def open_editor(self, photos: list[Any]) -> Any:
+        """One photo: the edit window; several: one dialog that edits them all (edit/batch_dialog.py)."""
         if not photos:
             return None
+        if len([p for p in photos if getattr(p, "content_hash", None)]) > 1:
+            from .edit.batch_dialog import open_batch_edit
+
+            return open_batch_edit(self, photos)
         if isinstance(photos[0], LooseFile):
             self.show_error(f"'{photos[0].path.name}' is not in the library: add its folder to edit it")
             return None
@@ -300,6 +309,17 @@ class MainWindow(QMainWindow):
         )
         win.show()
         return win
+
+    def open_identity_edit(self) -> Any:
+        from .edit.batch_dialog import open_batch_edit
+
+        source = self.album.source
+        return open_batch_edit(self, [], source[1] if source[0] == "identity" else None)
+
+    def open_review(self) -> Any:
+        from .review.window import open_review
+
+        return open_review(self)
 
     # --- dialogs ----------------------------------------------------------------------------------
 

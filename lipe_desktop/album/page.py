@@ -190,12 +190,10 @@ class AlbumPage(QWidget):
             for link in links:
                 tag = "ref" if link.role == "reference" else "target"
                 badges[link.photo.id] = tag if link.status == "confirmed" else f"{tag}?"
-        elif kind == "edits":
-            items = [
-                EditedVersion(-e.id, Path(e.output_path), e.id, e.photo_id, taken_at=e.created_at[:19])
-                for e in lib.list_edits()
-            ]
-            badges = {it.id: "edit" for it in items}
+        elif kind == "edits":  # versions grouped under their original
+            from ..review.versions import grouped_versions
+
+            items, badges = grouped_versions(lib, EditedVersion)
         else:
             items = self._photos
         self.model.set_photos(items, badges)

@@ -69,6 +69,7 @@ class EditRequest:
     precision: str = "auto"
     cache_dir: Path | None = None
     allow_downloads: bool = False  # fetch a hub id that is not cached (the user allowed it)
+    loaded: Any = None  # the model the edit ran with (set by run_edit; its recipe names it)
 
 
 class ModelHolder:
@@ -142,6 +143,7 @@ def run_edit(
         params = params.preview()
     model = holder.get(req.model, req.device, req.precision, req.lora_path, reporter)
     cache = InversionCache(req.cache_dir) if req.cache_dir is not None else None
+    req.loaded = model
     return edit_image(
         model,
         req.photo_path,
@@ -155,6 +157,28 @@ def run_edit(
     )
 
 
+def plan_of_request(library: Library, photo: Photo, result: EditResult, req: EditRequest,
+                    identity_id: int | None, lora_id: int | None) -> Any:
+    """The engine's plan of an edit the window ran (its prompts as the user left them)."""
+    from lipe_engine.editing.plan import EditPlan
+
+    ident = library.get_identity(identity_id) if identity_id is not None else None
+    targets = tuple(dict.fromkeys(result.prompts))
+    return EditPlan(
+        photo_id=photo.id, photo_path=Path(req.photo_path), identity_id=identity_id,
+        identity_name=ident.name if ident is not None else None, source_prompt=req.source_prompt,
+        source_origin="desktop", target_prompts=targets, changes=targets, identity_prompt=req.identity_prompt,
+        subject=ident.instance_prompt if ident is not None else "", lora_id=lora_id,
+        lora_path=Path(req.lora_path) if req.lora_path else None, waits_for_job=None, model=req.model,
+        params=result.params.to_dict(),
+        version_id=None if Path(req.photo_path) == Path(photo.path) else _version_of(library, photo, req),
+    )
+
+
+def _version_of(library: Library, photo: Photo, req: EditRequest) -> int | None:
+    return next((e.id for e in library.list_edits(photo) if Path(e.output_path) == Path(req.photo_path)), None)
+
+
 def save_version(
     library: Library,
     photo: Photo,
@@ -164,9 +188,30 @@ def save_version(
     identity_id: int | None,
     lora_id: int | None,
 ) -> Any:
-    """Output ``index`` as a new version of ``photo``, recorded with the settings the engine used
-    (the model's shipped ones included, not the Advanced box's); the original is never touched."""
+    """Output ``index`` as a new version of ``photo``, an honest file with its recipe (the engine's
+    ``editing.run.save_version``: the settings the engine used, model and prior hashes, device...);
+    the original is never touched."""
+    from lipe_engine.editing.run import save_version as save_engine_version
     from lipe_engine.nima.outputs import save_edit_version
 
-    return save_edit_version(library, photo, result, index, source_prompt=req.source_prompt,
-                             identity=identity_id, lora_id=lora_id)
+    if req.loaded is None:  # not run through run_edit (nothing names the model): the settings only
+        return save_edit_version(library, photo, result, index, source_prompt=req.source_prompt,
+                                 identity=identity_id, lora_id=lora_id)
+    plan = plan_of_request(library, photo, result, req, identity_id, lora_id)
+    return save_engine_version(library, plan, req.loaded, result, index)
+
+
+def export_result(library: Library, photo: Photo, result: EditResult, index: int, req: EditRequest,
+                  identity_id: int | None, lora_id: int | None, dest: Path) -> Path:
+    """Output ``index`` exported to ``dest`` (a new file) with XMP, the recipe and the original's
+    date, orientation and colour profile."""
+    from lipe_engine.editing.provenance import FORMATS, read_original, save_with_provenance
+    from lipe_engine.editing.run import write_output
+
+    if req.loaded is None:  # no model to name: the honest marks without a recipe
+        original = read_original(photo.path, photo.taken_at)
+        save_with_provenance(result.images[index], dest, FORMATS.get(dest.suffix.lower(), "PNG"), None, original)
+        return dest
+    plan = plan_of_request(library, photo, result, req, identity_id, lora_id)
+    write_output(library, plan, req.loaded, result, index, dest, masks=False, overwrite=dest.exists())
+    return dest

@@ -78,7 +78,7 @@ class SourcePromptMixin:
     def _fill_source_prompt(self) -> None:
         """The photo's caption (this identity's, else its generic one naming the subject), an edited
         version's own prompt, else LLaVA's description (started here), else the subject words."""
-        from lipe_engine.captioning import insert_token
+        from lipe_engine.editing.plan import source_from_library
 
         text, note = None, ""
         iid = self.identity_id()
@@ -88,17 +88,14 @@ class SourcePromptMixin:
                 text, note = self.ctx.library.get_edit(edit_id).target_prompt, "From this version's edit prompt."
             except LipeError:
                 text = None
-        elif getattr(self.photo, "content_hash", None):
+        elif getattr(self.photo, "content_hash", None):  # the engine's rule (lipe_engine.editing.plan)
             ident = self.ctx.library.get_identity(iid) if iid is not None else None
             try:
-                cap = self.ctx.library.get_caption(self.photo, identity=iid)
+                found = source_from_library(self.ctx.library, self.photo, ident)
             except LipeError:
-                cap = None
-            if cap is not None:
-                text = cap.text
-                if ident is not None and cap.identity_id is None:  # the generic caption, now naming it
-                    text = insert_token(text, ident.class_word, ident.token)
-                note = "From the photo's caption."
+                found = None
+            if found is not None:
+                text, note = found[0], "From the photo's caption."
         if text:
             self._set_source(text, note, auto=False)
             return
@@ -112,6 +109,15 @@ class SourcePromptMixin:
             )
 
     def _fallback_source(self) -> str:
+        """The identity's caption style with its token ("a photo of a sks dog", the engine's), while the
+        subject words are the identity's; else the subject words as typed."""
+        iid = self.identity_id()
+        if iid is not None:
+            from lipe_engine.editing.plan import style_source
+
+            ident = self.ctx.library.get_identity(iid)
+            if self.subject.text().strip() == ident.instance_prompt:
+                return style_source(self.ctx.library, ident)
         subject = self.subject.text().strip() or "subject"
         article = "an" if subject[:1].lower() in "aeiou" else "a"
         return f"a photo of {article} {subject}"

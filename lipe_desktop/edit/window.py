@@ -37,7 +37,7 @@ from ..job_status import describe
 from ..logs import user_message
 from ..workers import Worker
 from .canvas import EditCanvas
-from .engine import EditRequest, ModelHolder, run_edit, save_version
+from .engine import EditRequest, ModelHolder, export_result, run_edit, save_version
 from .overlay import pil_to_qimage
 from .params import AdvancedParams
 from .results import ResultsGrid, TargetPrompts
@@ -392,9 +392,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         saved = []
         try:
             # an edit of an edited version is recorded as another version of the original photo
-            base = self.photo
-            if getattr(base, "content_hash", None) is None and getattr(base, "photo_id", None):
-                base = self.ctx.library.get_photo(base.photo_id)
+            base = self._base_photo()
             for index in picked:
                 saved.append(save_version(self.ctx.library, base, self.result, index, self.request, iid,
                                           lora.id if lora else None))
@@ -411,8 +409,15 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.status.setText(f"Saved {len(saved)} new version(s): {names} (the original is untouched).")
         return self.saved_edit
 
+    def _base_photo(self) -> Any:
+        """The library photo (an edited version's original)."""
+        base = self.photo
+        if getattr(base, "content_hash", None) is None and getattr(base, "photo_id", None):
+            base = self.ctx.library.get_photo(base.photo_id)
+        return base
+
     def export(self, path: str | None = None) -> Path | None:
-        if self.result is None:
+        if self.result is None or self.request is None:
             return None
         if path is None:
             default = f"{Path(self.photo.path).stem}-edit.png"
@@ -422,9 +427,11 @@ class EditWindow(SourcePromptMixin, QWidget):
         if not path:
             return None
         dest = Path(path)
-        try:
-            img = self.result.images[self.canvas.current_index()]
-            (img.convert("RGB") if dest.suffix.lower() in (".jpg", ".jpeg") else img).save(dest)
+        try:  # an honest file: XMP (made by a generative model), the recipe, the original's date and profile
+            iid = self.identity_id()
+            lora = self.ctx.library.latest_lora(iid) if iid is not None else None
+            export_result(self.ctx.library, self._base_photo(), self.result, self.canvas.current_index(),
+                          self.request, iid, lora.id if lora else None, dest)
         except Exception as exc:  # noqa: BLE001
             self.status.setText(user_message(exc))
             return None

@@ -226,12 +226,10 @@ class TrainingPanel(QWidget):
         listed = queue.listed(lib)
         self.table.setRowCount(len(listed))
         for r, j in enumerate(listed):
-            cfg = j.config or {}
             cells = (
                 str(j.id),
                 names.get(j.identity_id or -1, "?"),
-                (cfg.get("preset") or ("custom" if cfg.get("overrides") else "paper"))
-                + (f" + {cfg['class_images']} class" if cfg.get("class_images") else ""),
+                queue.describe_settings(j),
                 j.state,
                 f"{j.progress * 100:.0f}%",
                 j.message,

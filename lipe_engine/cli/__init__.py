@@ -133,12 +133,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 # Commands that load models; ``queue`` only when it runs jobs.
-MODEL_COMMANDS = {"caption", "demo", "edit", "eval", "prompts", "train"}
+MODEL_COMMANDS = {"caption", "demo", "edit", "eval", "prompts", "train"}  # and `versions redo`
 
 
 def _loads_models(args: argparse.Namespace) -> bool:
     if args.command == "queue":
         return getattr(args, "queue_command", None) == "run"
+    if args.command == "versions":
+        return (getattr(args, "what", None) or [""])[0] == "redo"
     return args.command in MODEL_COMMANDS
 
 

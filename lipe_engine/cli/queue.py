@@ -1,4 +1,8 @@
-"""``lipe queue add|list|run|cancel|retry|show``: the persistent identity-prior queue (library jobs)."""
+"""``lipe queue add|add-edit|list|run|cancel|retry|show``: the one persistent job queue (library jobs).
+
+``add`` queues an identity's prior training, ``add-edit`` an edit of its photos (results wait for
+review: ``lipe versions review``); an edit queued behind its identity's training waits for it.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,54 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _edit_parser() -> argparse.ArgumentParser:
+    """``lipe queue add-edit``'s options (read by :func:`_add_edit`, photos and options intermixed)."""
+    from ..edit_settings import EDIT_OPTIONS, SEED_MAX, SETTINGS, option_help
+
+    p = argparse.ArgumentParser(prog="lipe queue add-edit", description="Queue an edit of an identity's photos "
+                                "(default: its photos to edit, else all its photos); results wait for review "
+                                "(`lipe versions review`). An edit queued while the identity's training is queued "
+                                "waits for it.")
+    p.add_argument("identity", help="identity name (or id)")
+    p.add_argument("photos", nargs="*", metavar="PHOTO", help="photos to edit (default: the identity's)")
+    p.add_argument("--to", action="append", required=True, metavar="CHANGE",
+                   help="'sitting', 'facing left', 'smiling' or a whole prompt (repeatable)")
+    p.add_argument("--prompt-target", action="append", default=None, help="a target prompt, word for word")
+    p.add_argument("--no-prior", action="store_true", help="edit with the base model only")
+    p.add_argument("--model", default=None, help="SDXL model (default: the configured one)")
+    for name in EDIT_OPTIONS:
+        p.add_argument(SETTINGS[name].option, type=SETTINGS[name].kind, default=None, help=option_help(name))
+    p.add_argument("--no-mask", action="store_true", help="ablation: no NIMA blend")
+    p.add_argument("--composite", action="store_true", help="paste original pixels back outside the mask")
+    p.add_argument("--seed", type=int, action="append", default=None,
+                   help=f"extra results with this seed, 0 to {SEED_MAX} (repeatable)")
+    add_data_dir_option(p)
+    return p
+
+
+def _add_edit(stub: argparse.Namespace) -> int:
+    from ..editing.job import enqueue_edit
+    from .edit import _settings
+
+    args = _edit_parser().parse_intermixed_args([stub.identity, *stub.rest])
+
+    with open_library(args) as lib:
+        ident = lib.get_identity(ident_ref(args.identity))
+        photos = []
+        if args.photos:
+            from ..editing import photo_in_library
+
+            photos = [photo_in_library(lib, p) for p in args.photos]
+        job = enqueue_edit(lib, ident, args.to, photos, exact_targets=args.prompt_target or (),
+                           params=_settings(args), model=args.model, use_prior=not args.no_prior)
+        n = len(job.config["photos"])
+        wait = job.config.get("after_job")
+        after = f", after training job {wait}" if wait else ("" if lib.latest_lora(ident.id) or args.no_prior
+                                                             else " (no prior yet: the base model)")
+        print(f"job {job.id} queued: edit {n} photo(s) of '{ident.name}' toward {', '.join(args.to)}{after}")
+    return 0
+
+
 def _row(lib, job) -> dict:
     name = None
     if job.identity_id is not None:
@@ -28,23 +80,28 @@ def _row(lib, job) -> dict:
             name = lib.get_identity(job.identity_id).name
         except Exception:  # noqa: BLE001 - an identity deleted after queueing still lists its job
             name = f"#{job.identity_id}"
-    return {"id": job.id, "state": job.state, "identity": name, "progress": round(job.progress, 3),
+    from ..jobs.queue import describe_settings
+
+    return {"id": job.id, "kind": job.kind, "settings": describe_settings(job), "state": job.state,
+            "identity": name, "progress": round(job.progress, 3),
             "message": job.message, "runner": (job.config or {}).get("runner"), "created_at": job.created_at,
             "finished_at": job.finished_at, "result": job.result if job.state == "done" else None}
 
 
 def _list(args: argparse.Namespace) -> int:
-    from ..jobs import KIND
+    from ..jobs.queue import KINDS
 
     with open_library(args) as lib:
-        jobs = lib.list_jobs(kind=KIND, states=["queued", "running"] if args.active else None, limit=args.limit)
+        jobs = [j for j in lib.list_jobs(states=["queued", "running"] if args.active else None, limit=args.limit)
+                if j.kind in KINDS]
         rows = [_row(lib, j) for j in sorted(jobs, key=lambda j: j.id)]
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
         print()
         return 0
     for r in rows:
-        print(f"{r['id']:>5}  {r['state']:<9} {r['progress'] * 100:5.1f}%  {str(r['identity']):<16} {r['message']}")
+        print(f"{r['id']:>5}  {r['kind']:<5} {r['state']:<9} {r['progress'] * 100:5.1f}%  {str(r['identity']):<16} "
+              f"{r['message'] or r['settings']}")
     print(f"{len(rows)} job(s)", file=sys.stderr)
     return 0
 
@@ -111,12 +168,23 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    q = subparsers.add_parser("queue", help="queue identity-prior trainings and run them one after another")
+    q = subparsers.add_parser("queue", help="queue identity-prior trainings and edits, run them one after another")
     sub = q.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
 
     p = sub.add_parser("add", help="queue an identity (same options as `lipe train`)")
     add_training_options(p)
     p.set_defaults(func=_add)
+
+    edit = _edit_parser()
+    p = sub.add_parser("add-edit", help="queue an edit of an identity's photos (default: all of them) toward changes",
+                       usage=edit.format_usage().removeprefix("usage: "),
+                       description=edit.format_help().split("\n\n", 1)[-1],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("identity", help="identity name (or id)")
+    # options and photos in any order (`NAME --to sitting PHOTO PHOTO`): argparse cannot mix a
+    # list of positionals with options inside subcommands, so _edit_parser reads them intermixed
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=_add_edit)
 
     p = sub.add_parser("list", help="jobs and their state")
     p.add_argument("--active", action="store_true", help="only queued and running jobs")

@@ -1,4 +1,5 @@
-"""Identity-prior jobs in the library database, run one after another (or one per GPU).
+"""Jobs in the library database (identity priors, edits of an identity's photos), run one after
+another (or one per GPU).
 
 ::
 
@@ -13,7 +14,8 @@
 
 Each job: caption missing captions (LLaVA, if configured) -> regularization prompts (cached per class)
 -> class images (cached per class and model) -> LoRA training (resumable) -> LoRA recorded in the
-library. See ``pipeline`` for the job config and ``queue`` for states and recovery.
+library. See ``pipeline`` for the job config and ``queue`` for states and recovery; edit jobs
+(``lipe_engine.editing.job.enqueue_edit``) wait for their identity's queued training.
 """
 
 from __future__ import annotations

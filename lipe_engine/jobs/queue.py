@@ -1,8 +1,12 @@
-"""The persistent identity-prior queue: library jobs of kind ``train`` run one after another.
+"""The one persistent job queue: library jobs of each kind in :data:`HANDLERS` run one after another.
 
-* ``enqueue`` validates the settings and adds a queued job; ``run_queue`` claims the oldest queued
-  job atomically (:func:`claim_next` records the worker in the same transaction), runs it, records
-  ``done``/``failed`` with the error message, and goes on with the next one until none is left.
+* Kinds: ``train`` (an identity prior, ``pipeline``) and ``edit`` (an identity's photos edited
+  toward changes, ``lipe_engine.editing.job``). An edit queued while its identity's training is
+  queued or running waits for it (:func:`waiting`), whatever the order says.
+* ``enqueue`` (training) and ``editing.job.enqueue_edit`` validate the settings and add a queued
+  job; ``run_queue`` claims the next runnable job atomically (:func:`claim_next` records the worker
+  in the same transaction), runs its kind's handler, records ``done``/``failed`` with the error
+  message, and goes on with the next one until none is left.
 * ``cancel_job`` cancels a queued job at once; a running one is marked ``cancelled`` in the database
   and its runner (any process) notices within a second or two, checkpoints and stops.
 * A runner that is stopped (Ctrl-C, SIGTERM) puts its job back to ``queued``; one that was killed
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 KIND = "train"
+EDIT_KIND = "edit"
+KINDS = (KIND, EDIT_KIND)  # the kinds run_queue runs (each has a handler)
 # the queue's order (job ids) in the library settings; the name is from when only the desktop ordered
 # jobs, kept so a library's order survives the update
 ORDER_KEY = "desktop.train_order"
@@ -47,14 +53,56 @@ def retry(lib: Library, job_id: int) -> Job:
     job = lib.get_job(job_id)
     if not job.finished:
         raise LipeError(f"job {job_id} is {job.state}", "retry only finished (failed or cancelled) jobs")
-    return _add(lib, job.config, job.identity_id)
+    if job.kind not in KINDS:
+        raise LipeError(f"job {job_id} is a {job.kind} job", "only training and edit jobs are queued")
+    config = job.config
+    if job.kind == EDIT_KIND:
+        from ..editing.job import refreshed_config
+
+        config = refreshed_config(lib, job)
+    return add_job(lib, job.kind, config, job.identity_id)
+
+
+def add_job(lib: Library, kind: str, config: dict[str, Any], identity_id: int | None) -> Job:
+    """A queued job of ``kind`` at the end of the order."""
+    with lib.transaction():  # the job and its place in the order together
+        job = lib.create_job(kind, config=config, identity=identity_id)
+        set_order(lib, [*order(lib), job.id])
+    return job
 
 
 def _add(lib: Library, config: dict[str, Any], identity_id: int | None) -> Job:
-    with lib.transaction():  # the job and its place in the order together
-        job = lib.create_job(KIND, config=config, identity=identity_id)
-        set_order(lib, [*order(lib), job.id])
-    return job
+    return add_job(lib, KIND, config, identity_id)
+
+
+def handler(kind: str) -> Any:
+    """The function that runs a job of ``kind``: ``(lib, job, reporter, model=, device=, note=) -> result``."""
+    if kind == KIND:
+        return run_pipeline
+    if kind == EDIT_KIND:
+        from ..editing.job import run_edit_job
+
+        return run_edit_job
+    raise LipeError(f"job kind '{kind}' has no runner", f"the queue runs {', '.join(KINDS)} jobs")
+
+
+def waiting(lib: Library, job: Job) -> int | None:
+    """The job ``job`` waits for (an edit for its identity's training), or None when it may run."""
+    if job.kind != EDIT_KIND:
+        return None
+    from ..editing.job import waiting_for
+
+    return waiting_for(lib, job)
+
+
+def describe_settings(job: Job) -> str:
+    """A job's settings in a few words (the desktop's queue table, ``lipe queue list``)."""
+    cfg = job.config or {}
+    if job.kind == EDIT_KIND:
+        changes = [*(cfg.get("changes") or []), *(cfg.get("exact_targets") or [])]
+        return f"edit {len(cfg.get('photos') or [])} photo(s): {', '.join(map(str, changes))}"[:80]
+    return ((cfg.get("preset") or ("custom" if cfg.get("overrides") else "paper"))
+            + (f" + {cfg['class_images']} class" if cfg.get("class_images") else ""))
 
 
 def cancel_job(lib: Library, job_id: int) -> Job:
@@ -76,21 +124,23 @@ def order(lib: Library) -> list[int]:
 
 
 def set_order(lib: Library, ids: list[int]) -> None:
-    queued = {j.id for j in lib.list_jobs(kind=KIND, states=["queued"])}
+    queued = {j.id for j in lib.list_jobs(states=["queued"]) if j.kind in KINDS}
     lib.set_setting(ORDER_KEY, json.dumps([int(i) for i in ids if int(i) in queued]))  # finished ones drop out
 
 
-def listed(lib: Library) -> list[Job]:
-    """Training jobs: the running ones, the queued ones in the order they will run, then the rest newest first."""
-    jobs = lib.list_jobs(kind=KIND)
+def listed(lib: Library, kinds: tuple[str, ...] = KINDS) -> list[Job]:
+    """Queued jobs (of ``kinds``): the running ones, the queued ones in the order they will run, then the
+    rest newest first."""
+    jobs = [j for j in lib.list_jobs() if j.kind in kinds]
     rank = {job_id: i for i, job_id in enumerate(order(lib))}
     queued = sorted((j for j in jobs if j.state == "queued"), key=lambda j: (rank.get(j.id, len(rank)), j.id))
     rest = sorted((j for j in jobs if j.state != "queued"), key=lambda j: -j.id)
     return [j for j in rest if j.state == "running"] + queued + [j for j in rest if j.state != "running"]
 
 
-def next_queued(lib: Library) -> Job | None:
-    return next((j for j in listed(lib) if j.state == "queued"), None)
+def next_queued(lib: Library, kinds: tuple[str, ...] = KINDS) -> Job | None:
+    """The queued job that runs next: the first in the order that waits for nothing."""
+    return next((j for j in listed(lib, kinds) if j.state == "queued" and waiting(lib, j) is None), None)
 
 
 def move(lib: Library, job_id: int, delta: int) -> None:
@@ -130,12 +180,22 @@ def orphaned(job: Job) -> bool:
 
 def claim_stale(lib: Library) -> Job | None:
     """A ``running`` job whose worker process on this host is gone, now owned by us (or None)."""
-    return lib.claim_orphan_job(KIND, orphaned, worker_identity())
+    for kind in KINDS:
+        job = lib.claim_orphan_job(kind, orphaned, worker_identity())
+        if job is not None:
+            return job
+    return None
 
 
 def claim_next(lib: Library) -> Job | None:
-    """Take the next queued job (the user's order, then oldest) with our worker identity."""
-    return lib.claim_next_job(KIND, worker=worker_identity(), order=order(lib))
+    """Take the next runnable queued job (the user's order, then oldest; an edit waits for its
+    identity's training) with our worker identity; each take is atomic (``claim_job``)."""
+    for job in listed(lib):
+        if job.state == "queued" and waiting(lib, job) is None:
+            claimed = lib.claim_job(job.id, worker=worker_identity())
+            if claimed is not None:
+                return claimed
+    return None
 
 
 def claim(lib: Library, job_id: int) -> Job | None:
@@ -147,7 +207,9 @@ def fail_interrupted(lib: Library, message: str) -> int:
     """Mark the jobs whose runner died (a crash, a closed app) failed with ``message``; how many.
     The desktop does this when it starts (the user presses Resume); ``run_queue`` resumes them instead."""
     n = 0
-    for job in lib.list_jobs(kind=KIND, states=["running"]):
+    for job in lib.list_jobs(states=["running"]):
+        if job.kind not in KINDS:
+            continue
         if orphaned(job):
             lib.update_job(job.id, state="failed", message=message, log=f"failed: {message}")
             n += 1
@@ -205,7 +267,7 @@ def execute_job(lib: Library, job_id: int, *, model: str | None = None, device: 
         lib.append_job_log(job_id, text)
 
     try:
-        result = run_pipeline(lib, lib.get_job(job_id), reporter, model=model, device=device, note=note)
+        result = handler(job.kind)(lib, lib.get_job(job_id), reporter, model=model, device=device, note=note)
     except Cancelled:
         if mirror.cancelled_in_db or lib.get_job(job_id).finished:
             note("cancelled (checkpoint kept)")
@@ -228,8 +290,9 @@ def execute_job(lib: Library, job_id: int, *, model: str | None = None, device: 
         return lib.get_job(job_id)
     if lib.get_job(job_id).finished:  # cancelled in the database just as it finished
         return lib.get_job(job_id)
-    return lib.update_job(job_id, state="done", progress=1.0, message="prior trained", result=result,
-                          log=f"done: {result.get('lora')}")
+    summary = str(result.pop("summary", "") or "prior trained")
+    return lib.update_job(job_id, state="done", progress=1.0, message=summary, result=result,
+                          log=f"done: {result.get('lora') or summary}")
 
 
 def _fail(lib: Library, job_id: int, message: str) -> None:

@@ -48,7 +48,9 @@ Public API (stable; other parts of the app code against this)::
     out = lib.new_edit_path(photo, ".png")     # write the image there, then:
     edit = lib.record_edit(photo, out, source_prompt=, target_prompt=, params={}, mask_paths=[],
                            parent_edit=None, identity=None, lora_id=None, job_id=None)
-    lib.list_edits(photo); lib.get_edit(id)
+    lib.list_edits(photo); lib.get_edit(id); lib.delete_edit(id)   # versions (recipe: what made them)
+    lib.add_edit_result(...); lib.list_edit_results(job_id=, photo=, status=)   # queued edits' results
+    lib.keep_edit_result(id) -> Edit; lib.discard_edit_result(id)               # the morning review
 
     # backups (lipe_engine.library.backup): SQLite online copies in <data dir>/backups/, made before
     # migrations and daily (on open and, at most hourly, after writes); restore moves the current file aside
@@ -83,7 +85,18 @@ from . import backup
 from .captions import CaptionEditedError
 from .db import SCHEMA_VERSION, LibraryError
 from .library import ENV_DATA_DIR, Library, default_data_dir
-from .records import Caption, Edit, Folder, Identity, IdentityPhoto, Job, Lora, Photo, ScanReport
+from .records import (
+    Caption,
+    Edit,
+    EditCandidate,
+    Folder,
+    Identity,
+    IdentityPhoto,
+    Job,
+    Lora,
+    Photo,
+    ScanReport,
+)
 
 __all__ = [
     "backup",
@@ -92,6 +105,7 @@ __all__ = [
     "Caption",
     "CaptionEditedError",
     "Edit",
+    "EditCandidate",
     "Folder",
     "Identity",
     "IdentityPhoto",

@@ -210,6 +210,36 @@ def _v6(conn: sqlite3.Connection) -> None:
         raise sqlite3.IntegrityError(f"foreign keys broken by the v6 rebuild: {bad[:3]}")
 
 
+# v8: replayable versions. Each edit keeps the recipe that made it (model and LoRA hashes, seeds,
+# scheduler, device, precision, settings, app version); results of queued edit jobs wait in
+# edit_results for the user's review, and the kept ones become edits. One self-contained function
+# (no other migration refers to it), so it can be renumbered when branches merge.
+_EDIT_VERSIONS = """
+ALTER TABLE edits ADD COLUMN recipe TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE edit_results (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    identity_id INTEGER REFERENCES identities(id) ON DELETE SET NULL,
+    path TEXT NOT NULL UNIQUE,
+    source_prompt TEXT NOT NULL DEFAULT '',
+    target_prompt TEXT NOT NULL DEFAULT '',
+    seed INTEGER,
+    recipe TEXT NOT NULL DEFAULT '{}',
+    mask_paths TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'kept', 'discarded')),
+    edit_id INTEGER REFERENCES edits(id) ON DELETE SET NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
+CREATE INDEX edit_results_job ON edit_results(job_id, photo_id);
+"""
+
+
+def edit_versions_migration(conn: sqlite3.Connection) -> None:
+    """Edits' recipes and the edit results awaiting review (see ``_EDIT_VERSIONS``)."""
+    _script(_EDIT_VERSIONS)(conn)
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def run(conn: sqlite3.Connection) -> None:
         # executescript would COMMIT our transaction; run statement by statement instead.
@@ -228,6 +258,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V5),
     _v6,
     _script(_V7),
+    edit_versions_migration,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -20,7 +20,7 @@ from . import backup
 from .db import LibraryError, not_damaged_error
 from .jobs import JobsMixin
 from .opening import connect, damaged_error
-from .outputs import OutputsMixin
+from .versions import VersionsMixin
 
 if TYPE_CHECKING:
     from ..progress import CancelToken, ProgressCallback, ProgressReporter
@@ -38,7 +38,7 @@ def default_data_dir() -> Path:
     return user_dir("data")
 
 
-class Library(OutputsMixin, JobsMixin):
+class Library(VersionsMixin, JobsMixin):
     """The photo library (see the package docstring for the API summary)."""
 
     def __init__(self, data_dir: Path, *, new: bool = False) -> None:

@@ -110,8 +110,9 @@ class OutputsMixin(CaptionsMixin):
         identity: IdentityRef | None = None,
         lora_id: int | None = None,
         job_id: int | None = None,
+        recipe: dict[str, Any] | None = None,
     ) -> Edit:
-        """Record a written edit output as a new version of ``photo``."""
+        """Record a written edit output as a new version of ``photo`` (``recipe``: what made it)."""
         p = self.get_photo(photo)
         out = Path(output_path).expanduser().absolute()
         if not out.is_file():
@@ -139,10 +140,11 @@ class OutputsMixin(CaptionsMixin):
         with self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO edits(photo_id, parent_edit_id, identity_id, lora_id, source_prompt, target_prompt, "
-                "params, mask_paths, output_path, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "params, mask_paths, output_path, job_id, recipe) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     p.id, parent_edit, iid, lora_id, source_prompt, target_prompt,
                     to_json(params or {}, "edit params"), json.dumps(masks), str(out), job_id,
+                    to_json(recipe or {}, "edit recipe"),
                 ),
             )  # fmt: skip
         return self.get_edit(int(cur.lastrowid or 0))

@@ -218,14 +218,54 @@ class Edit:
     output_path: Path
     job_id: int | None
     created_at: str
+    recipe: dict[str, Any] = field(default_factory=dict)  # what made it (lipe_engine.editing.recipe)
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> Edit:
         return cls(
             r["id"], r["photo_id"], r["parent_edit_id"], r["identity_id"], r["lora_id"], _text(r["source_prompt"]),
             _text(r["target_prompt"]), _json(r["params"], {}), _json(r["mask_paths"], []), _path(r["output_path"]),
-            r["job_id"], _text(r["created_at"]),
+            r["job_id"], _text(r["created_at"]), _json_dict(r["recipe"]),
         )  # fmt: skip
+
+
+RESULT_STATUSES = ("pending", "kept", "discarded")
+
+
+@dataclass(frozen=True)
+class EditCandidate:
+    """One result of a queued edit, waiting for the user's review (kept ones become edits)."""
+
+    id: int
+    job_id: int | None
+    photo_id: int
+    identity_id: int | None
+    path: Path
+    source_prompt: str
+    target_prompt: str
+    seed: int | None
+    recipe: dict[str, Any]
+    mask_paths: list[str]
+    status: str  # pending | kept | discarded
+    edit_id: int | None  # the version it became
+    created_at: str
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> EditCandidate:
+        return cls(
+            r["id"], r["job_id"], r["photo_id"], r["identity_id"], Path(r["path"]), r["source_prompt"],
+            r["target_prompt"], r["seed"], _json_dict(r["recipe"]), json.loads(r["mask_paths"]), r["status"],
+            r["edit_id"], r["created_at"],
+        )  # fmt: skip
+
+
+def _json_dict(text: str | None) -> dict[str, Any]:
+    """A JSON object column; anything else (a damaged or foreign value) reads as empty."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass

@@ -136,13 +136,19 @@ def test_tiny_edit_from_context_menu_shows_compare_and_saves_version(editor, qtb
     assert win.ctx.library.list_edits()[0].target_prompt == "a photo of a sks dog sitting"
     out = ed.export(str(tmp_path / "exported.jpg"))
     assert out is not None and out.is_file()
+    from lipe_engine.editing.provenance import DIGITAL_SOURCE_TYPE, read_provenance
+
+    seen = read_provenance(out)  # an honest file: made by a generative model, and how
+    assert seen.digital_source_type == DIGITAL_SOURCE_TYPE and seen.recipe["prompts"]["target"] == ed.prompt.text()
+    assert edit.recipe["model"]["sha256"] and read_provenance(edit.output_path).recipe == edit.recipe
     # the new version shows under "Edited versions"; editing it again records another version of the
     # original photo (from the identities panel's menu as well: "Edit pose…" is everywhere)
     from lipe_desktop.album.sidebar import EDITS
 
     win.album.sidebar.select_source(EDITS)
-    assert win.album.model.rowCount() == 1
-    version = win.album.model.photo(0)
+    assert win.album.model.rowCount() == 2  # the original, its version grouped under it
+    assert win.album.model.photo(0).id == ed.photo.id
+    version = win.album.model.photo(1)
     next(a for a in win.build_photo_menu([version]).actions() if a.text() == "Edit pose…").trigger()
     ed2 = win.edit_windows[-1]
     qtbot.addWidget(ed2)

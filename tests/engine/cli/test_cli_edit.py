@@ -35,6 +35,9 @@ def test_cli_edit_writes_image_and_masks(tiny_sdxl_dir, tmp_path, capsys):
     assert {"source_mask.png", "target_mask_1.png", "union_mask_2.png"} <= masks
     assert hashlib.sha256(img.read_bytes()).hexdigest() == digest  # original never written
     assert list((tmp_path / "cache").glob("*.pt"))  # inversion cached for the next edit
+    from lipe_engine.editing.provenance import DIGITAL_SOURCE_TYPE, read_provenance
+
+    assert read_provenance(outs[0]).digital_source_type == DIGITAL_SOURCE_TYPE  # marked as made by a model
 
 
 def test_cli_edit_refuses_to_overwrite_the_original(tiny_sdxl_dir, tmp_path, capsys):

@@ -1,0 +1,1 @@
+"""The morning review of queued edits' results, and versions grouped under their original."""
