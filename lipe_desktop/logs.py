@@ -6,6 +6,7 @@ The folder is the engine's one answer for it (``lipe_engine.app_dirs.user_dir("l
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 from pathlib import Path
@@ -44,7 +45,11 @@ def log_file() -> Path | None:
 
 
 def user_message(exc: BaseException) -> str:
-    """One readable line for a dialog; the traceback goes to the log file, never to the user."""
+    """One readable line for a dialog; the traceback goes to the log file, never to the user.
+
+    An unexpected error (not a LipeError, cancel, memory or file error) is logged here with its
+    traceback unless :func:`log_exception` already did: the message points to the log, so the
+    traceback must be in it whoever caught the exception."""
     if isinstance(exc, LipeError):
         return str(exc)
     if isinstance(exc, Cancelled):
@@ -54,6 +59,8 @@ def user_message(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror}{where}: check the file or folder and try again."
+    if not getattr(exc, "_lipe_logged", False):
+        log_exception(exc, "unexpected error")
     where = f" Details are in {_log_file}." if _log_file else ""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return f"Something went wrong ({type(exc).__name__}: {text[:200]}).{where}"
@@ -64,3 +71,5 @@ def log_exception(exc: BaseException, what: str) -> None:
         log.warning("%s: %s", what, exc)
     else:
         log.error("%s failed", what, exc_info=(type(exc), exc, exc.__traceback__))
+    with contextlib.suppress(AttributeError):  # an exception type without __dict__
+        exc._lipe_logged = True  # type: ignore[attr-defined]  # logged once, not again by user_message

@@ -114,11 +114,11 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
-        self._action(m, "Add folder…", self.add_folder, QKeySequence.StandardKey.Open)
+        self._action(m, "Add folder…", lambda: self.add_folder(), QKeySequence.StandardKey.Open)
         self._action(m, "Rescan library", lambda: self.scan(None), QKeySequence("F5"))
         self._action(m, "Export selected…", self.export_selected, QKeySequence("Ctrl+E"))
         m.addSeparator()
-        self._action(m, "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        self._action(m, "Settings…", lambda: self.open_settings(), QKeySequence("Ctrl+,"))  # Preferences: none on Linux
         m.addSeparator()
         self._action(m, "Quit", self.close, QKeySequence.StandardKey.Quit)
         e = self.menuBar().addMenu("&Edit")

@@ -91,7 +91,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         self._fill_identities()
         self.run_btn.clicked.connect(self.start_edit)
         self.cancel_btn.clicked.connect(self.cancel_work)
-        self.save_btn.clicked.connect(self.save_version)
+        self.save_btn.clicked.connect(lambda: self.save_version())  # clicked(bool) must not reach `indexes`
         self.export_btn.clicked.connect(lambda: self.export())
         self.settings_btn.clicked.connect(self.open_settings)
         self.describe_btn.clicked.connect(lambda: self.describe_photo())
