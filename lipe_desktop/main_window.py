@@ -323,7 +323,55 @@ class MainWindow(QMainWindow):
             f"pose in your photos. Everything runs locally.\n\nData folder: {self.ctx.data_dir}",
         )
 
+    # --- closing ------------------------------------------------------------------------------------
+
+    def ask_unsaved_edits(self, n: int) -> bool:
+        """Closing with ``n`` unsaved edit results: discard them? (tests answer it themselves)."""
+        return QMessageBox.question(
+            self, "Quit LIPE Desktop",
+            f"{n} edit result(s) are not saved. Quit and discard them? (Save as new version keeps them.)",
+        ) == QMessageBox.StandardButton.Yes
+
+    def ask_training_on_close(self, names: str) -> str:
+        """Closing while training runs: "keep" (in the background), "stop" (after the current
+        checkpoint) or "cancel" (do not close). Tests answer it themselves."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Training is running",
+                          f"Training of {names} is running. It can go on without this window: the next "
+                          "start shows its progress again.", parent=self)
+        keep = box.addButton("Keep training in the background", QMessageBox.ButtonRole.AcceptRole)
+        stop = box.addButton("Stop after the current checkpoint", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.exec()
+        return "keep" if box.clickedButton() is keep else "stop" if box.clickedButton() is stop else "cancel"
+
+    def _may_close(self) -> bool:
+        unsaved = [w for w in self.edit_windows if w.has_unsaved_results()]
+        if unsaved:
+            if not self.ask_unsaved_edits(sum(len(w.result.images) for w in unsaved)):
+                return False
+            for w in unsaved:
+                w.discard_ok = True
+        if self.training is not None:
+            running = self.training.runner.running_jobs()
+            if running and self.training.runner.busy:
+                names = ", ".join(self.training._name(j) for j in running)
+                answer = self.ask_training_on_close(names)
+                if answer == "cancel":
+                    return False
+                if answer == "stop":
+                    self.training.stop()  # the runner saves its step and exits by itself: nothing waits
+                log.info("closing while training %s: %s", names, answer)
+        return True
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if getattr(self, "_closed", False):  # closed before (a second close after the library closed)
+            super().closeEvent(event)
+            return
+        if not self._may_close():
+            event.ignore()
+            return
+        self._closed = True
         for w in list(self.edit_windows):
             w.close()
         if self.training is not None:

@@ -148,6 +148,11 @@ class DataLayout:
         return self.root / "backups"
 
     @property
+    def training_log(self) -> Path:
+        """What the desktop's background training runner prints (it outlives the app's own log)."""
+        return self.root / "logs" / "training-runner.log"
+
+    @property
     def desktop_settings(self) -> Path:
         return self.root / DESKTOP_SETTINGS_NAME
 

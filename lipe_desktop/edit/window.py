@@ -109,6 +109,11 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.saved_edit: Any = None
         self.saved_edits: list[Any] = []
         self._auto_source = ""  # the source prompt the window made up (replaced when a caption arrives)
+        self.discard_ok = False  # the main window already asked about unsaved results
+        # questions to the user: (title, text) -> yes; tests answer them themselves
+        self.confirm = lambda title, text: (
+            QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+        )
         self._set_running(False)
         self._sig = _Loaded(self)
         self._sig.done.connect(self._on_photo)
@@ -263,6 +268,13 @@ class EditWindow(SourcePromptMixin, QWidget):
     def start_edit(self) -> Worker | None:
         if self.worker is not None:
             return None
+        if not self.toy_notice.isHidden() and not self.confirm(
+            "Edit with the toy model?",
+            "The toy demo model only knows its own 64-pixel sprite world: on this photo the result will be "
+            "a smear, not an edit. Real photos need the SDXL model (Settings) on a GPU.\n\nRun it anyway?",
+        ):
+            self.status.setText("Not run: choose the SDXL model in Settings to edit real photos.")
+            return None
         if self.caption_worker is not None:
             self.caption_worker.cancel()  # the user chose to edit with the prompt as it is
         self.request = self.build_request()
@@ -413,7 +425,17 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.status.setText(f"Exported {dest.name}.")
         return dest
 
+    def has_unsaved_results(self) -> bool:
+        return self.result is not None and not self.saved_edits
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.has_unsaved_results() and not self.discard_ok and not self.confirm(
+            "Discard the results?",
+            f"{len(self.result.images)} edit result(s) of {Path(self.photo.path).name} are not saved. "
+            "Close and discard them? (Save as new version keeps them.)",
+        ):
+            event.ignore()
+            return
         for w in (self.worker, self.caption_worker):
             if w is not None:
                 w.cancel()
