@@ -37,6 +37,22 @@ def export_copy(src: Path, dest: Path, *, progress: ProgressCallback, cancel: Ca
     return dest
 
 
+def add_toy_album(data_dir: Path, *, progress: ProgressCallback, cancel: CancelToken) -> str:
+    """"Try it on toy photos": toy-world photos in a new folder of the data dir, scanned, with an
+    identity of their subject; returns a one-line summary."""
+    from lipe_engine import locations
+    from lipe_engine.toyworld.album import add_toy_album as add
+
+    base = locations.DataLayout(data_dir).toy_album
+    folder = next(p for k in range(1000) if not (p := base.with_name(f"{base.name}{f'-{k}' if k else ''}")).exists()
+                  or not any(p.iterdir()))
+    with Library.open(data_dir) as lib:
+        ident = add(lib, folder, progress=progress, cancel=cancel)
+        n = len(lib.identity_photos(ident.id, status=None))
+    return (f"Added toy photos and the identity “{ident.name}” ({n} of its photos): queue its training, "
+            "then edit one of its photos")
+
+
 def summary_of(result: Any) -> str:
     return str(result) if result is not None else "done"
 

@@ -9,7 +9,16 @@ from typing import Any
 
 from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lipe_engine.resources import resource_path
 
@@ -19,6 +28,7 @@ from .context import AppContext
 from .install_check import InstallCheckLabel
 from .job_status import JobStatus
 from .logs import log_file, user_message
+from .machine_banner import MachineBanner
 from .workers import Worker
 
 log = logging.getLogger(__name__)
@@ -62,7 +72,20 @@ class MainWindow(QMainWindow):
         self.identities: Any = None
         self.training: Any = None
         self._add_optional_tabs()
-        self.setCentralWidget(self.tabs)
+        self.banner = MachineBanner(self)  # no GPU / toy model: said at start, with a toy album to try
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(6, 6, 6, 0)
+        column.addWidget(self.banner)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.gpu_gb: float | None = None
+        self.banner.tryToyRequested.connect(lambda: self.add_toy_album())
+        self.banner.settingsRequested.connect(lambda: self.open_settings())
+        ctx.settingsChanged.connect(self._show_machine)
+        if self.training is not None:
+            self.training.machineKnown.connect(self._on_machine)
+        self._show_machine()
         self.count_label = QLabel(self)
         self.jobs = JobStatus(ctx.pool, self)
         self.statusBar().addWidget(self.count_label)
@@ -76,6 +99,8 @@ class MainWindow(QMainWindow):
         self.install_check.start(ctx.pool, ctx.data_dir)
         self.album.countChanged.connect(self.count_label.setText)
         self.album.contextRequested.connect(self.show_photo_menu)
+        self.album.addFolderRequested.connect(lambda: self.add_folder())
+        self.album.tryToyRequested.connect(lambda: self.add_toy_album())
         self.album.viewer.editRequested.connect(lambda p: self.open_editor([p]))
         self.album.sidebar.photosDropped.connect(
             lambda iid, refs: self.add_to_identity(iid, refs, "reference")
@@ -125,6 +150,7 @@ class MainWindow(QMainWindow):
         self._action(e, "Find…", self.album_search, QKeySequence.StandardKey.Find)
         e.addAction(self.album.remove_action)  # Delete, while the album has the focus
         h = self.menuBar().addMenu("&Help")
+        self._action(h, "Try it on toy photos", lambda: self.add_toy_album())
         self._action(h, "Open log folder", self.open_logs)
         self._action(h, "About LIPE Desktop", self.about)
 
@@ -152,6 +178,30 @@ class MainWindow(QMainWindow):
                 lambda r: self.statusBar().showMessage(f"{worker.title}: {bridge.summary_of(r)}", 8000)
             )
         return self.ctx.pool.start(worker)
+
+    # --- what this machine can do ----------------------------------------------------------------
+
+    def _on_machine(self, gpu_gb: float) -> None:
+        self.gpu_gb = gpu_gb
+        self._show_machine()
+
+    def _show_machine(self) -> None:
+        from lipe_engine.toyworld.photos import is_toy_model
+
+        self.banner.show_for(is_toy_model(self.ctx.settings.model_source()), self.gpu_gb)
+
+    def add_toy_album(self) -> Worker:
+        """"Try it on toy photos": a folder of toy-world photos and an identity of their dog, shown."""
+        w = Worker("Making toy photos", bridge.add_toy_album, self.ctx.data_dir)
+
+        def shown(_r: object) -> None:
+            self.ctx.libraryChanged.emit()
+            folders = self.ctx.library.list_folders()
+            if folders:
+                self.album.sidebar.select_source(("folder", max(f.id for f in folders)))  # the new one
+            self.tabs.setCurrentWidget(self.album)
+
+        return self.run_job(w, on_success=shown)
 
     # --- album actions ----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPushButton,
     QSlider,
     QSplitter,
     QStackedWidget,
@@ -91,6 +92,8 @@ def subfolder_counts(roots: list[Any], photos: list[Any]) -> dict[int, list[tupl
 class AlbumPage(QWidget):
     contextRequested = Signal(list, object)  # photos, global pos
     countChanged = Signal(str)
+    addFolderRequested = Signal()
+    tryToyRequested = Signal()
 
     def __init__(self, ctx: AppContext, parent: Any = None) -> None:
         super().__init__(parent)
@@ -125,6 +128,28 @@ class AlbumPage(QWidget):
         gl = QVBoxLayout(grid_page)
         gl.setContentsMargins(0, 0, 0, 0)
         gl.addLayout(top)
+        # an empty library says how to start, instead of an empty grid
+        self.empty_hint = QWidget(grid_page)
+        hint = QVBoxLayout(self.empty_hint)
+        hint_text = QLabel(
+            "<h3>No photos yet</h3>Add a folder of your photos (File ▸ Add folder…, Ctrl+O): they are only "
+            "read, never changed. Or try the method first on a ready-made album of toy photos.",
+            self.empty_hint,
+        )
+        hint_text.setWordWrap(True)
+        hint.addWidget(hint_text)
+        hint_row = QHBoxLayout()
+        self.add_folder_btn = QPushButton("Add a folder…", self.empty_hint)
+        self.try_toy_btn = QPushButton("Try it on toy photos", self.empty_hint)
+        hint_row.addWidget(self.add_folder_btn)
+        hint_row.addWidget(self.try_toy_btn)
+        hint_row.addStretch(1)
+        hint.addLayout(hint_row)
+        hint.addStretch(1)
+        self.add_folder_btn.clicked.connect(lambda: self.addFolderRequested.emit())
+        self.try_toy_btn.clicked.connect(lambda: self.tryToyRequested.emit())
+        self.empty_hint.setVisible(False)
+        gl.addWidget(self.empty_hint)
         gl.addWidget(self.grid, 1)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(grid_page)
@@ -268,6 +293,9 @@ class AlbumPage(QWidget):
 
     def _update_count(self) -> None:
         shown, total = self.model.rowCount(), self.model.total()
+        empty = not self._photos and self.source == ALL
+        self.empty_hint.setVisible(empty)
+        self.grid.setVisible(not empty)
         text = f"{shown} photos" if shown == total else f"{shown} of {total} photos"
         self.count.setText(text)
         self.countChanged.emit(text)

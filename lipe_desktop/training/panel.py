@@ -58,6 +58,7 @@ class _Presets(QObject):
 
 class TrainingPanel(QWidget):
     jobStatus = Signal(str)  # one line about the running job, for the main window's status bar
+    machineKnown = Signal(float)  # GPU memory in GB (0: none), once the presets thread has looked
 
     def __init__(self, ctx: AppContext, parent: Any = None) -> None:
         super().__init__(parent)
@@ -246,6 +247,7 @@ class TrainingPanel(QWidget):
             self.preset.setItemData(self.preset.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
         self.preset.setCurrentIndex(max(0, self.preset.findData(self.machine_preset())))
         self._preset_changed()
+        self.machineKnown.emit(gpu_gb)
 
     def machine_preset(self) -> str | None:
         """The preset that fits this machine: the toy recipe for the toy model or without a GPU, else
