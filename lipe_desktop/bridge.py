@@ -22,6 +22,10 @@ def scan_library(
     """Import/rescan folders on a worker thread; returns the engine's one-line summary."""
     with Library.open(data_dir) as lib:
         report = lib.scan(folder_ids, progress=progress, cancel=cancel)
+        if report.skipped:  # the reasons, not only a count
+            path, reason = report.skipped[0]
+            return (f"{report.summary()} (e.g. {Path(path).name}: {reason}); right-click the folder in the "
+                    "sidebar to see every skipped file")
         return report.summary()
 
 

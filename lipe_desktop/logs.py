@@ -34,10 +34,36 @@ def setup_logging(log_dir: Path | None = None, level: int = logging.INFO) -> Pat
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler._lipe_desktop = True  # type: ignore[attr-defined]
+    handler.addFilter(RepeatFilter())
     root.addHandler(handler)
     root.setLevel(min(root.level or level, level))
     _log_file = path
     return path
+
+
+class RepeatFilter(logging.Filter):
+    """Keeps the first of the libraries' chatty repeated warnings and drops the rest: CLIP's
+    "truncated because CLIP can only handle sequences up to 77 tokens" came once per class image
+    and per edit prompt and made up two-thirds of the log."""
+
+    PATTERNS = ("can only handle sequences up to",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        key = next((p for p in self.PATTERNS if p in msg), None)
+        if key is None:
+            return True
+        if key in self.seen:
+            self.dropped += 1
+            return False
+        self.seen.add(key)
+        record.msg, record.args = msg + " (repeats of this warning are not logged)", ()
+        return True
 
 
 def log_file() -> Path | None:

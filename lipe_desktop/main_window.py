@@ -65,7 +65,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("LIPE Desktop")
         if ICON.is_file():
             self.setWindowIcon(QIcon(str(ICON)))
-        self.resize(1280, 820)
+        self.resize(*self._start_size())
         self.album = AlbumPage(ctx, self)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.album, "Album")
@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self.album.contextRequested.connect(self.show_photo_menu)
         self.album.addFolderRequested.connect(lambda: self.add_folder())
         self.album.tryToyRequested.connect(lambda: self.add_toy_album())
+        self.album.rescanRequested.connect(lambda fid: self.scan([fid]))
         self.album.viewer.editRequested.connect(lambda p: self.open_editor([p]))
         self.album.sidebar.photosDropped.connect(
             lambda iid, refs: self.add_to_identity(iid, refs, "reference")
@@ -180,6 +181,28 @@ class MainWindow(QMainWindow):
         return self.ctx.pool.start(worker)
 
     # --- what this machine can do ----------------------------------------------------------------
+
+    def _start_size(self) -> tuple[int, int]:
+        """The size the window had when last closed (within this screen), else 1280 x 820."""
+        from PySide6.QtGui import QGuiApplication
+
+        from .settings import window_size
+
+        w, h = window_size(self.ctx.settings.window_size) or (1280, 820)
+        screen = QGuiApplication.primaryScreen()
+        if screen is not None:
+            avail = screen.availableGeometry()
+            w, h = min(w, avail.width()), min(h, avail.height())
+        return w, h
+
+    def _remember_size(self) -> None:
+        if self.isMaximized() or self.isFullScreen():
+            return
+        self.ctx.settings.window_size = f"{self.width()}x{self.height()}"
+        try:
+            self.ctx.settings.save(self.ctx.data_dir, self.ctx.library)  # model choices stay in the library
+        except OSError as exc:
+            log.warning("window size not saved: %s", exc)
 
     def _on_machine(self, gpu_gb: float) -> None:
         self.gpu_gb = gpu_gb
@@ -365,13 +388,24 @@ class MainWindow(QMainWindow):
         f = log_file()
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(f.parent if f else self.ctx.data_dir)))
 
-    def about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About LIPE Desktop",
-            "LIPE Desktop learns a personalized identity prior from 3-5 photos and edits a subject's "
-            f"pose in your photos. Everything runs locally.\n\nData folder: {self.ctx.data_dir}",
+    def about_text(self) -> str:
+        from lipe_engine import __version__
+
+        guide = "docs/user-guide.md"
+        return (
+            f"<h3>LIPE Desktop {__version__}</h3>"
+            "<p>Learns what one subject looks like from 3-5 of your photos (its personalized identity prior), "
+            "then changes its pose, expression or view in another photo from a few words, keeping who it is "
+            "and the background. Everything runs on this computer; nothing is uploaded.</p>"
+            "<p><b>How to start:</b> add a folder of photos; in Identities create an identity and drop 3-5 "
+            "photos of it; queue its training; then right-click another photo of it: Edit pose… "
+            "Without a GPU, try it first with Help ▸ Try it on toy photos.</p>"
+            f"<p>Help: the user guide ({guide} in the source, or the project's documentation). "
+            f"Log file: {log_file() or 'none'}<br>Data folder: {self.ctx.data_dir}</p>"
         )
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About LIPE Desktop", self.about_text())
 
     # --- closing ------------------------------------------------------------------------------------
 
@@ -422,6 +456,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closed = True
+        self._remember_size()
         for w in list(self.edit_windows):
             w.close()
         if self.training is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QImage
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -52,7 +53,9 @@ class EditWindow(SourcePromptMixin, QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.ctx, self.photo = ctx, photo
         self.setWindowTitle(f"Edit pose — {Path(photo.path).name}")
-        self.resize(1280, 820)
+        screen = QGuiApplication.primaryScreen()
+        height = min(820, screen.availableGeometry().height() - 40) if screen is not None else 820
+        self.resize(1280, max(480, height))
         self.identity = QComboBox(self)
         self.identity_note = QLabel("", self)
         self.identity_note.setWordWrap(True)
@@ -160,10 +163,16 @@ class EditWindow(SourcePromptMixin, QWidget):
         row2.addWidget(self.export_btn)
         left.addLayout(row2)
         left.addStretch(1)  # everything at hand at the top; the Advanced box grows into the rest
-        panel = QWidget(self)
-        panel.setLayout(left)
-        panel.setMinimumWidth(360)
-        panel.setMaximumWidth(460)
+        inner = QWidget(self)
+        inner.setLayout(left)
+        # the controls scroll instead of making the window taller than a laptop's screen
+        panel = QScrollArea(self)
+        panel.setWidget(inner)
+        panel.setWidgetResizable(True)
+        panel.setFrameShape(QFrame.Shape.NoFrame)
+        panel.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        panel.setMinimumWidth(380)
+        panel.setMaximumWidth(480)
         right = QSplitter(Qt.Orientation.Vertical, self)
         right.addWidget(self.canvas)
         right.addWidget(self.grid)
@@ -208,7 +217,9 @@ class EditWindow(SourcePromptMixin, QWidget):
         for ident in lib.list_identities():
             if any(link.photo.id == self.photo.id for link in lib.identity_photos(ident.id, status=None)):
                 linked.add(ident.id)
-            self.identity.addItem(f"{ident.name} ({ident.instance_prompt})", ident.id)
+            self.identity.addItem(ident.name, ident.id)
+            self.identity.setItemData(self.identity.count() - 1, f"named “{ident.instance_prompt}” in prompts",
+                                      Qt.ItemDataRole.ToolTipRole)
         for i in range(self.identity.count()):
             if self.identity.itemData(i) in linked:
                 self.identity.setCurrentIndex(i)
@@ -325,7 +336,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         for p, s in zip(res.prompts, res.seeds, strict=False):
             new = [w for w in p.replace(",", " ").split() if w.lower() not in src]
             what = " ".join(new) if new else p[-32:]
-            out.append(f"{what} · seed {s if s is not None else '–'}")
+            out.append(f"{what} · seed {s}" if s is not None else what)  # no "seed –" for a seedless run
         return out
 
     def _on_result(self, res: Any) -> None:

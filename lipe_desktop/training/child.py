@@ -101,6 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--log", default="")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    from ..logs import RepeatFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RepeatFilter())  # CLIP's 77-token warning, once per class image otherwise
+    with contextlib.suppress(ImportError):  # diffusers logs through its own handler: route it through ours
+        from diffusers.utils import logging as diffusers_logging
+
+        diffusers_logging.disable_default_handler()
+        diffusers_logging.enable_propagation()
     token = CancelToken()
     signal.signal(signal.SIGTERM, lambda *_a: token.cancel())
     with Library.open(args.data_dir) as lib:

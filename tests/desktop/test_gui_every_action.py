@@ -230,3 +230,25 @@ def test_an_unexpected_error_leaves_its_traceback_in_the_log_it_points_to(tmp_pa
                 logging.getLogger().removeHandler(h)
                 h.close()
         logs._log_file = None
+
+
+def test_clips_77_token_warning_is_logged_once(tmp_path: Path) -> None:
+    from lipe_desktop import logs
+
+    path = logs.setup_logging(tmp_path)
+    noisy = logging.getLogger("lipe_desktop.training.child")  # any logger reaching the log file (the runner propagates diffusers' too)
+    try:
+        for i in range(50):  # what rendering 50 class images used to log
+            noisy.warning("The following part of your input was truncated because CLIP can only handle "
+                          "sequences up to 77 tokens: ['prompt %d']", i)
+        logging.getLogger("lipe_desktop").warning("something else")
+        for h in logging.getLogger().handlers:
+            h.flush()
+        text = path.read_text(encoding="utf-8")
+        assert text.count("can only handle sequences") == 1 and "something else" in text
+    finally:
+        for h in list(logging.getLogger().handlers):
+            if getattr(h, "_lipe_desktop", False):
+                logging.getLogger().removeHandler(h)
+                h.close()
+        logs._log_file = None
