@@ -197,7 +197,8 @@ class AlbumPage(QWidget):
         folders = [self._folder_row(f, f.id in gone) for f in roots]
         subfolders = subfolder_counts(roots, self._photos)
         idents = [
-            (i.id, f"{i.name} ({i.class_word})", len(lib.identity_photos(i.id, status=None)))
+            (i.id, i.name if i.class_word in i.name else f"{i.name} ({i.class_word})",
+             len(lib.identity_photos(i.id, status=None)))
             for i in lib.list_identities()
         ]
         self.sidebar.populate(folders, idents, lib.count_photos(), len(lib.list_edits()), subfolders)

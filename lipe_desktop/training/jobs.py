@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 TOY_LABEL = "Toy model on this computer (300 steps)"
-TOY_HELP = ("Sized for the shipped toy model on a CPU, as `lipe demo`: 300 steps at 64 px and 8 class "
+TOY_HELP = ("Sized for the shipped toy model on a CPU: 300 steps at 64 px and 8 class "
             "images; minutes, not hours. It learns toy-world subjects, not real photos.")
 PAPER_HELP = ("The paper's settings: rank 32, UNet and text encoders, 1000 passes over the photos and 70 "
               "class images: for a large GPU (40 GB or more) and the real SDXL model.")

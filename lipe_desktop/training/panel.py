@@ -200,7 +200,7 @@ class TrainingPanel(QWidget):
         said = ""
         if self.runner.busy:
             names = ", ".join(self._name(j) for j in self.runner.running_jobs()) or "the queue"
-            said = f"Training continues in the background ({names}); it kept running while the app was closed."
+            said = f"Training of {names} continues in the background: it kept running while the app was closed."
         else:
             resumed = []
             for job in lib.list_jobs(kind=queue.KIND, states=["running"]):

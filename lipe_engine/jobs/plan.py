@@ -142,7 +142,7 @@ def plan_for(lib, job) -> JobPlan:  # noqa: ANN001 - Library, Job (kept light: n
 # were measured on the 2-core CI machine (docs/user-guide.md says when); the SDXL ones are rough
 # orders of magnitude (1024 px, batch 1 + one class image) for the estimate shown before queueing.
 SECONDS_PER_STEP = {
-    ("toy", "cpu"): (0.09, 0.01), ("toy", "gpu"): (0.03, 0.005),
+    ("toy", "cpu"): (0.15, 0.02), ("toy", "gpu"): (0.03, 0.005),
     ("sdxl", "gpu"): (1.5, 0.15), ("sdxl", "cpu"): (90.0, 20.0),
 }
 

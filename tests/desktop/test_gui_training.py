@@ -217,7 +217,7 @@ def test_closing_asks_and_training_goes_on_in_the_background(window, qtbot) -> N
         win2.show()
         p2 = win2.training
         assert p2.runner.busy and p2.runner.info["pid"] == pid  # the same process, still running
-        assert "continues in the background (Rex)" in p2.notice.text() and not p2.notice.isHidden()
+        assert "Training of Rex continues in the background" in p2.notice.text() and not p2.notice.isHidden()
         qtbot.waitUntil(lambda: _step_of(ctx2.library.get_job(job.id)) > step_at_close, timeout=60_000)
         qtbot.waitUntil(lambda: p2.bar.value() > 0 and "Training Rex" in p2.status.text(), timeout=5000)
         win2.close()  # "stop after the current checkpoint"
