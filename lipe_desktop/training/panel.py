@@ -38,6 +38,7 @@ from lipe_engine.jobs import queue
 from ..context import AppContext
 from ..logs import user_message
 from . import jobs
+from .presets import PresetChoiceMixin
 from .runner import TrainingRunner
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class _Presets(QObject):
             self.loaded.emit(presets, gpu)
 
 
-class TrainingPanel(QWidget):
+class TrainingPanel(PresetChoiceMixin, QWidget):
     jobStatus = Signal(str)  # one line about the running job, for the main window's status bar
     machineKnown = Signal(float)  # GPU memory in GB (0: none), once the presets thread has looked
 
@@ -237,50 +238,6 @@ class TrainingPanel(QWidget):
         self.identity.blockSignals(False)
         self.add_btn.setEnabled(self.identity.count() > 0)
         self._update_estimate()
-
-    def _fill_presets(self, presets: dict[str, str], gpu_gb: float) -> None:
-        self.gpu_gb = gpu_gb
-        for name, text in presets.items():
-            gb = jobs.preset_gb(name)
-            fits = gpu_gb >= gb * 0.9 if gb else gpu_gb > 0
-            self.preset.addItem(f"{name.upper().replace('GB', ' GB')} GPU" + ("" if fits else " (does not fit)"), name)
-            self.preset.setItemData(self.preset.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
-        self.preset.setCurrentIndex(max(0, self.preset.findData(self.machine_preset())))
-        self._preset_changed()
-        self.machineKnown.emit(gpu_gb)
-
-    def machine_preset(self) -> str | None:
-        """The preset that fits this machine: the toy recipe for the toy model or without a GPU, else
-        the largest GPU preset that fits its memory (the paper's own settings from 40 GB)."""
-        gpu = self.gpu_gb or 0.0
-        if jobs.is_toy(self.ctx.settings.model_source()) or gpu <= 0:
-            return "toy"
-        fitting = [n for n in ("12gb", "16gb", "24gb", "40gb") if gpu >= jobs.preset_gb(n) * 0.9]
-        return fitting[-1] if fitting else "12gb"
-
-    def _preset_changed(self, *_a: Any) -> None:
-        name = self.preset.currentData()
-        self.preset_help.setText(self.preset.currentData(Qt.ItemDataRole.ToolTipRole) or "")
-        steps, class_images = jobs.preset_steps(name, self._reference_count())
-        for box, value in ((self.steps, steps), (self.class_images, class_images)):
-            box.blockSignals(True)
-            box.setValue(value)
-            box.blockSignals(False)
-        self._update_estimate()
-
-    def _reference_count(self) -> int:
-        iid = self.identity.currentData()
-        if iid is None:
-            return 4
-        try:
-            return max(1, len(self.ctx.library.identity_photos(iid, role="reference")))
-        except Exception:  # noqa: BLE001 - deleted meanwhile
-            return 4
-
-    def _update_estimate(self) -> None:
-        text = jobs.estimate_text(self.steps.value(), self.class_images.value(),
-                                  toy=jobs.is_toy(self.ctx.settings.model_source()), gpu_gb=self.gpu_gb)
-        self.estimate.setText(text)
 
     def add_identity(
         self,
