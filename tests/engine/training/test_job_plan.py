@@ -64,3 +64,28 @@ def test_eta_words() -> None:
     assert eta_text(None) == "estimating time left…"
     assert eta_text(42) == "about 40 s left" and eta_text(12 * 60 + 10) == "about 12 min left"
     assert eta_text(3 * 3600 + 20 * 60) == "about 3 h 20 min left"
+
+
+def test_the_job_row_has_the_whole_jobs_progress_and_a_resume_is_one_job(tmp_path) -> None:
+    from lipe_engine.jobs import cancel_job, enqueue, retry
+    from lipe_engine.jobs.queue import JobProgress
+    from lipe_engine.library import Library
+    from lipe_engine.progress import CancelToken
+    from lipe_engine.testing.libraries import make_library
+
+    data, _ = make_library(tmp_path, 4)
+    with Library.open(data) as lib:
+        ident = lib.create_identity("Rex", "dog")
+        lib.add_identity_photos(ident, lib.list_photos()[:4], role="reference")
+        job = enqueue(lib, ident.id, preset="toy", class_images=8)
+        mirror = JobProgress(lib, job.id, None, CancelToken())
+        assert mirror.plan.train_steps == 300 and mirror.plan.class_images == 8  # the toy recipe's
+        mirror(ProgressEvent("class images 'dog'", 8, 8, None, {}))  # the last class image
+        row = lib.get_job(job.id)
+        # a fifth of the job is done, not "100%" of a stage
+        assert 0.15 < row.progress < 0.3 and row.message.endswith("estimating time left…")
+        cancel_job(lib, job.id)
+        again = retry(lib, job.id)
+        assert retry(lib, job.id).id == again.id  # pressed twice: still one job
+        assert again.config["output_dir"] == job.config["output_dir"]
+        assert [j.id for j in lib.list_jobs(kind="train", states=["queued"])] == [again.id]
