@@ -73,14 +73,14 @@ class WindowLifecycleMixin:
                 return False
             for w in unsaved:
                 w.discard_ok = True
-        if self.training is not None:
+        # asked also while the runner is starting up and has not taken a job yet
+        if self.training is not None and self.training.runner.busy:
             running = self.training.runner.running_jobs()
-            if running and self.training.runner.busy:
-                names = ", ".join(self.training._name(j) for j in running)
-                answer = self.ask_training_on_close(names)
-                if answer == "cancel":
-                    return False
-                if answer == "stop":
-                    self.training.stop()  # the runner saves its step and exits by itself: nothing waits
-                log.info("closing while training %s: %s", names, answer)
+            names = ", ".join(self.training.name_of(j) for j in running) or "the queued identities"
+            answer = self.ask_training_on_close(names)
+            if answer == "cancel":
+                return False
+            if answer == "stop":
+                self.training.stop()  # the runner saves its step and exits by itself: nothing waits
+            log.info("closing while training %s: %s", names, answer)
         return True

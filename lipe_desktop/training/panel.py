@@ -200,7 +200,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         lib = self.ctx.library
         said = ""
         if self.runner.busy:
-            names = ", ".join(self._name(j) for j in self.runner.running_jobs()) or "the queue"
+            names = ", ".join(self.name_of(j) for j in self.runner.running_jobs()) or "the queue"
             said = f"Training of {names} continues in the background: it kept running while the app was closed."
         else:
             resumed = []
@@ -210,7 +210,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
                                    log="interrupted (runner gone): continued from its checkpoint")
                     resumed.append(queue.retry(lib, job.id))
             if resumed:
-                names = ", ".join(self._name(j) for j in resumed)
+                names = ", ".join(self.name_of(j) for j in resumed)
                 said = (f"Training of {names} was interrupted (the computer restarted or the training "
                         "process stopped); it continues from its last checkpoint now.")
                 problem = self.runner.start()
@@ -222,7 +222,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
             log.info("training: %s", said)
         return said
 
-    def _name(self, job: Job) -> str:
+    def name_of(self, job: Job) -> str:
         return str((job.config or {}).get("identity_name") or f"job {job.id}")
 
     # --- what to queue ------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
             return None
         self.refresh()
         if self.runner.busy:
-            self.status.setText(f"{self._name(job)} is queued: training starts after the current job.")
+            self.status.setText(f"{self.name_of(job)} is queued: training starts after the current job.")
         return job
 
     # --- the queue as the library has it -------------------------------------------------------------
@@ -291,8 +291,8 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         lib = self.ctx.library
         for jid in self._was_running - running:
             job = lib.get_job(jid)
-            self.status.setText(f"{self._name(job)}: {job.state} — {job.message}")
-            self.jobStatus.emit(f"Training {self._name(job)}: {job.state}")
+            self.status.setText(f"{self.name_of(job)}: {job.state} — {job.message}")
+            self.jobStatus.emit(f"Training {self.name_of(job)}: {job.state}")
             if job.state == "done":
                 self.ctx.libraryChanged.emit()
         if code is not None and not self.runner.busy:
@@ -300,7 +300,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
                 if queue.orphaned(job):
                     why = f"the training process stopped unexpectedly (code {code})"
                     lib.update_job(job.id, state="failed", message=f"{why}: press Resume to continue")
-                    self.status.setText(f"{self._name(job)}: {why}. Press Resume to continue from its checkpoint.")
+                    self.status.setText(f"{self.name_of(job)}: {why}. Press Resume to continue from its checkpoint.")
         self._was_running = running
 
     def refresh(self, rows: list[Job] | None = None) -> None:
@@ -313,7 +313,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
             cfg = j.config or {}
             cells = (
                 str(j.id),
-                self._name(j),
+                self.name_of(j),
                 (cfg.get("preset") or ("custom" if cfg.get("overrides") else "paper"))
                 + (f" + {cfg['class_images']} class" if cfg.get("class_images") else ""),
                 j.state,
@@ -336,7 +336,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
             self.bar.setValue(0)
             return
         self.bar.setValue(int(round(job.progress * 1000)))
-        line = f"{self._name(job)}: {job.progress * 100:.0f}%, {job.message}"
+        line = f"{self.name_of(job)}: {job.progress * 100:.0f}%, {job.message}"
         self.status.setText(f"Training {line}")
         self.jobStatus.emit(f"Training {line.split(' · ')[0]}" + (f" · {job.message.split(' · ')[-1]}"
                                                                   if " · " in job.message else ""))
@@ -407,7 +407,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         if problem:
             self._show_problem(problem)
         else:
-            self.status.setText(f"{self._name(job)} continues from its last checkpoint.")
+            self.status.setText(f"{self.name_of(job)} continues from its last checkpoint.")
         self.refresh()
         return job
 
