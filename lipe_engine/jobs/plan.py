@@ -138,16 +138,18 @@ def plan_for(lib, job) -> JobPlan:  # noqa: ANN001 - Library, Job (kept light: n
                    train_steps=max(1, int(steps)))
 
 
-# Seconds per training step and per class-image denoising step, by (model, device). The toy figures
-# were measured on the 2-core CI machine (docs/user-guide.md says when); the SDXL ones are rough
-# orders of magnitude (1024 px, batch 1 + one class image) for the estimate shown before queueing.
+# Seconds per training step and per class-image denoising step, and to start (load the model), by
+# (model, device). The toy figures are from the 2-core CI machine (2026-12-04: `lipe demo`'s 300 steps
+# took 59 s at load 7-8; the desktop's whole toy job, 8 class images included, 129 s at load 11); the
+# SDXL ones are rough orders of magnitude (1024 px, batch 1 + one class image) for the estimate shown
+# before queueing.
 SECONDS_PER_STEP = {
-    ("toy", "cpu"): (0.15, 0.02), ("toy", "gpu"): (0.03, 0.005),
-    ("sdxl", "gpu"): (1.5, 0.15), ("sdxl", "cpu"): (90.0, 20.0),
+    ("toy", "cpu"): (0.2, 0.03, 10.0), ("toy", "gpu"): (0.03, 0.005, 5.0),
+    ("sdxl", "gpu"): (1.5, 0.15, 60.0), ("sdxl", "cpu"): (90.0, 20.0, 120.0),
 }
 
 
 def estimate_seconds(plan: JobPlan, model: str, device: str) -> float:
     """A rough duration of a job on this machine (``model``: toy | sdxl, ``device``: cpu | gpu)."""
-    train_s, denoise_s = SECONDS_PER_STEP[(model, device)]
-    return plan.train_steps * train_s + plan.class_images * plan.class_steps * denoise_s
+    train_s, denoise_s, start_s = SECONDS_PER_STEP[(model, device)]
+    return start_s + plan.train_steps * train_s + plan.class_images * plan.class_steps * denoise_s
