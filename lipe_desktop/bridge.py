@@ -22,6 +22,10 @@ def scan_library(
     """Import/rescan folders on a worker thread; returns the engine's one-line summary."""
     with Library.open(data_dir) as lib:
         report = lib.scan(folder_ids, progress=progress, cancel=cancel)
+        if report.skipped:  # the reasons, not only a count
+            path, reason = report.skipped[0]
+            return (f"{report.summary()} (e.g. {Path(path).name}: {reason}); right-click the folder in the "
+                    "sidebar to see every skipped file")
         return report.summary()
 
 
@@ -35,6 +39,22 @@ def export_copy(src: Path, dest: Path, *, progress: ProgressCallback, cancel: Ca
     dest.parent.mkdir(parents=True, exist_ok=True)
     out.save(dest)
     return dest
+
+
+def add_toy_album(data_dir: Path, *, progress: ProgressCallback, cancel: CancelToken) -> str:
+    """"Try it on toy photos": toy-world photos in a new folder of the data dir, scanned, with an
+    identity of their subject; returns a one-line summary."""
+    from lipe_engine import locations
+    from lipe_engine.toyworld.album import add_toy_album as add
+
+    base = locations.DataLayout(data_dir).toy_album
+    folder = next(p for k in range(1000) if not (p := base.with_name(f"{base.name}{f'-{k}' if k else ''}")).exists()
+                  or not any(p.iterdir()))
+    with Library.open(data_dir) as lib:
+        ident = add(lib, folder, progress=progress, cancel=cancel)
+        n = len(lib.identity_photos(ident.id, status=None))
+    return (f"Added toy photos and the identity “{ident.name}” ({n} of its photos): queue its training, "
+            "then edit one of its photos")
 
 
 def summary_of(result: Any) -> str:

@@ -6,6 +6,7 @@ The folder is the engine's one answer for it (``lipe_engine.app_dirs.user_dir("l
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 from pathlib import Path
@@ -33,10 +34,36 @@ def setup_logging(log_dir: Path | None = None, level: int = logging.INFO) -> Pat
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler._lipe_desktop = True  # type: ignore[attr-defined]
+    handler.addFilter(RepeatFilter())
     root.addHandler(handler)
     root.setLevel(min(root.level or level, level))
     _log_file = path
     return path
+
+
+class RepeatFilter(logging.Filter):
+    """Keeps the first of the libraries' chatty repeated warnings and drops the rest: CLIP's
+    "truncated because CLIP can only handle sequences up to 77 tokens" came once per class image
+    and per edit prompt and made up two-thirds of the log."""
+
+    PATTERNS = ("can only handle sequences up to",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        key = next((p for p in self.PATTERNS if p in msg), None)
+        if key is None:
+            return True
+        if key in self.seen:
+            self.dropped += 1
+            return False
+        self.seen.add(key)
+        record.msg, record.args = msg + " (repeats of this warning are not logged)", ()
+        return True
 
 
 def log_file() -> Path | None:
@@ -44,7 +71,11 @@ def log_file() -> Path | None:
 
 
 def user_message(exc: BaseException) -> str:
-    """One readable line for a dialog; the traceback goes to the log file, never to the user."""
+    """One readable line for a dialog; the traceback goes to the log file, never to the user.
+
+    An unexpected error (not a LipeError, cancel, memory or file error) is logged here with its
+    traceback unless :func:`log_exception` already did: the message points to the log, so the
+    traceback must be in it whoever caught the exception."""
     if isinstance(exc, LipeError):
         return str(exc)
     if isinstance(exc, Cancelled):
@@ -54,6 +85,8 @@ def user_message(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror}{where}: check the file or folder and try again."
+    if not getattr(exc, "_lipe_logged", False):
+        log_exception(exc, "unexpected error")
     where = f" Details are in {_log_file}." if _log_file else ""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return f"Something went wrong ({type(exc).__name__}: {text[:200]}).{where}"
@@ -64,3 +97,5 @@ def log_exception(exc: BaseException, what: str) -> None:
         log.warning("%s: %s", what, exc)
     else:
         log.error("%s failed", what, exc_info=(type(exc), exc, exc.__traceback__))
+    with contextlib.suppress(AttributeError):  # an exception type without __dict__
+        exc._lipe_logged = True  # type: ignore[attr-defined]  # logged once, not again by user_message

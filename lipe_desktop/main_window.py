@@ -9,7 +9,16 @@ from typing import Any
 
 from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lipe_engine.resources import resource_path
 
@@ -19,6 +28,8 @@ from .context import AppContext
 from .install_check import InstallCheckLabel
 from .job_status import JobStatus
 from .logs import log_file, user_message
+from .machine_banner import MachineBanner
+from .window_state import WindowLifecycleMixin
 from .workers import Worker
 
 log = logging.getLogger(__name__)
@@ -48,21 +59,34 @@ def opened_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
     return list(dict.fromkeys(files)), problems
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowLifecycleMixin, QMainWindow):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
         self.setWindowTitle("LIPE Desktop")
         if ICON.is_file():
             self.setWindowIcon(QIcon(str(ICON)))
-        self.resize(1280, 820)
+        self.resize(*self._start_size())
         self.album = AlbumPage(ctx, self)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.album, "Album")
         self.identities: Any = None
         self.training: Any = None
         self._add_optional_tabs()
-        self.setCentralWidget(self.tabs)
+        self.banner = MachineBanner(self)  # no GPU / toy model: said at start, with a toy album to try
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(6, 6, 6, 0)
+        column.addWidget(self.banner)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.gpu_gb: float | None = None
+        self.banner.tryToyRequested.connect(lambda: self.add_toy_album())
+        self.banner.settingsRequested.connect(lambda: self.open_settings())
+        ctx.settingsChanged.connect(self._show_machine)
+        if self.training is not None:
+            self.training.machineKnown.connect(self._on_machine)
+        self._show_machine()
         self.count_label = QLabel(self)
         self.jobs = JobStatus(ctx.pool, self)
         self.statusBar().addWidget(self.count_label)
@@ -76,6 +100,9 @@ class MainWindow(QMainWindow):
         self.install_check.start(ctx.pool, ctx.data_dir)
         self.album.countChanged.connect(self.count_label.setText)
         self.album.contextRequested.connect(self.show_photo_menu)
+        self.album.addFolderRequested.connect(lambda: self.add_folder())
+        self.album.tryToyRequested.connect(lambda: self.add_toy_album())
+        self.album.rescanRequested.connect(lambda fid: self.scan([fid]))
         self.album.viewer.editRequested.connect(lambda p: self.open_editor([p]))
         self.album.sidebar.photosDropped.connect(
             lambda iid, refs: self.add_to_identity(iid, refs, "reference")
@@ -114,11 +141,11 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
-        self._action(m, "Add folder…", self.add_folder, QKeySequence.StandardKey.Open)
+        self._action(m, "Add folder…", lambda: self.add_folder(), QKeySequence.StandardKey.Open)
         self._action(m, "Rescan library", lambda: self.scan(None), QKeySequence("F5"))
         self._action(m, "Export selected…", self.export_selected, QKeySequence("Ctrl+E"))
         m.addSeparator()
-        self._action(m, "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        self._action(m, "Settings…", lambda: self.open_settings(), QKeySequence("Ctrl+,"))  # Preferences: none on Linux
         m.addSeparator()
         self._action(m, "Quit", self.close, QKeySequence.StandardKey.Quit)
         e = self.menuBar().addMenu("&Edit")
@@ -129,6 +156,7 @@ class MainWindow(QMainWindow):
         self._action(e, "Edit pose of an identity's photos…", self.open_identity_edit)
         self._action(e, "Review edited photos…", self.open_review)
         h = self.menuBar().addMenu("&Help")
+        self._action(h, "Try it on toy photos", lambda: self.add_toy_album())
         self._action(h, "Open log folder", self.open_logs)
         self._action(h, "About LIPE Desktop", self.about)
 
@@ -156,6 +184,30 @@ class MainWindow(QMainWindow):
                 lambda r: self.statusBar().showMessage(f"{worker.title}: {bridge.summary_of(r)}", 8000)
             )
         return self.ctx.pool.start(worker)
+
+    # --- what this machine can do ----------------------------------------------------------------
+
+    def _on_machine(self, gpu_gb: float) -> None:
+        self.gpu_gb = gpu_gb
+        self._show_machine()
+
+    def _show_machine(self) -> None:
+        from lipe_engine.toyworld.photos import is_toy_model
+
+        self.banner.show_for(is_toy_model(self.ctx.settings.model_source()), self.gpu_gb)
+
+    def add_toy_album(self) -> Worker:
+        """"Try it on toy photos": a folder of toy-world photos and an identity of their dog, shown."""
+        w = Worker("Making toy photos", bridge.add_toy_album, self.ctx.data_dir)
+
+        def shown(_r: object) -> None:
+            self.ctx.libraryChanged.emit()
+            folders = self.ctx.library.list_folders()
+            if folders:
+                self.album.sidebar.select_source(("folder", max(f.id for f in folders)))  # the new one
+            self.tabs.setCurrentWidget(self.album)
+
+        return self.run_job(w, on_success=shown)
 
     # --- album actions ----------------------------------------------------------------------------
 
@@ -335,15 +387,34 @@ class MainWindow(QMainWindow):
         f = log_file()
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(f.parent if f else self.ctx.data_dir)))
 
-    def about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About LIPE Desktop",
-            "LIPE Desktop learns a personalized identity prior from 3-5 photos and edits a subject's "
-            f"pose in your photos. Everything runs locally.\n\nData folder: {self.ctx.data_dir}",
+    def about_text(self) -> str:
+        from lipe_engine import __version__
+
+        guide = "docs/user-guide.md"
+        return (
+            f"<h3>LIPE Desktop {__version__}</h3>"
+            "<p>Learns what one subject looks like from 3-5 of your photos (its personalized identity prior), "
+            "then changes its pose, expression or view in another photo from a few words, keeping who it is "
+            "and the background. Everything runs on this computer; nothing is uploaded.</p>"
+            "<p><b>How to start:</b> add a folder of photos; in Identities create an identity and drop 3-5 "
+            "photos of it; queue its training; then right-click another photo of it: Edit pose… "
+            "Without a GPU, try it first with Help ▸ Try it on toy photos.</p>"
+            f"<p>Help: the user guide ({guide} in the source, or the project's documentation). "
+            f"Log file: {log_file() or 'none'}<br>Data folder: {self.ctx.data_dir}</p>"
         )
 
+    def about(self) -> None:
+        QMessageBox.about(self, "About LIPE Desktop", self.about_text())
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if getattr(self, "_closed", False):  # closed before (a second close after the library closed)
+            super().closeEvent(event)
+            return
+        if not self._may_close():
+            event.ignore()
+            return
+        self._closed = True
+        self._remember_size()
         for w in list(self.edit_windows):
             w.close()
         if self.training is not None:

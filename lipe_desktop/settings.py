@@ -47,6 +47,7 @@ class AppSettings:
     memory_mode: str = "balanced"
     allow_downloads: bool = False  # set only when the user asked for a download (first run, Settings)
     thumb_size: int = 160
+    window_size: str = ""  # "WIDTHxHEIGHT" of the main window when it was last closed
 
     @classmethod
     def load(cls, data_dir: Path, lib: locations.SettingsStore | None = None) -> AppSettings:
@@ -79,6 +80,7 @@ class AppSettings:
             value = getattr(s, name)
             setattr(s, name, value if isinstance(value, str) else "")
         s.thumb_size = int(s.thumb_size) if str(s.thumb_size).isdigit() else 160
+        s.window_size = s.window_size if window_size(s.window_size) else ""
         return s
 
     def model_source(self) -> str:
@@ -98,6 +100,16 @@ class AppSettings:
         tmp.write_text(json.dumps(values, indent=2), encoding="utf-8")
         os.replace(tmp, path)
         return path
+
+
+def window_size(text: object) -> tuple[int, int] | None:
+    """``"1280x820"`` -> (1280, 820); anything else (or a size out of 400..16000) -> None."""
+    if not isinstance(text, str) or text.count("x") != 1:
+        return None
+    w, h = text.split("x")
+    if not (w.isdigit() and h.isdigit()) or not (400 <= int(w) <= 16000 and 300 <= int(h) <= 16000):
+        return None
+    return int(w), int(h)
 
 
 def toy_model() -> str:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -102,6 +103,8 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
+        # the dialog grows with its messages: a wrapped error line is never cut off
+        lay.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         lay.addLayout(form)
         lay.addWidget(self.buttons)
         self.revalidate()
@@ -175,4 +178,15 @@ class SettingsDialog(QDialog):
         self.device_msg.setText(problems.get("device", ""))
         self.device_msg.setVisible("device" in problems)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problems)
+        self._fit_messages()
         return problems
+
+    def _fit_messages(self) -> None:
+        """A wrapped message gets the height its lines need (Qt's form rows give a label one line)."""
+        for label in [*self.messages.values(), self.device_msg]:
+            if not label.isHidden():
+                label.setMinimumHeight(label.heightForWidth(max(label.width(), 200)))
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit_messages()

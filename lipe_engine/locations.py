@@ -153,6 +153,17 @@ class DataLayout:
         return self.root / "backups"
 
     @property
+    def toy_album(self) -> Path:
+        """Where "Try it on toy photos" writes its toy-world photos (photos the app made itself): beside
+        the data folder, since a library folder may not lie inside it."""
+        return self.root.parent / f"{self.root.name}-toy-photos"
+
+    @property
+    def training_log(self) -> Path:
+        """What the desktop's background training runner prints (it outlives the app's own log)."""
+        return self.root / "logs" / "training-runner.log"
+
+    @property
     def desktop_settings(self) -> Path:
         return self.root / DESKTOP_SETTINGS_NAME
 

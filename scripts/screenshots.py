@@ -236,6 +236,7 @@ def main() -> int:
               + (f" ({lora_seconds:.0f} s)" if lora_seconds else "") + f"; shown result {show}: "
               f"{res.prompts[show]!r} seed {res.seeds[show]}", file=sys.stderr)
         del worker
+        ed.discard_ok = True  # the results were only for the pictures: close without the question
         ed.close()
         win.close()
         ctx.close()

@@ -8,6 +8,7 @@ view uses uniform item sizes and batched layout so 10,000 rows scroll smoothly.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
@@ -72,6 +73,13 @@ class IdentityDropTarget:
             return
         event.acceptProposedAction()
         self.photosDropped.emit(iid, refs)  # type: ignore[attr-defined]
+
+
+def tile_name(path: Any) -> str:
+    """A tile's label: the file name with its folder ("dog6/00.jpg"), since cameras and datasets
+    repeat names like 00.jpg in every folder (elided in the middle when long)."""
+    p = Path(path)
+    return f"{p.parent.name}/{p.name}" if p.parent.name else p.name
 
 
 class PhotoListModel(QAbstractListModel):
@@ -141,7 +149,7 @@ class PhotoListModel(QAbstractListModel):
             return None
         p = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return p.path.name
+            return tile_name(p.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             size = f"{p.width}x{p.height}" if getattr(p, "width", None) else ""
             return f"{p.path}\n{size}  {getattr(p, 'taken_at', '') or ''}".strip()
@@ -178,7 +186,7 @@ class PhotoListModel(QAbstractListModel):
         leak references to None in PySide6 6.12 on Python 3.11: see :mod:`lipe_desktop.qtfix`).
         """
         p = self._rows[row]
-        return p.path.name, self.loader.get(p.id, p), self._badges.get(p.id), self.loader.error_for(p.id)
+        return tile_name(p.path), self.loader.get(p.id, p), self._badges.get(p.id), self.loader.error_for(p.id)
 
     def _on_thumb(self, photo_id: int) -> None:
         row = self._row_of.get(photo_id)

@@ -14,7 +14,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
+    QPushButton,
     QSlider,
     QSplitter,
     QStackedWidget,
@@ -91,6 +93,9 @@ def subfolder_counts(roots: list[Any], photos: list[Any]) -> dict[int, list[tupl
 class AlbumPage(QWidget):
     contextRequested = Signal(list, object)  # photos, global pos
     countChanged = Signal(str)
+    addFolderRequested = Signal()
+    tryToyRequested = Signal()
+    rescanRequested = Signal(int)  # folder id
 
     def __init__(self, ctx: AppContext, parent: Any = None) -> None:
         super().__init__(parent)
@@ -125,6 +130,28 @@ class AlbumPage(QWidget):
         gl = QVBoxLayout(grid_page)
         gl.setContentsMargins(0, 0, 0, 0)
         gl.addLayout(top)
+        # an empty library says how to start, instead of an empty grid
+        self.empty_hint = QWidget(grid_page)
+        hint = QVBoxLayout(self.empty_hint)
+        hint_text = QLabel(
+            "<h3>No photos yet</h3>Add a folder of your photos (File ▸ Add folder…, Ctrl+O): they are only "
+            "read, never changed. Or try the method first on a ready-made album of toy photos.",
+            self.empty_hint,
+        )
+        hint_text.setWordWrap(True)
+        hint.addWidget(hint_text)
+        hint_row = QHBoxLayout()
+        self.add_folder_btn = QPushButton("Add a folder…", self.empty_hint)
+        self.try_toy_btn = QPushButton("Try it on toy photos", self.empty_hint)
+        hint_row.addWidget(self.add_folder_btn)
+        hint_row.addWidget(self.try_toy_btn)
+        hint_row.addStretch(1)
+        hint.addLayout(hint_row)
+        hint.addStretch(1)
+        self.add_folder_btn.clicked.connect(lambda: self.addFolderRequested.emit())
+        self.try_toy_btn.clicked.connect(lambda: self.tryToyRequested.emit())
+        self.empty_hint.setVisible(False)
+        gl.addWidget(self.empty_hint)
         gl.addWidget(self.grid, 1)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(grid_page)
@@ -154,24 +181,73 @@ class AlbumPage(QWidget):
         self.confirm = lambda title, text: (
             QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
         )
+        self.inform = lambda title, text: QMessageBox.information(self, title, text)
+        self.sidebar.folderMenuRequested.connect(lambda fid, pos: self.folder_menu(fid).exec(pos))
 
     # --- contents ---------------------------------------------------------------------------------
 
     def reload(self) -> None:
         """Re-read the sidebar lists and the current source from the library."""
         lib = self.ctx.library
-        self._photos = lib.list_photos()  # once per reload; folders and subfolders filter it
         roots = lib.list_folders()
-        folders = [
-            (f.id, Path(f.path).name or str(f.path), lib.count_photos(f.id), str(f.path)) for f in roots
-        ]
+        # a folder that is gone (deleted, renamed, a drive not connected): its photos are hidden and
+        # the folder says so, with "Remove folder from library" on its right-click menu
+        gone = {f.id for f in roots if f.missing or not Path(f.path).is_dir()}
+        self._photos = [p for p in lib.list_photos() if p.folder_id not in gone]  # once per reload
+        folders = [self._folder_row(f, f.id in gone) for f in roots]
         subfolders = subfolder_counts(roots, self._photos)
         idents = [
-            (i.id, f"{i.name} ({i.class_word})", len(lib.identity_photos(i.id, status=None)))
+            (i.id, i.name if i.class_word in i.name else f"{i.name} ({i.class_word})",
+             len(lib.identity_photos(i.id, status=None)))
             for i in lib.list_identities()
         ]
         self.sidebar.populate(folders, idents, lib.count_photos(), len(lib.list_edits()), subfolders)
         self.show_source(self.sidebar.current_source() or ALL)
+
+    def _folder_row(self, f: Any, gone: bool) -> tuple[Any, ...]:
+        lib = self.ctx.library
+        name = Path(f.path).name or str(f.path)
+        issues = lib.scan_issues(f.id)
+        if gone:
+            return (f.id, f"{name} (folder not found)", 0,
+                    f"{f.path} is gone (deleted, renamed or on a drive not connected): its photos are hidden. "
+                    "Right-click: Remove folder from library.")
+        skipped = f"; {len(issues)} file(s) skipped: right-click to see why" if issues else ""
+        return (f.id, name + (f" ({len(issues)} skipped)" if issues else ""), lib.count_photos(f.id),
+                f"{f.path}{skipped}")
+
+    def folder_menu(self, folder_id: int) -> QMenu:
+        """The right-click menu of a library folder: why files were skipped, rescan, remove."""
+        menu = QMenu(self)
+        issues = self.ctx.library.scan_issues(folder_id)
+        show = menu.addAction(f"Show skipped files ({len(issues)})…", lambda: self.show_skipped(folder_id))
+        show.setEnabled(bool(issues))
+        menu.addAction("Rescan folder", lambda: self.rescanRequested.emit(folder_id))
+        menu.addSeparator()
+        menu.addAction("Remove folder from library…", lambda: self.remove_folder(folder_id))
+        return menu
+
+    def show_skipped(self, folder_id: int) -> str:
+        issues = self.ctx.library.scan_issues(folder_id)
+        lines = [f"{Path(path).name}: {reason}" for path, reason in issues[:40]]
+        more = f"\n… and {len(issues) - 40} more" if len(issues) > 40 else ""
+        text = ("These files were not added (the files themselves are left as they are):\n\n"
+                + "\n".join(lines) + more) if issues else "No file of this folder was skipped."
+        self.inform("Skipped files", text)
+        return text
+
+    def remove_folder(self, folder_id: int) -> bool:
+        """Forget a folder and its photos' records after asking; the files on disk stay."""
+        lib = self.ctx.library
+        folder = lib.get_folder(folder_id)
+        n = lib.count_photos(folder_id)
+        if not self.confirm("Remove folder", f"Remove “{folder.path}” and its {n} photo(s) from the library? "
+                            "Captions, identity links and edit records of those photos go too; the files on "
+                            "disk stay untouched."):
+            return False
+        lib.remove_folder(folder_id)
+        self.ctx.libraryChanged.emit()
+        return True
 
     def show_source(self, source: tuple[str, int | None]) -> None:
         lib = self.ctx.library
@@ -266,6 +342,9 @@ class AlbumPage(QWidget):
 
     def _update_count(self) -> None:
         shown, total = self.model.rowCount(), self.model.total()
+        empty = not self._photos and self.source == ALL
+        self.empty_hint.setVisible(empty)
+        self.grid.setVisible(not empty)
         text = f"{shown} photos" if shown == total else f"{shown} of {total} photos"
         self.count.setText(text)
         self.countChanged.emit(text)

@@ -23,6 +23,7 @@ class Sidebar(IdentityDropTarget, QTreeWidget):
 
     sourceChanged = Signal(object)
     photosDropped = Signal(int, list)  # identity id, photo ids or file paths
+    folderMenuRequested = Signal(int, object)  # library folder id, global position (right click)
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -49,6 +50,8 @@ class Sidebar(IdentityDropTarget, QTreeWidget):
             it.setFlags(it.flags() & ~Qt.ItemFlag.ItemIsSelectable)
         self.currentItemChanged.connect(self._on_current)
         self.resizeColumnToContents(1)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_menu)
 
     def populate(
         self,
@@ -117,6 +120,15 @@ class Sidebar(IdentityDropTarget, QTreeWidget):
     def _on_current(self, current: QTreeWidgetItem | None, _prev: QTreeWidgetItem | None) -> None:
         if current is not None and current.data(0, SourceRole) is not None:
             self.sourceChanged.emit(tuple(current.data(0, SourceRole)))
+
+    def _on_menu(self, pos: Any) -> None:
+        it = self.itemAt(pos)
+        src = it.data(0, SourceRole) if it is not None else None
+        if src and src[0] == "folder":
+            self.folderMenuRequested.emit(int(src[1]), self.viewport().mapToGlobal(pos))
+
+    def folder_item(self, folder_id: int) -> QTreeWidgetItem | None:
+        return next((it for it in self._items() if it.data(0, SourceRole) == ("folder", folder_id)), None)
 
     # --- drops on identities ----------------------------------------------------------------------
 

@@ -26,15 +26,14 @@ from .compare import CompareSlider, SideBySide
 from .overlay import SOURCE_COLOR, TARGET_COLOR, UNION_COLOR, mask_to_qimage
 
 NO_MASK, SOURCE_MASK, TARGET_MASK, STEP_MASK, UNION_MASK = range(5)
-MASK_CHOICES = ("No mask", "Source mask M^s", "Target mask M^e_t (final)", "Edit region M_t at step",
-                "Edit region M_t (final)")  # fmt: skip
+# plain words on screen; the paper's symbols (M^s, M^e_t, M_t) only in the code and the user guide
+MASK_CHOICES = ("No mask", "Where the subject was", "Where the subject goes", "Area the edit may change, by step",
+                "Area the edit may change")  # fmt: skip
 LEGENDS = {
-    SOURCE_MASK: (SOURCE_COLOR, "M<sup>s</sup>", "source mask: where the subject is in the photo"),
-    TARGET_MASK: (TARGET_COLOR, "M<sup>e</sup><sub>t</sub>", "target mask: where the edited subject is (last step)"),
-    STEP_MASK: (UNION_COLOR, "M<sub>t</sub>", "edit region M<sup>s</sup> ∪ M<sup>e</sup><sub>t</sub> at step {step}: "
-                "outside it the photo's inverted latents are kept"),
-    UNION_MASK: (UNION_COLOR, "M<sub>t</sub>", "edit region M<sup>s</sup> ∪ M<sup>e</sup><sub>t</sub> (last step): "
-                 "outside it the photo's inverted latents are kept"),
+    SOURCE_MASK: (SOURCE_COLOR, "subject before", "where the subject is in the photo"),
+    TARGET_MASK: (TARGET_COLOR, "subject after", "where the edited subject is (last step)"),
+    STEP_MASK: (UNION_COLOR, "edit area", "both together at step {step}: outside it the photo is kept as it was"),
+    UNION_MASK: (UNION_COLOR, "edit area", "both together (last step): outside it the photo is kept as it was"),
 }
 
 

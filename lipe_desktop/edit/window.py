@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QImage
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -55,7 +56,9 @@ class EditWindow(SourcePromptMixin, QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.ctx, self.photo = ctx, photo
         self.setWindowTitle(f"Edit pose — {Path(photo.path).name}")
-        self.resize(1280, 820)
+        screen = QGuiApplication.primaryScreen()
+        height = min(820, screen.availableGeometry().height() - 40) if screen is not None else 820
+        self.resize(1280, max(480, height))
         self.identity = QComboBox(self)
         self.identity_note = QLabel("", self)
         self.identity_note.setWordWrap(True)
@@ -99,7 +102,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         self._fill_identities()
         self.run_btn.clicked.connect(self.start_edit)
         self.cancel_btn.clicked.connect(self.cancel_work)
-        self.save_btn.clicked.connect(self.save_version)
+        self.save_btn.clicked.connect(lambda: self.save_version())  # clicked(bool) must not reach `indexes`
         self.export_btn.clicked.connect(lambda: self.export())
         self.settings_btn.clicked.connect(self.open_settings)
         self.describe_btn.clicked.connect(lambda: self.describe_photo())
@@ -117,6 +120,11 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.saved_edit: Any = None
         self.saved_edits: list[Any] = []
         self._auto_source = ""  # the source prompt the window made up (replaced when a caption arrives)
+        self.discard_ok = False  # the main window already asked about unsaved results
+        # questions to the user: (title, text) -> yes; tests answer them themselves
+        self.confirm = lambda title, text: (
+            QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+        )
         self._set_running(False)
         self._sig = _Loaded(self)
         self._sig.done.connect(self._on_photo)
@@ -164,10 +172,16 @@ class EditWindow(SourcePromptMixin, QWidget):
         row2.addWidget(self.export_btn)
         left.addLayout(row2)
         left.addStretch(1)  # everything at hand at the top; the Advanced box grows into the rest
-        panel = QWidget(self)
-        panel.setLayout(left)
-        panel.setMinimumWidth(360)
-        panel.setMaximumWidth(460)
+        inner = QWidget(self)
+        inner.setLayout(left)
+        # the controls scroll instead of making the window taller than a laptop's screen
+        panel = QScrollArea(self)
+        panel.setWidget(inner)
+        panel.setWidgetResizable(True)
+        panel.setFrameShape(QFrame.Shape.NoFrame)
+        panel.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        panel.setMinimumWidth(380)
+        panel.setMaximumWidth(480)
         right = QSplitter(Qt.Orientation.Vertical, self)
         right.addWidget(self.canvas)
         right.addWidget(self.grid)
@@ -212,7 +226,9 @@ class EditWindow(SourcePromptMixin, QWidget):
         for ident in lib.list_identities():
             if any(link.photo.id == self.photo.id for link in lib.identity_photos(ident.id, status=None)):
                 linked.add(ident.id)
-            self.identity.addItem(f"{ident.name} ({ident.instance_prompt})", ident.id)
+            self.identity.addItem(ident.name, ident.id)
+            self.identity.setItemData(self.identity.count() - 1, f"named “{ident.instance_prompt}” in prompts",
+                                      Qt.ItemDataRole.ToolTipRole)
         for i in range(self.identity.count()):
             if self.identity.itemData(i) in linked:
                 self.identity.setCurrentIndex(i)
@@ -275,6 +291,13 @@ class EditWindow(SourcePromptMixin, QWidget):
         self._preview_next = preview
         if self.worker is not None:
             return None
+        if not self.toy_notice.isHidden() and not self.confirm(
+            "Edit with the toy model?",
+            "The toy demo model only knows its own 64-pixel sprite world: on this photo the result will be "
+            "a smear, not an edit. Real photos need the SDXL model (Settings) on a GPU.\n\nRun it anyway?",
+        ):
+            self.status.setText("Not run: choose the SDXL model in Settings to edit real photos.")
+            return None
         if self.caption_worker is not None:
             self.caption_worker.cancel()  # the user chose to edit with the prompt as it is
         self.request = self.build_request()
@@ -326,7 +349,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         for p, s in zip(res.prompts, res.seeds, strict=False):
             new = [w for w in p.replace(",", " ").split() if w.lower() not in src]
             what = " ".join(new) if new else p[-32:]
-            out.append(f"{what} · seed {s if s is not None else '–'}")
+            out.append(f"{what} · seed {s}" if s is not None else what)  # no "seed –" for a seedless run
         return out
 
     def _on_result(self, res: Any) -> None:
@@ -438,7 +461,17 @@ class EditWindow(SourcePromptMixin, QWidget):
         self.status.setText(f"Exported {dest.name}.")
         return dest
 
+    def has_unsaved_results(self) -> bool:
+        return self.result is not None and not self.saved_edits
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.has_unsaved_results() and not self.discard_ok and not self.confirm(
+            "Discard the results?",
+            f"{len(self.result.images)} edit result(s) of {Path(self.photo.path).name} are not saved. "
+            "Close and discard them? (Save as new version keeps them.)",
+        ):
+            event.ignore()
+            return
         for w in (self.worker, self.caption_worker):
             if w is not None:
                 w.cancel()

@@ -204,11 +204,10 @@ class IdentitiesPanel(QWidget):
             badges[link.photo.id] = tag if link.status == "confirmed" else f"{tag}?"
         self.model.set_photos([link.photo for link in links], badges)
         refs = sum(1 for link in links if link.role == "reference" and link.status == "confirmed")
-        hint = "" if 3 <= refs <= 5 else " The paper uses 3-5 reference photos."
-        self.header.setText(
-            f"<b>{ident.name}</b> — prompt “{ident.instance_prompt}”, {ident.kind}. "
-            f"{refs} reference photo(s).{hint}"
-        )
+        hint = "" if 3 <= refs <= 5 else " Use 3-5 photos that show it clearly (references)."
+        self.header.setText(f"<b>{ident.name}</b>, a {ident.class_word} ({ident.kind}). {refs} reference photo(s).{hint}")
+        # the rare word that names it in prompts is for those who write prompts: a tooltip, not the header
+        self.header.setToolTip(f"Prompts name {ident.name} “{ident.instance_prompt}”")
         self._load_caption()
 
     def new_identity(self, photos: list[Any], values: tuple[str, str, str | None] | None = None) -> Any:

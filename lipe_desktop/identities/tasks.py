@@ -45,6 +45,12 @@ def caption_photos(
     if fn is None:
         raise LipeError("this engine version has no identity captioner", "update LIPE Desktop")
     with Library.open(data_dir) as lib:
+        from lipe_engine import locations
+
+        if not locations.resolve("llava_gguf", settings.get("llava_gguf") or None, lib):
+            # the engine's own line names command-line flags and variables; here it is a setting
+            raise LipeError("no LLaVA model configured to describe photos",
+                            "choose the LLaVA .gguf file (and its projector) in Settings, or write captions by hand")
         out = fn(
             lib,
             identity_id,

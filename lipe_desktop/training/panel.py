@@ -1,5 +1,9 @@
-"""The training queue view: add identities with a memory preset, reorder, start/stop, resume,
-progress with step/loss/ETA, the latest sample images, and "Unload models"."""
+"""The training queue view: add identities with a preset that fits the machine (steps, class images
+and an estimated time shown first), reorder, start/stop, resume in the same row, the whole job's
+progress with a steady time left, the latest sample images, and "Unload models".
+
+The view follows the library's queue every second, whoever changes it (another window, ``lipe
+queue``); training runs in a background process (``runner``) that outlives the window."""
 
 from __future__ import annotations
 
@@ -30,12 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from lipe_engine.jobs import queue
-from lipe_engine.progress import ProgressEvent
 
 from ..context import AppContext
-from ..job_status import describe
 from ..logs import user_message
 from . import jobs
+from .presets import PresetChoiceMixin
 from .runner import TrainingRunner
 
 if TYPE_CHECKING:
@@ -46,45 +49,57 @@ COLUMNS = ("Job", "Identity", "Preset", "State", "Progress", "Message")
 
 
 class _Presets(QObject):
-    loaded = Signal(dict)  # preset name -> one-line explanation
+    loaded = Signal(dict, float)  # preset name -> one-line explanation; GPU memory in GB (0: none)
 
     def load(self) -> None:  # runs on a plain thread; the signal is delivered on the GUI thread
-        presets = jobs.presets()
+        presets, gpu = jobs.presets(), jobs.gpu_memory_gb()
         with contextlib.suppress(RuntimeError):  # the panel was closed first
-            self.loaded.emit(presets)
+            self.loaded.emit(presets, gpu)
 
 
-class TrainingPanel(QWidget):
+class TrainingPanel(PresetChoiceMixin, QWidget):
     jobStatus = Signal(str)  # one line about the running job, for the main window's status bar
+    machineKnown = Signal(float)  # GPU memory in GB (0: none), once the presets thread has looked
 
     def __init__(self, ctx: AppContext, parent: Any = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.runner = TrainingRunner(ctx, self)
+        self.gpu_gb: float | None = None  # unknown until the presets thread has looked
         self.identity = QComboBox(self)
         self.preset = QComboBox(self)
+        self.preset.addItem(jobs.TOY_LABEL, "toy")
+        self.preset.setItemData(0, jobs.TOY_HELP, Qt.ItemDataRole.ToolTipRole)
         self.preset.addItem("Paper defaults (large GPU)", None)
-        # the presets live in the training engine, whose import pulls in torch (~3 s): load them on a
-        # thread so the window opens at once
+        self.preset.setItemData(1, jobs.PAPER_HELP, Qt.ItemDataRole.ToolTipRole)
+        # the presets live in the training engine, whose import pulls in torch (~3 s): load them (and
+        # look for a GPU) on a thread so the window opens at once
         self._presets = _Presets(self)
         self._presets.loaded.connect(self._fill_presets)
         threading.Thread(target=self._presets.load, name="lipe-presets", daemon=True).start()
         self.preset_help = QLabel("", self)
         self.preset_help.setWordWrap(True)
         self.add_btn = QPushButton("Add to queue", self)
-        self.caption_first = QCheckBox("Caption photos without a caption first (LLaVA)", self)
+        self.caption_first = QCheckBox("Describe photos without a caption first (LLaVA)", self)
         self.caption_first.setChecked(bool(ctx.settings.llava_gguf))
         self.caption_first.setToolTip(
             "Editing-oriented captions, as in the paper; skipped if LLaVA is not set"
         )
+        self.steps = QSpinBox(self)
+        self.steps.setRange(1, 1_000_000)
+        self.steps.setToolTip("Training steps (one photo and one class image each)")
         self.class_images = QSpinBox(self)
         self.class_images.setRange(0, 400)
-        self.class_images.setValue(70)  # the paper's (= lipe_engine.jobs.pipeline.DEFAULT_CLASS_IMAGES, not
-        # imported: it would load torch into the GUI at start)
         self.class_images.setToolTip(
-            "Images of the class ('a dog ...') from regularization prompts (LLM from Settings, else templates), "
-            "rendered once per class and reused; 0 trains on your photos only"
+            "Images of the class ('a dog ...') that keep the model's idea of the class while it learns "
+            "your subject; rendered once per class and reused; 0 trains on your photos only"
         )
+        self.estimate = QLabel("", self)
+        self.estimate.setWordWrap(True)
+        self.notice = QLabel("", self)  # what happened while the app was closed (stays until dismissed by news)
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("QLabel { background: #e8f0fe; color: #0b3d91; padding: 6px; border-radius: 4px; }")
+        self.notice.setVisible(False)
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -111,8 +126,12 @@ class TrainingPanel(QWidget):
             row.addWidget(b)
         row.addStretch(1)
         self.buttons["unload"].setToolTip("Free the memory of models loaded for editing")
+        self.buttons["stop"].setToolTip("Stop after saving the current step; Resume continues from there")
         self.bar = QProgressBar(self)
+        self.bar.setRange(0, 1000)
+        self.bar.setFormat("%p%")
         self.status = QLabel("Queue identities to learn their personalized prior.", self)
+        self.status.setWordWrap(True)
         self.samples = QListWidget(self)
         self.samples.setViewMode(QListWidget.ViewMode.IconMode)
         self.samples.setIconSize(QSize(128, 128))
@@ -126,15 +145,20 @@ class TrainingPanel(QWidget):
         add_row.addWidget(self.preset, 1)
         add_row.addWidget(self.add_btn)
         opt_row = QHBoxLayout()
-        opt_row.addWidget(self.caption_first)
+        opt_row.addWidget(QLabel("Steps", self))
+        opt_row.addWidget(self.steps)
         opt_row.addSpacing(16)
-        opt_row.addWidget(QLabel("Class images (prior preservation)", self))
+        opt_row.addWidget(QLabel("Class images", self))
         opt_row.addWidget(self.class_images)
+        opt_row.addSpacing(16)
+        opt_row.addWidget(self.caption_first)
         opt_row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.addLayout(add_row)
         lay.addLayout(opt_row)
         lay.addWidget(self.preset_help)
+        lay.addWidget(self.estimate)
+        lay.addWidget(self.notice)
         lay.addWidget(self.table, 1)
         lay.addLayout(row)
         lay.addWidget(self.bar)
@@ -142,57 +166,78 @@ class TrainingPanel(QWidget):
         self.samples_label = QLabel("Samples (none yet)", self)
         lay.addWidget(self.samples_label)
         lay.addWidget(self.samples)
-        self.preset.currentIndexChanged.connect(self._preset_help)
+        self.preset.currentIndexChanged.connect(self._preset_changed)
+        self.identity.currentIndexChanged.connect(lambda _i: self._preset_changed())
+        self.steps.valueChanged.connect(lambda _v: self._update_estimate())
+        self.class_images.valueChanged.connect(lambda _v: self._update_estimate())
         self.add_btn.clicked.connect(lambda: self.add_identity(self.identity.currentData()))
         self.buttons["up"].clicked.connect(lambda: self._move(-1))
         self.buttons["down"].clicked.connect(lambda: self._move(1))
-        self.buttons["remove"].clicked.connect(self.remove_selected)
-        self.buttons["start"].clicked.connect(self.start)
-        self.buttons["stop"].clicked.connect(self.runner.stop)
-        self.buttons["resume"].clicked.connect(self.resume_selected)
-        self.buttons["unload"].clicked.connect(self.unload_models)
+        self.buttons["remove"].clicked.connect(lambda: self.remove_selected())
+        self.buttons["start"].clicked.connect(lambda: self.start())
+        self.buttons["stop"].clicked.connect(lambda: self.stop())
+        self.buttons["resume"].clicked.connect(lambda: self.resume_selected())
+        self.buttons["unload"].clicked.connect(lambda: self.unload_models())
         self.table.itemSelectionChanged.connect(self._update_buttons)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.jobFinished.connect(self._on_finished)
         self.runner.problem.connect(self._show_problem)
-        self.runner.runningChanged.connect(lambda _r: self.refresh())
-        self._poll = QTimer(self, interval=2000)
-        self._poll.timeout.connect(self.refresh)
-        self._last_stage = ""
+        self.runner.started.connect(self.refresh)
+        # the queue as the library has it, whoever changes it (this window, another, `lipe queue`)
+        self._poll = QTimer(self, interval=1000)
+        self._poll.timeout.connect(self.poll)
+        self._shown: Any = None
+        self._was_running: set[int] = set()
         ctx.libraryChanged.connect(self._fill_identities)
-        n = queue.fail_interrupted(ctx.library, "interrupted (the app closed or crashed): press Resume")
-        if n:
-            self.status.setText(
-                f"{n} training job(s) were interrupted last time: select one and press Resume."
-            )
+        ctx.settingsChanged.connect(self._preset_changed)
         self._fill_identities()
-        self._preset_help()
+        self._preset_changed()
+        self.recover()
         self.refresh()
+        self._poll.start()
 
-    # --- queue ------------------------------------------------------------------------------------
+    def recover(self) -> str:
+        """At start: say whether training goes on in the background, and continue jobs whose runner
+        is gone (the computer restarted, the runner was killed) from their checkpoints."""
+        lib = self.ctx.library
+        said = ""
+        if self.runner.busy:
+            names = ", ".join(self.name_of(j) for j in self.runner.running_jobs()) or "the queue"
+            said = f"Training of {names} continues in the background: it kept running while the app was closed."
+        else:
+            resumed = []
+            for job in lib.list_jobs(kind=queue.KIND, states=["running"]):
+                if queue.orphaned(job):
+                    lib.update_job(job.id, state="failed", message="interrupted: continued by a new run",
+                                   log="interrupted (runner gone): continued from its checkpoint")
+                    resumed.append(queue.retry(lib, job.id))
+            if resumed:
+                names = ", ".join(self.name_of(j) for j in resumed)
+                said = (f"Training of {names} was interrupted (the computer restarted or the training "
+                        "process stopped); it continues from its last checkpoint now.")
+                problem = self.runner.start()
+                if problem:
+                    said += f" It cannot start yet: {problem}"
+        if said:
+            self.notice.setText(said)
+            self.notice.setVisible(True)
+            log.info("training: %s", said)
+        return said
+
+    def name_of(self, job: Job) -> str:
+        return str((job.config or {}).get("identity_name") or f"job {job.id}")
+
+    # --- what to queue ------------------------------------------------------------------------------
 
     def _fill_identities(self) -> None:
         current = self.identity.currentData()
+        self.identity.blockSignals(True)
         self.identity.clear()
         for ident in self.ctx.library.list_identities():
-            self.identity.addItem(f"{ident.name} ({ident.instance_prompt})", ident.id)
+            self.identity.addItem(ident.name, ident.id)
         i = self.identity.findData(current)
         self.identity.setCurrentIndex(max(0, i))
+        self.identity.blockSignals(False)
         self.add_btn.setEnabled(self.identity.count() > 0)
-
-    def _fill_presets(self, presets: dict[str, str]) -> None:
-        for name, text in presets.items():
-            self.preset.addItem(f"{name.upper().replace('GB', ' GB')} GPU", name)
-            self.preset.setItemData(self.preset.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
-        self._preset_help()
-
-    def _preset_help(self, *_a: Any) -> None:
-        tip = self.preset.currentData(Qt.ItemDataRole.ToolTipRole)
-        self.preset_help.setText(
-            tip
-            or "The paper's settings: rank 32, UNet and text encoders, 1000 epochs "
-            "(needs a large GPU; pick a preset for smaller ones)."
-        )
+        self._update_estimate()
 
     def add_identity(
         self,
@@ -201,13 +246,18 @@ class TrainingPanel(QWidget):
         overrides: dict[str, Any] | None = None,
         class_images: int | None = None,
     ) -> Any:
+        """Queue training of an identity with the preset, steps and class images shown (or these)."""
         if identity_id is None:
             return None
+        name = preset or self.preset.currentData()
+        if overrides is None:
+            default_steps, _ = jobs.preset_steps(name, self._reference_count())
+            overrides = {"max_steps": self.steps.value()} if self.steps.value() != default_steps else {}
         try:
             job = queue.enqueue(
                 self.ctx.library,
                 identity_id,
-                preset=preset or self.preset.currentData(),
+                preset=name,
                 overrides=overrides,
                 caption=self.caption_first.isChecked(),
                 class_images=self.class_images.value() if class_images is None else class_images,
@@ -217,18 +267,52 @@ class TrainingPanel(QWidget):
             QMessageBox.warning(self, "Training queue", user_message(exc))
             return None
         self.refresh()
+        if self.runner.busy:
+            self.status.setText(f"{self.name_of(job)} is queued: training starts after the current job.")
         return job
 
-    def refresh(self) -> None:
+    # --- the queue as the library has it -------------------------------------------------------------
+
+    def rows(self) -> list[Job]:
+        return jobs.one_row_per_training(queue.listed(self.ctx.library))
+
+    def poll(self) -> None:
+        """Every second: the queue's rows, the running job's progress, the runner's end."""
+        code = self.runner.reap()
+        rows = self.rows()
+        shown = [(j.id, j.state, round(j.progress, 3), j.message) for j in rows]
+        running = {j.id for j in rows if j.state == "running"}
+        if code is not None or running != self._was_running:
+            self._runner_changed(code, running)
+        if shown != self._shown:
+            self.refresh(rows)
+
+    def _runner_changed(self, code: int | None, running: set[int]) -> None:
         lib = self.ctx.library
-        names = {i.id: i.name for i in lib.list_identities()}
+        for jid in self._was_running - running:
+            job = lib.get_job(jid)
+            self.status.setText(f"{self.name_of(job)}: {job.state} — {job.message}")
+            self.jobStatus.emit(f"Training {self.name_of(job)}: {job.state}")
+            if job.state == "done":
+                self.ctx.libraryChanged.emit()
+        if code is not None and not self.runner.busy:
+            for job in self.runner.running_jobs():  # the runner died without recording an outcome
+                if queue.orphaned(job):
+                    why = f"the training process stopped unexpectedly (code {code})"
+                    lib.update_job(job.id, state="failed", message=f"{why}: press Resume to continue")
+                    self.status.setText(f"{self.name_of(job)}: {why}. Press Resume to continue from its checkpoint.")
+        self._was_running = running
+
+    def refresh(self, rows: list[Job] | None = None) -> None:
+        listed = self.rows() if rows is None else rows
+        self._shown = [(j.id, j.state, round(j.progress, 3), j.message) for j in listed]
         selected = self.selected_job_id()
-        listed = queue.listed(lib)
+        self.table.blockSignals(True)
         self.table.setRowCount(len(listed))
         for r, j in enumerate(listed):
             cells = (
                 str(j.id),
-                names.get(j.identity_id or -1, "?"),
+                self.name_of(j),
                 queue.describe_settings(j),
                 j.state,
                 f"{j.progress * 100:.0f}%",
@@ -240,12 +324,20 @@ class TrainingPanel(QWidget):
                 self.table.setItem(r, c, item)
             if j.id == selected:
                 self.table.selectRow(r)
-        running = self.runner.busy or self.runner.active
-        if running and not self._poll.isActive():
-            self._poll.start()
-        elif not running:
-            self._poll.stop()
+        self.table.blockSignals(False)
+        self._show_running(listed)
         self._update_buttons()
+
+    def _show_running(self, listed: list[Job]) -> None:
+        job = next((j for j in listed if j.state == "running"), None)
+        if job is None:
+            self.bar.setValue(0)
+            return
+        self.bar.setValue(int(round(job.progress * 1000)))
+        line = f"{self.name_of(job)}: {job.progress * 100:.0f}%, {job.message}"
+        self.status.setText(f"Training {line}")
+        self.jobStatus.emit(f"Training {line.split(' · ')[0]}" + (f" · {job.message.split(' · ')[-1]}"
+                                                                  if " · " in job.message else ""))
 
     def selected_job_id(self) -> int | None:
         items = self.table.selectedItems()
@@ -259,19 +351,20 @@ class TrainingPanel(QWidget):
 
     def _update_buttons(self) -> None:
         jid = self.selected_job_id()
-        job = self.ctx.library.get_job(jid) if jid is not None else None
+        lib = self.ctx.library
+        try:
+            job = lib.get_job(jid) if jid is not None else None
+        except Exception:  # noqa: BLE001 - removed from another window or `lipe queue`
+            job = None
         queued = job is not None and job.state == "queued"
+        busy = self.runner.busy
         self.buttons["up"].setEnabled(queued)
         self.buttons["down"].setEnabled(queued)
         self.buttons["remove"].setEnabled(job is not None and job.state != "running")
         self.buttons["resume"].setEnabled(job is not None and job.state in ("cancelled", "failed"))
-        self.buttons["start"].setEnabled(
-            not self.runner.active and queue.next_queued(self.ctx.library) is not None
-        )
-        self.buttons["stop"].setEnabled(self.runner.busy or self.runner.active)
-        shown = job
-        if shown is None and self.runner.job_id is not None:
-            shown = self.ctx.library.get_job(self.runner.job_id)  # the running job's samples by default
+        self.buttons["start"].setEnabled(not busy and queue.next_queued(lib) is not None)
+        self.buttons["stop"].setEnabled(busy or bool(self.runner.running_jobs()))
+        shown = job or next(iter(self.runner.running_jobs()), None)  # the running job's samples by default
         if shown is not None:
             self._show_samples(shown)
 
@@ -284,16 +377,35 @@ class TrainingPanel(QWidget):
 
     def remove_selected(self) -> None:
         jid = self.selected_job_id()
-        if jid is not None and self.ctx.library.get_job(jid).state != "running":
-            self.ctx.library.delete_job(jid)
-            self.refresh()
+        if jid is None:
+            return
+        lib = self.ctx.library
+        job = lib.get_job(jid)
+        if job.state == "running":
+            return
+        folder = (job.config or {}).get("output_dir")
+        for other in lib.list_jobs(kind=queue.KIND):  # the row is the whole training: its earlier runs too
+            if other.state != "running" and (other.id == jid or (folder and (other.config or {}).get("output_dir") == folder)):
+                lib.delete_job(other.id)
+        self.refresh()
 
     def resume_selected(self) -> Any:
+        """Continue the selected stopped or failed training from its last checkpoint, in the same row."""
         jid = self.selected_job_id()
         if jid is None:
             return None
-        job = queue.retry(self.ctx.library, jid)
-        self.status.setText(f"Job {job.id} continues job {jid} from its last checkpoint.")
+        try:
+            job = queue.retry(self.ctx.library, jid)
+        except Exception as exc:  # noqa: BLE001 - finished meanwhile (another window, `lipe queue`)
+            self._show_problem(user_message(exc))
+            return None
+        self.refresh()
+        self.select_job(job.id)
+        problem = self.runner.start()
+        if problem:
+            self._show_problem(problem)
+        else:
+            self.status.setText(f"{self.name_of(job)} continues from its last checkpoint.")
         self.refresh()
         return job
 
@@ -301,6 +413,11 @@ class TrainingPanel(QWidget):
         problem = self.runner.start()
         if problem:
             self._show_problem(problem)
+        self.refresh()
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.status.setText("Stopping after the current step is saved; Resume continues from there.")
         self.refresh()
 
     def _show_problem(self, problem: str) -> None:
@@ -312,31 +429,6 @@ class TrainingPanel(QWidget):
         if holder is not None and hasattr(holder, "unload"):
             holder.unload()
         self.status.setText("Models unloaded; their memory is free.")
-
-    # --- progress ---------------------------------------------------------------------------------
-
-    def _on_progress(self, job_id: int, msg: dict) -> None:
-        ev = ProgressEvent(
-            str(msg.get("stage", "")),
-            int(msg.get("step") or 0),
-            int(msg.get("total") or 0),
-            msg.get("eta_s"),
-            {"loss": msg.get("loss")},
-        )
-        if ev.total:
-            self.bar.setRange(0, ev.total)
-            self.bar.setValue(min(ev.step, ev.total))
-        self.status.setText(f"Job {job_id}: {describe(ev)}")
-        self.jobStatus.emit(f"Training job {job_id}: {describe(ev)}")
-        if ev.stage != self._last_stage:
-            self._last_stage = ev.stage
-            self.refresh()
-
-    def _on_finished(self, job_id: int, state: str, message: str) -> None:
-        self.status.setText(f"Job {job_id} {state}: {message}")
-        self.jobStatus.emit(f"Training job {job_id} {state}")
-        self.refresh()
-        self.select_job(job_id)
 
     def _show_samples(self, job: Job) -> None:
         """The newest sample images of ``job`` (the trainer writes them every ``sample_every`` steps)."""

@@ -1,61 +1,102 @@
-"""Runs the training queue one job at a time, each in a child process (QProcess) that reports
-JSON lines; the GUI stays alive whatever happens in training."""
+"""Starts, finds and stops the background training runner (``child``): a process of its own session,
+so closing the app never stops training by accident, and a window opened later reconnects to it.
+
+Progress is not piped to this window: the runner writes it into the job rows (the whole job's
+fraction and a steady time left), and the training view reads the library every second, whoever
+added or runs the jobs.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
+from lipe_engine import locations
 from lipe_engine.jobs import queue
 
 from ..bridge import download_model, needs_download
 from ..context import AppContext
 from ..workers import Worker
 from . import jobs
-from .protocol import decode
+from .child import RUNNER_KEY, STOP_KEY, live_runner, runner_record
 
 log = logging.getLogger(__name__)
-KILL_AFTER_MS = 120_000  # a step, a sample render and the checkpoint can take a while on a busy GPU
 
 
 class TrainingRunner(QObject):
-    progress = Signal(int, dict)  # job id, progress message
-    sample = Signal(int, str)  # job id, sample image path
-    jobFinished = Signal(int, str, str)  # job id, state, message
-    runningChanged = Signal(bool)
     problem = Signal(str)  # a readable reason the queue could not start (e.g. a failed download)
+    started = Signal()
 
     def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.proc: QProcess | None = None
-        self.job_id: int | None = None
-        self.active = False  # the queue keeps going after each job
-        self._buf = b""
-        self._last_error = ""
+        self.proc: subprocess.Popen[bytes] | None = None  # the runner this window started
+        self.exit_code: int | None = None
         self._download: Worker | None = None
-        self._kill = QTimer(self, singleShot=True, interval=KILL_AFTER_MS)
-        self._kill.timeout.connect(self._force_kill)
+
+    @property
+    def info(self) -> dict[str, Any] | None:
+        """The live runner of this library (started by this window, an earlier one, or another)."""
+        self.reap()
+        return live_runner(self.ctx.library)
 
     @property
     def busy(self) -> bool:
-        return self.proc is not None
+        return self.info is not None
+
+    def reap(self) -> int | None:
+        """The exit code of the runner this window started, once it has ended (else None)."""
+        if self.proc is not None and self.proc.poll() is not None:
+            self.exit_code, self.proc = self.proc.returncode, None
+            return self.exit_code
+        return None
+
+    def running_jobs(self) -> list[Any]:
+        return self.ctx.library.list_jobs(kind=queue.KIND, states=["running"])
 
     def start(self) -> str | None:
-        """Start working through the queue; returns a readable reason when it cannot."""
+        """Work through the queue in the background; returns a readable reason when it cannot."""
         model = self.ctx.settings.model_source()
         if not model:
             return "No SDXL model is set: open Settings and choose the model to train on."
         if needs_download(model, self.ctx.settings.allow_downloads):
             self._fetch(model)  # the user allowed downloads: fetch first (status bar), then start
             return None
-        self.active = True
-        self.runningChanged.emit(True)
-        if not self.busy:
-            self._launch_next()
+        if self.busy:
+            self.ctx.library.set_setting(STOP_KEY, None)  # a Stop not yet taken: keep going instead
+            return None
+        if queue.next_queued(self.ctx.library) is None:
+            return None
+        self._spawn(model)
         return None
+
+    def _spawn(self, model: str) -> None:
+        holder = self.ctx.models
+        if holder is not None and hasattr(holder, "unload") and self.ctx.settings.memory_mode != "high":
+            holder.unload()  # free the edit model's memory for training
+        log_path = locations.DataLayout(self.ctx.data_dir).training_log
+        cmd = jobs.runner_command(self.ctx.data_dir, model, self.ctx.settings.device, log_path)
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        detach: dict[str, Any] = (
+            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS}  # type: ignore[attr-defined]
+            if sys.platform == "win32"
+            else {"start_new_session": True}  # not in the app's session: closing it does not end training
+        )
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as out:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                         env=env, **detach)
+        self.exit_code = None
+        lib = self.ctx.library
+        lib.set_setting(STOP_KEY, None)
+        lib.set_setting(RUNNER_KEY, runner_record(self.proc.pid, log_path))  # found at once, before it starts up
+        log.info("training runner pid %s: %s", self.proc.pid, " ".join(cmd))
+        self.started.emit()
 
     def _fetch(self, model: str) -> None:
         if self._download is not None:
@@ -67,97 +108,19 @@ class TrainingRunner(QObject):
         self._download = self.ctx.pool.start(w)
 
     def stop(self) -> None:
-        """Stop after checkpointing the current step (SIGTERM); kill if it does not exit in time."""
-        self.active = False
-        if self.proc is not None:
-            self.proc.terminate()
-            self._kill.start()
-        else:
-            self.runningChanged.emit(False)
-
-    def _launch_next(self) -> None:
-        job = queue.next_queued(self.ctx.library)
-        if job is None or not self.active:
-            self.active = False
-            self.runningChanged.emit(False)
-            return
-        holder = self.ctx.models
-        if holder is not None and hasattr(holder, "unload") and self.ctx.settings.memory_mode != "high":
-            holder.unload()  # free the edit model's memory for training
-        cmd = jobs.child_command(
-            self.ctx.data_dir, job.id, self.ctx.settings.model_source(), self.ctx.settings.device
-        )
-        proc = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        proc.setProcessEnvironment(env)
-        proc.readyReadStandardOutput.connect(self._read)
-        proc.readyReadStandardError.connect(self._read_err)
-        proc.finished.connect(self._finished)
-        self.proc, self.job_id, self._buf, self._last_error = proc, job.id, b"", ""
-        log.info("training job %s: %s", job.id, " ".join(cmd))
-        proc.start(cmd[0], cmd[1:])
-
-    def _read(self) -> None:
-        if self.proc is None or self.job_id is None:
-            return
-        self._buf += bytes(self.proc.readAllStandardOutput().data())
-        *lines, self._buf = self._buf.split(b"\n")
-        for raw in lines:
-            msg = decode(raw.decode("utf-8", "replace"))
-            if msg is None:
-                continue
-            kind = msg.get("type")
-            if kind == "progress":
-                self.progress.emit(self.job_id, msg)
-            elif kind == "sample":
-                self.sample.emit(self.job_id, str(msg.get("path")))
-            elif kind == "error":
-                self._last_error = str(msg.get("message", ""))
-
-    def _read_err(self) -> None:
-        if self.proc is not None:
-            text = bytes(self.proc.readAllStandardError().data()).decode("utf-8", "replace").rstrip()
-            if text:
-                log.info("training child: %s", text[-4000:])
-
-    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        self._kill.stop()
-        self._read()
-        job_id = self.job_id
-        proc, self.proc, self.job_id = self.proc, None, None
-        if proc is not None:
-            proc.deleteLater()
-        if job_id is None:
-            return
+        """Stop after the current checkpoint: the running job is cancelled (it saves its step and can
+        be resumed) and the runner takes no further job. Returns at once; the runner exits by itself."""
         lib = self.ctx.library
-        job = lib.get_job(job_id)
-        if job.state == "queued" or (job.state == "running" and queue.orphaned(job)):  # died without saying so
-            why = self._last_error or f"the training process exited unexpectedly (code {code})"
-            lib.update_job(job_id, state="failed", message=f"{why}: press Resume to continue")
-            job = lib.get_job(job_id)
-        self.jobFinished.emit(job_id, job.state, job.message)
-        if job.state == "done":
-            self.ctx.libraryChanged.emit()
-        if self.active:
-            self._launch_next()
-        else:
-            self.runningChanged.emit(False)
+        lib.set_setting(STOP_KEY, "1")
+        rec = self.info
+        for job in self.running_jobs():
+            worker = (job.result or {}).get("worker") if isinstance(job.result, dict) else None
+            if rec is None or (isinstance(worker, dict) and worker.get("pid") == rec["pid"]):
+                try:
+                    queue.cancel_job(lib, job.id)
+                except Exception as exc:  # noqa: BLE001 - it finished meanwhile
+                    log.info("stop: job %s: %s", job.id, exc)
 
-    def _force_kill(self) -> None:
-        if self.proc is not None:
-            log.warning("training child did not stop in time; killing it")
-            self.proc.kill()
-
-    def shutdown(self, timeout_ms: int = 15_000) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        self.active = False
-        proc.terminate()
-        if not proc.waitForFinished(timeout_ms):
-            proc.kill()
-            proc.waitForFinished(3000)
-
-    def current(self) -> Any:
-        return self.job_id
+    def shutdown(self) -> None:
+        """The window closes: the runner goes on (the app asked the user before); nothing waits."""
+        self.reap()

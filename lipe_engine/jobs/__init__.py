@@ -7,7 +7,7 @@ another (or one per GPU).
     job = enqueue(lib, "Rex", preset="16gb", overrides={"max_steps": 800}, class_images=70)
     run_queue(lib, progress=cb, cancel=token, on_job=print)   # drains the queue, failures recorded
     cancel_job(lib, job.id)          # from any process; a running job stops at its next step
-    retry(lib, job.id)               # new job, same output folder: resumes from the checkpoint
+    retry(lib, job.id)               # same output folder: resumes from the checkpoint (pressed twice: one job)
 
     from lipe_engine.jobs.gpus import visible_gpus, plan_workers, run_workers
     run_workers(plan_workers(visible_gpus(), lib.data_dir))   # one worker process per GPU

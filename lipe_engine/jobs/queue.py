@@ -49,7 +49,8 @@ def enqueue(lib: Library, identity: IdentityRef, **settings: Any) -> Job:
 
 
 def retry(lib: Library, job_id: int) -> Job:
-    """A new queued job with the same settings and output folder (so it resumes from the checkpoint)."""
+    """A new queued job with the same settings and output folder (so it resumes from the checkpoint);
+    the queued or running job that already continues it when there is one (pressed twice: one job)."""
     job = lib.get_job(job_id)
     if not job.finished:
         raise LipeError(f"job {job_id} is {job.state}", "retry only finished (failed or cancelled) jobs")
@@ -60,6 +61,10 @@ def retry(lib: Library, job_id: int) -> Job:
         from ..editing.job import refreshed_config
 
         config = refreshed_config(lib, job)
+    out = (job.config or {}).get("output_dir")
+    for other in lib.list_jobs(kind=job.kind, states=["queued", "running"]):  # resume continues, never duplicates
+        if out and (other.config or {}).get("output_dir") == out:
+            return other
     return add_job(lib, job.kind, config, job.identity_id)
 
 
@@ -217,17 +222,25 @@ def fail_interrupted(lib: Library, message: str) -> int:
 
 
 class JobProgress:
-    """Forwards engine progress to a callback, mirrors it into the job row, and polls for ``cancel_job``."""
+    """Forwards engine progress to a callback, mirrors it into the job row (the whole job's fraction
+    and a steady time left, ``plan``), and polls for ``cancel_job``."""
 
     def __init__(self, lib: Library, job_id: int, callback: ProgressCallback | None, outer: CancelToken) -> None:
+        from .plan import EtaSmoother, plan_for
+
         self.lib, self.job_id, self.callback, self.outer = lib, job_id, callback, outer
         self.token = CancelToken()
         self.cancelled_in_db = False
         self._last = 0.0
+        self.plan, self.eta = plan_for(lib, lib.get_job(job_id)), EtaSmoother()
 
     def __call__(self, ev: ProgressEvent) -> None:
+        from .plan import eta_text
+
         if self.callback is not None:
             self.callback(ev)
+        fraction = self.plan.fraction(ev)
+        left = self.eta.update(fraction)
         now = time.monotonic()
         if now - self._last >= _DB_EVERY_S or (ev.total and ev.step == ev.total):
             self._last = now
@@ -237,8 +250,8 @@ class JobProgress:
                 self.token.cancel()
             elif not job.finished:
                 extra = f" loss {ev.info['loss']:.4f}" if isinstance(ev.info.get("loss"), float) else ""
-                self.lib.update_job(self.job_id, progress=min(1.0, ev.fraction),
-                                    message=f"{ev.stage} {ev.step}/{ev.total}{extra}")
+                self.lib.update_job(self.job_id, progress=fraction,
+                                    message=f"{ev.stage} {ev.step}/{ev.total}{extra} · {eta_text(left)}")
         if self.outer.cancelled:
             self.token.cancel()
 

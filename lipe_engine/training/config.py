@@ -167,16 +167,30 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# Recipes sized to a machine rather than to GPU memory: unlike the presets they change the recipe
+# itself. "toy" is `lipe demo`'s: the shipped 64-px toy model learns a sprite's prior in a few hundred
+# steps on a CPU (with a handful of class images, the job's ``class_images``: TOY_CLASS_IMAGES).
+TOY_CLASS_IMAGES = 8
+RECIPES: dict[str, Preset] = {
+    "toy": Preset(
+        "toy",
+        "Toy model on a CPU: 300 steps at 64 px, rank 8, learning rate 1e-3 (as `lipe demo`; minutes, not hours)",
+        dict(max_steps=300, resolution=64, rank=8, lr_unet=1e-3, lr_text=1e-3, checkpoint_every=50),
+    ),
+}
+
+
 def config_from_preset(name: str | None, **overrides: Any) -> TrainingConfig:
-    """Paper defaults, then a preset's memory settings, then explicit overrides (None values ignored)."""
+    """Paper defaults, then a preset's memory settings (or a recipe's, ``RECIPES``), then explicit
+    overrides (None values ignored)."""
     data: dict[str, Any] = {}
     if name:
         key = name.lower().replace(" ", "").replace("-", "")
         if key.isdigit():
             key += "gb"
-        if key not in PRESETS:
-            raise InputError(f"training preset '{name}' is unknown", f"use one of {', '.join(PRESETS)}")
-        data.update(PRESETS[key].overrides)
+        if key not in PRESETS and key not in RECIPES:
+            raise InputError(f"training preset '{name}' is unknown", f"use one of {', '.join([*PRESETS, *RECIPES])}")
+        data.update((PRESETS.get(key) or RECIPES[key]).overrides)
     data.update({k: v for k, v in overrides.items() if v is not None})
     cfg = TrainingConfig.from_dict(data)
     cfg.validate()

@@ -98,6 +98,7 @@ def editor(qtbot, tmp_path: Path, tiny_sdxl_dir: Path, holder):
     action.trigger()  # right-click -> "Edit pose…"
     ed = win.edit_windows[-1]
     qtbot.addWidget(ed)
+    ed.confirm = lambda *_a: True  # "discard the results?" when a test leaves some unsaved
     yield win, ed
     ed.close()
     win.close()
@@ -130,7 +131,10 @@ def test_tiny_edit_from_context_menu_shows_compare_and_saves_version(editor, qtb
     assert len(ed.canvas.histories[0]) == 5  # steps - skip per-step masks
     assert ed.save_btn.isEnabled()
     original = Path(ed.photo.path).read_bytes()
-    edit = ed.save_version()
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(ed.save_btn, Qt.MouseButton.LeftButton)  # as the user does: clicked(bool) reaches it
+    edit = ed.saved_edit
     assert edit is not None and Path(edit.output_path).is_file()
     assert Path(ed.photo.path).read_bytes() == original
     assert win.ctx.library.list_edits()[0].target_prompt == "a photo of a sks dog sitting"
@@ -158,7 +162,8 @@ def test_tiny_edit_from_context_menu_shows_compare_and_saves_version(editor, qtb
     _fast(ed2, 4)
     with qtbot.waitSignal(ed2.start_edit().done, timeout=120_000):
         pass
-    assert ed2.save_version() is not None, ed2.status.text()
+    qtbot.mouseClick(ed2.save_btn, Qt.MouseButton.LeftButton)
+    assert ed2.saved_edit is not None, ed2.status.text()
     assert len(win.ctx.library.list_edits(ed.photo)) == 2
     ed2.close()
 
@@ -254,7 +259,8 @@ def test_several_target_prompts_and_seeds_give_a_grid_from_one_inversion(editor,
     ed.grid.set_checked(1)
     ed.grid.item(2).setCheckState(Qt.CheckState.Checked)
     before = len(win.ctx.library.list_edits())
-    assert ed.save_version() is not None
+    qtbot.mouseClick(ed.save_btn, Qt.MouseButton.LeftButton)
+    assert ed.saved_edit is not None, ed.status.text()
     edits = win.ctx.library.list_edits()
     assert len(edits) == before + 2 and len(ed.saved_edits) == 2
     assert [e.target_prompt for e in edits[-2:]] == ed.request.target_prompts

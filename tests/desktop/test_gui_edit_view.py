@@ -48,11 +48,11 @@ def test_mask_is_an_outline_and_a_translucent_fill_over_a_visible_photo(qtbot) -
     corner = grab.pixelColor(int(r.left() + r.width() * 0.05), int(r.top() + r.height() * 0.05))
     assert corner.green() > 110 and corner.red() < 50 and corner.blue() < 50  # the photo, untouched
     assert centre.green() > 80  # the photo still shows under the fill
-    assert "M" in c.legend_text() and "source mask" in c.legend_text()
+    assert "subject before" in c.legend_text() and "where the subject is" in c.legend_text()
     c.set_mask_mode(TARGET_MASK)
-    assert "target mask" in c.legend_text() and c.overlay_image().pixelColor(100, 100).alpha() > 0
+    assert "subject after" in c.legend_text() and c.overlay_image().pixelColor(100, 100).alpha() > 0
     c.set_mask_mode(UNION_MASK)
-    assert "edit region" in c.legend_text()
+    assert "edit area" in c.legend_text()
     c.set_mask_mode(NO_MASK)
     assert c.overlay_image() is None and c.legend_text() == ""
 
