@@ -2,7 +2,7 @@
 
 Same classes and file layout as ``facebook/dinov2-base`` and ``openai/clip-vit-large-patch14``
 (config.json + safetensors + preprocessor_config.json, and for CLIP a BPE tokenizer written by
-:mod:`lipe_engine.models.tokenizer_files`); only the widths are small. The metric encoders load
+:mod:`lipe_engine.models.tokenizer_files`); only the widths are small. The encoders (:mod:`lipe_engine.encoders`) load
 them back through exactly the code real weights take. Their values mean nothing about image
 quality: they exercise the pipeline, not the science.
 """
