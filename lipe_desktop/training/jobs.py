@@ -19,10 +19,8 @@ if TYPE_CHECKING:
 
 def presets() -> dict[str, str]:
     """Preset name -> one-line explanation (the engine's memory-budget presets)."""
-    try:
-        from lipe_engine.training import PRESETS
-    except ImportError:  # pragma: no cover - training not installed
-        return {}
+    from lipe_engine.training import PRESETS  # torch: imported when the panel first asks
+
     return {name: p.explanation for name, p in PRESETS.items()}
 
 
