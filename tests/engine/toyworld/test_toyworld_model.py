@@ -171,7 +171,7 @@ def test_lipe_keeps_identity_better(other, prior_arms, general, ledits) -> None:
     "pose_reached",
     pytest.param("view_kept", marks=pytest.mark.xfail(strict=True, reason=(
         "does not hold on the toy model: measured pose-and-view LIPE 7/9 (78%) vs general prior + NIMA "
-        "9/9, LEDITS++ 7/9, w/o editing captions 5/9 (the learned prior loses the facing; see README)"))),
+        "9/9, LEDITS++ 7/9, w/o editing captions 5/9 (the learned prior loses the facing; see docs/method.md)"))),
 ])
 def test_lipe_keeps_editability_of_the_best_arm(rate, prior_arms, general, ledits) -> None:
     arms = {**prior_arms, "nima-noprior": general[0], "ledits": ledits}
