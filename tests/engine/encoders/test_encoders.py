@@ -69,3 +69,20 @@ def test_importing_the_service_loads_no_torch() -> None:
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_bf16_checkpoint_embeds_like_fp32(clip_dir: Path, tmp_path: Path) -> None:
+    """A CLIP saved in bf16 runs in bf16 on the CPU; its unit vectors stay within bf16 rounding of fp32's."""
+    import shutil
+
+    from transformers import CLIPModel
+
+    half = tmp_path / "clip-bf16"
+    shutil.copytree(clip_dir, half)
+    CLIPModel.from_pretrained(clip_dir).to(torch.bfloat16).save_pretrained(half, safe_serialization=True)
+    images = [Image.new("RGB", (40, 30), c) for c in ("red", "blue", "green")]
+    full = encoders.ClipEncoder(clip_dir, device="cpu", text=False)
+    low = encoders.ClipEncoder(half, device="cpu", text=False)
+    assert low.model.dtype == torch.bfloat16
+    a, b = full.unit_images(images), low.unit_images(images)
+    assert b.dtype == a.dtype and (a * b).sum(axis=1).min() > 0.98  # margin set before the first run
