@@ -15,7 +15,7 @@ LOCKED := $(PIP) --no-build-isolation -c $(LOCK)
 COMPILE := $(BIN)/pip-compile --quiet --all-extras --allow-unsafe --strip-extras --no-emit-index-url \
 	--no-emit-find-links --no-emit-trusted-host --output-file $(LOCK) pyproject.toml lock-inputs.in
 
-.PHONY: demo test install install-demo install-dev system-deps lint lock test-latest
+.PHONY: demo test install install-demo install-dev system-deps lint lock test-latest cli-reference
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -62,6 +62,10 @@ test-latest: system-deps
 		-e ".[gui,llm,heic,dev]"
 	.venv-latest/bin/python -m pip list --format=freeze > .venv-latest/versions.txt
 	LIPE_ALLOW_UNTESTED=1 QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 .venv-latest/bin/python -m pytest -q -m "not slow"
+
+# docs/cli-reference.md from the parsers (after adding or changing a command's options)
+cli-reference:
+	$(BIN)/python scripts/cli_reference.py
 
 lint:
 	$(BIN)/ruff check lipe_engine lipe_desktop tests benchmarks

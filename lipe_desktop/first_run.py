@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .settings import AppSettings
+from .settings import CLIP_LABEL, AppSettings
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ SDXL_BASE_ID = "stabilityai/stable-diffusion-xl-base-1.0"
 HELPER_ROLES = (
     ("llava_gguf", "Captioning (LLaVA)"),
     ("llm_gguf", "Prompt writer (LLM)"),
-    ("clip_model", "CLIP (metrics)"),
+    ("clip_model", CLIP_LABEL),
 )
 
 

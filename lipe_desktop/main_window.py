@@ -25,10 +25,12 @@ from lipe_engine.resources import resource_path
 from . import bridge
 from .album.page import AlbumPage, LooseFile
 from .context import AppContext
+from .identities import IdentitiesPanel
 from .install_check import InstallCheckLabel
 from .job_status import JobStatus
 from .logs import log_file, user_message
 from .machine_banner import MachineBanner
+from .training import TrainingPanel
 from .window_state import WindowLifecycleMixin
 from .workers import Worker
 
@@ -70,9 +72,12 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         self.album = AlbumPage(ctx, self)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.album, "Album")
-        self.identities: Any = None
-        self.training: Any = None
-        self._add_optional_tabs()
+        self.identities = IdentitiesPanel(ctx, self)
+        self.tabs.addTab(self.identities, "Identities")
+        self.training = TrainingPanel(ctx, self)
+        self.tabs.addTab(self.training, "Training queue")
+        self.identities.trainRequested.connect(self._queue_training)
+        self.identities.editRequested.connect(lambda p: self.open_editor([p]))
         self.banner = MachineBanner(self)  # no GPU / toy model: said at start, with a toy album to try
         central = QWidget(self)
         column = QVBoxLayout(central)
@@ -84,8 +89,7 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         self.banner.tryToyRequested.connect(lambda: self.add_toy_album())
         self.banner.settingsRequested.connect(lambda: self.open_settings())
         ctx.settingsChanged.connect(self._show_machine)
-        if self.training is not None:
-            self.training.machineKnown.connect(self._on_machine)
+        self.training.machineKnown.connect(self._on_machine)
         self._show_machine()
         self.count_label = QLabel(self)
         self.jobs = JobStatus(ctx.pool, self)
@@ -93,8 +97,7 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         self.statusBar().addPermanentWidget(self.jobs)
         self.training_label = QLabel(self)  # the training queue runs outside the worker pool
         self.statusBar().addPermanentWidget(self.training_label)
-        if self.training is not None:
-            self.training.jobStatus.connect(self.training_label.setText)
+        self.training.jobStatus.connect(self.training_label.setText)
         self.install_check = InstallCheckLabel(self)  # `lipe doctor`'s checks: problems shown, all logged
         self.statusBar().addPermanentWidget(self.install_check)
         self.install_check.start(ctx.pool, ctx.data_dir)
@@ -114,26 +117,6 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         self.edit_windows: list[Any] = []
         self._build_menus()
         self.album.reload()
-
-    def _add_optional_tabs(self) -> None:
-        try:
-            from .identities import IdentitiesPanel
-
-            self.identities = IdentitiesPanel(self.ctx, self)
-            self.tabs.addTab(self.identities, "Identities")
-        except ImportError as exc:  # pragma: no cover - only while a panel is missing
-            log.warning("identities panel unavailable: %s", exc)
-        try:
-            from .training import TrainingPanel
-
-            self.training = TrainingPanel(self.ctx, self)
-            self.tabs.addTab(self.training, "Training queue")
-        except ImportError as exc:  # pragma: no cover
-            log.warning("training panel unavailable: %s", exc)
-        if self.identities is not None and self.training is not None:
-            self.identities.trainRequested.connect(self._queue_training)
-        if self.identities is not None:
-            self.identities.editRequested.connect(lambda p: self.open_editor([p]))
 
     def _queue_training(self, identity_id: int) -> None:
         self.training.add_identity(identity_id)
@@ -297,7 +280,7 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         edit = menu.addAction("Edit pose…", lambda: self.open_editor(photos))
         edit.setEnabled(bool(photos))
         menu.addAction("Open in viewer", lambda: self.album.open_viewer(photos[0]))
-        if library_photos and self.identities is not None:
+        if library_photos:
             sub = menu.addMenu("Add to identity")
             for ident in self.ctx.library.list_identities():
                 for role in ("reference", "target"):
@@ -417,10 +400,8 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         self._remember_size()
         for w in list(self.edit_windows):
             w.close()
-        if self.training is not None:
-            self.training.shutdown()
-        if self.identities is not None:
-            self.identities.shutdown()
+        self.training.shutdown()
+        self.identities.shutdown()
         self.album.shutdown()
         self.ctx.pool.shutdown()
         super().closeEvent(event)

@@ -5,7 +5,7 @@ With the PySide6 6.12 wheels (stable ABI) on Python < 3.12, every Qt call that r
 widget...) drops a reference to ``None`` it never took: the bindings assume ``None`` is immortal,
 which it is only from Python 3.12 (PEP 683). One call is harmless; a grid painting thousands of tiles
 brings ``None``'s count to zero within minutes and the interpreter aborts with "none_dealloc:
-deallocating None" (``tests/desktop/test_gui_album.py`` checks it cannot). Giving ``None`` a huge reference
+deallocating None" (``tests/desktop/album/test_gui_album.py`` checks it cannot). Giving ``None`` a huge reference
 count does what Python 3.12 does: no realistic number of such calls can reach zero.
 """
 

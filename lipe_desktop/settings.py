@@ -23,6 +23,8 @@ from lipe_engine import locations
 log = logging.getLogger(__name__)
 
 SETTINGS_NAME = locations.DESKTOP_SETTINGS_NAME
+# the one CLIP (lipe_engine.encoders): every dialog names it so, and errors point to it by this name
+CLIP_LABEL = "CLIP (suggestions and metrics)"
 MODEL_FIELDS = ("sdxl_model", "llava_gguf", "llava_mmproj", "llm_gguf", "clip_model")  # = engine model keys
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -56,7 +58,7 @@ class AppSettings:
         if lib is not None:
             from_json = {name: getattr(s, name) for name in MODEL_FIELDS}
             for name in MODEL_FIELDS:
-                stored = lib.get_setting(name)
+                stored = locations.stored_choice(lib, name)  # an old key's value moves first
                 setattr(s, name, stored if stored is not None else "")
             leftovers = {k: v for k, v in from_json.items() if v.strip() and lib.get_setting(k) is None}
             if leftovers:  # chosen before the library existed (first run) or by an older version

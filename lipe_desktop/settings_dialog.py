@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .settings import DEVICES, MEMORY_MODE_HELP, MEMORY_MODES, PRECISIONS, AppSettings, validate
+from .settings import CLIP_LABEL, DEVICES, MEMORY_MODE_HELP, MEMORY_MODES, PRECISIONS, AppSettings, validate
 
 _PATHS = (
     (
@@ -35,7 +35,7 @@ _PATHS = (
     ("llava_gguf", "LLaVA (captions)", "LLaVA .gguf used to caption photos", "file"),
     ("llava_mmproj", "LLaVA projector", "the matching mmproj .gguf", "file"),
     ("llm_gguf", "LLM (prompts)", ".gguf language model that writes edit prompts", "file"),
-    ("clip_model", "CLIP (suggestions)", "CLIP folder used by 'Suggest similar photos'", "dir"),
+    ("clip_model", CLIP_LABEL, "CLIP folder used by 'Suggest similar photos' and the evaluation metrics", "dir"),
 )
 
 

@@ -32,11 +32,14 @@ MODEL_KEYS: dict[str, str] = {
     "llava_mmproj": "LIPE_LLAVA_MMPROJ",
     "llava_handler": "LIPE_LLAVA_HANDLER",
     "llm_gguf": "LIPE_LLM_GGUF",
-    "clip_model": "LIPE_CLIP_MODEL",
+    "clip_model": "LIPE_CLIP_MODEL",  # the one CLIP: metrics, "find similar photos", grouping
     "dino_model": "LIPE_DINO_MODEL",
-    "embedding_model": "LIPE_EMBEDDING_MODEL",  # "find similar" (a CLIP image encoder)
 }
-# what a key falls back to when it is set nowhere (the metric encoders: their usual hub ids)
+# keys stored under another name by earlier versions: old -> new ("find similar" had its own CLIP
+# key, `embedding_model`, until the encoders became one service); the value moves on first read
+RENAMED_KEYS: dict[str, str] = {"embedding_model": "clip_model"}
+OLD_ENVIRONMENT: dict[str, str] = {"clip_model": "LIPE_EMBEDDING_MODEL"}  # read when the new one is unset
+# what a key falls back to when it is set nowhere (the encoders: the paper's hub ids)
 SHIPPED_DEFAULTS: dict[str, str] = {
     "clip_model": "openai/clip-vit-large-patch14",
     "dino_model": "facebook/dinov2-base",
@@ -57,6 +60,20 @@ def _check_key(key: str) -> None:
         raise KeyError(f"unknown model key {key!r}: use one of {', '.join(MODEL_KEYS)}")
 
 
+def stored_choice(lib: SettingsStore, key: str) -> str | None:
+    """``key``'s library setting; a value an earlier version stored under the old name moves here first."""
+    value = lib.get_setting(key)
+    if value is not None:
+        return value
+    for old, new in RENAMED_KEYS.items():
+        old_value = lib.get_setting(old) if new == key else None
+        if old_value is not None:
+            lib.set_setting(key, old_value)
+            lib.set_setting(old, None)
+            return old_value
+    return None
+
+
 def configured(key: str, explicit: str | os.PathLike[str] | None = None,
                lib: SettingsStore | None = None) -> str | None:
     """``key``'s value from flag, library setting or environment (None when set nowhere)."""
@@ -64,10 +81,12 @@ def configured(key: str, explicit: str | os.PathLike[str] | None = None,
     if explicit is not None and str(explicit).strip():
         return str(explicit).strip()
     if lib is not None:
-        value = lib.get_setting(key)
+        value = stored_choice(lib, key)
         if value and value.strip():
             return value.strip()
     env = os.environ.get(MODEL_KEYS[key], "").strip()
+    if not env and key in OLD_ENVIRONMENT:
+        env = os.environ.get(OLD_ENVIRONMENT[key], "").strip()
     return env or None
 
 

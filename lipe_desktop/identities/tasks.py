@@ -4,30 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lipe_engine import captioning, locations, similarity
 from lipe_engine.errors import LipeError
 from lipe_engine.library import Library
 from lipe_engine.progress import CancelToken, ProgressCallback
+
+from ..settings import CLIP_LABEL
 
 
 def suggest_similar(
     data_dir: Path, identity_id: int, clip_model: str, *, progress: ProgressCallback, cancel: CancelToken
 ) -> str:
-    from lipe_engine.library import embeddings
-
     with Library.open(data_dir) as lib:
-        try:
-            embedder = (
-                embeddings.ImageEmbedder.load(clip_model) if clip_model else embeddings.load_configured(lib)
-            )
-        except embeddings.EmbeddingModelMissing as exc:
-            if clip_model:
-                raise
-            # the engine's hint names the CLI; in the app the place to fix it is Settings
-            raise LipeError(
-                "no CLIP model is set, so similar photos cannot be found",
-                "choose a CLIP folder in Settings > CLIP (suggestions)",
-            ) from exc
-        found = embeddings.suggest_similar(lib, identity_id, embedder, progress=progress, cancel=cancel)
+        # the engine's hints name the CLI; in the app the place to fix it is Settings
+        encoder = similarity.clip_for_library(lib, clip_model or None, where=f"Settings > {CLIP_LABEL}")
+        found = similarity.suggest_similar(lib, identity_id, encoder, progress=progress, cancel=cancel)
         return f"{len(found)} similar photo(s) suggested: confirm or reject them (right-click)"
 
 
@@ -35,23 +26,12 @@ def caption_photos(
     data_dir: Path, identity_id: int, settings: dict, *, progress: ProgressCallback, cancel: CancelToken
 ) -> str:
     """Caption the identity's photos with the engine's captioner (LLaVA from Settings)."""
-    try:
-        import importlib
-
-        captioning = importlib.import_module("lipe_engine.captioning")
-    except ImportError as exc:
-        raise LipeError("captioning is not available in this build", "install the 'llm' extra") from exc
-    fn = getattr(captioning, "caption_identity", None)
-    if fn is None:
-        raise LipeError("this engine version has no identity captioner", "update LIPE Desktop")
     with Library.open(data_dir) as lib:
-        from lipe_engine import locations
-
         if not locations.resolve("llava_gguf", settings.get("llava_gguf") or None, lib):
             # the engine's own line names command-line flags and variables; here it is a setting
             raise LipeError("no LLaVA model configured to describe photos",
                             "choose the LLaVA .gguf file (and its projector) in Settings, or write captions by hand")
-        out = fn(
+        n = captioning.caption_identity(
             lib,
             identity_id,
             llava=settings.get("llava_gguf") or None,
@@ -59,5 +39,4 @@ def caption_photos(
             progress=progress,
             cancel=cancel,
         )
-        n = len(out) if isinstance(out, (list, tuple, dict)) else out  # a count or the captions
-        return f"{n} caption(s) written" if isinstance(n, int) else "captions written"
+        return f"{n} caption(s) written"

@@ -94,10 +94,8 @@ def estimate_text(steps: int, class_images: int, *, toy: bool, gpu_gb: float | N
 
 def presets() -> dict[str, str]:
     """Preset name -> one-line explanation (the engine's memory-budget presets)."""
-    try:
-        from lipe_engine.training import PRESETS
-    except ImportError:  # pragma: no cover - training not installed
-        return {}
+    from lipe_engine.training import PRESETS  # torch: imported when the panel first asks
+
     return {name: p.explanation for name, p in PRESETS.items()}
 
 

@@ -26,7 +26,7 @@ from PIL import Image
 
 from ..errors import InputError, ModelLoadError
 from ..models.gguf import read_gguf_metadata
-from ..prompts.llama import check_gguf, import_llama_cpp, open_llama
+from ..prompts.llama import check_gguf, import_chat_formats, import_llama_cpp, open_llama
 
 # handler setting name -> class name in llama_cpp.llama_chat_format
 HANDLERS = {
@@ -80,7 +80,7 @@ def available_handlers(llama_cpp: Any | None = None) -> list[str]:
     fmt = getattr(llama_cpp, "llama_chat_format", None)
     if fmt is None:
         with contextlib.suppress(ImportError):
-            import llama_cpp.llama_chat_format as fmt  # type: ignore[no-redef]
+            fmt = import_chat_formats()
     return [name for name, cls in HANDLERS.items() if fmt is not None and hasattr(fmt, cls)]
 
 
@@ -113,10 +113,8 @@ def choose_handler(model_meta: dict, proj_meta: dict, available: list[str], want
                      "install llama-cpp-python 0.2.26 or newer")
 
 
-def make_handler(name: str, mmproj: Path, use_gpu: bool = True, llama_cpp: Any | None = None) -> Any:
-    llama_cpp = llama_cpp or import_llama_cpp()
-    import llama_cpp.llama_chat_format as fmt
-
+def make_handler(name: str, mmproj: Path, use_gpu: bool = True) -> Any:
+    fmt = import_chat_formats()
     cls = getattr(fmt, HANDLERS[name])
     params = inspect.signature(cls.__init__).parameters
     kwargs: dict[str, Any] = {"clip_model_path": str(mmproj), "verbose": False}

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "write OUT/results.csv, OUT/table.md, OUT/images/ and OUT/grid.png (a comparison grid: a row per "
             "edit with its target prompt, the test photo then each method). Running it again resumes: rows already "
             "in results.csv are skipped. Dataset layout: DATASET/<subject>/{references/, test.jpg, "
-            "prompts.json} (see README)."
+            "prompts.json} (see docs/evaluation.md)."
         ),
     )
     p.add_argument("dataset", help="dataset folder: one subfolder per subject")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..library.embeddings import suggest_similar
 from ..library.export import export_identity
 from ..library.records import KINDS, ROLES
+from ..similarity import suggest_similar
 from ._progress import TerminalProgress
 from .library import action_adder, open_library
 

@@ -1,4 +1,4 @@
-"""``lipe library``: add photo folders, scan them, list photos, configure "find similar" embeddings."""
+"""``lipe library``: add photo folders, scan them, list photos, set the CLIP model "find similar" uses."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .. import locations
 from ..library import Library, default_data_dir
-from ..library.embeddings import ENV_MODEL, SETTING_KEY, ImageEmbedder, embed_photos, load_configured
+from ..similarity import clip_for_library, embed_photos
 from ._progress import TerminalProgress
 
 
@@ -27,8 +28,9 @@ def action_adder(group: argparse.ArgumentParser, dest: str) -> Callable[..., arg
     """For ``lipe GROUP ACTION``: ``cmd(action, func, help)`` adds one action, with --data-dir."""
     sub = group.add_subparsers(dest=dest, metavar="ACTION", required=True)
 
-    def cmd(action: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(action, help=help)
+    def cmd(action: str, func: Callable[[argparse.Namespace], int], help: str,
+            aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+        p = sub.add_parser(action, help=help, aliases=list(aliases))
         add_data_dir_option(p)
         p.set_defaults(func=func)
         return p
@@ -133,26 +135,30 @@ def _remove(args: argparse.Namespace) -> int:
     return 0
 
 
+KEY = "clip_model"
+ENV = locations.MODEL_KEYS[KEY]
+
+
 def _set_model(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         if args.clear:
-            lib.set_setting(SETTING_KEY, None)
-            print("embedding model cleared")
+            locations.store_model_choices(lib, {KEY: None})
+            print(f"CLIP model cleared (now: {locations.resolve(KEY, None, lib)})")
             return 0
         if not args.model:
-            print(f"embedding model: {lib.get_setting(SETTING_KEY) or '(none)'}")
+            print(f"CLIP model: {locations.resolve(KEY, None, lib)}")
             return 0
-        ImageEmbedder.load(args.model, device="cpu")  # refuse a model that does not load
-        lib.set_setting(SETTING_KEY, args.model)
-        print(f"embedding model set to {args.model}")
+        clip_for_library(lib, args.model, device="cpu")  # refuse a model that does not load
+        locations.store_model_choices(lib, {KEY: args.model})
+        print(f"CLIP model set to {args.model}")
     return 0
 
 
 def _embed(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        embedder = load_configured(lib)
-        n = embed_photos(lib, embedder, progress=TerminalProgress(quiet=args.quiet))
-        print(f"{n} photos embedded with {embedder.name}")
+        encoder = clip_for_library(lib)
+        n = embed_photos(lib, encoder, progress=TerminalProgress(quiet=args.quiet))
+        print(f"{n} photos embedded with {encoder.source}")
     return 0
 
 
@@ -213,7 +219,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cmd("issues", _issues, "files the last scans skipped, with the reason")
     p = cmd("remove", _remove, "forget a folder (files on disk are untouched)")
     p.add_argument("folder")
-    p = cmd("set-embedding-model", _set_model, f"CLIP model for 'find similar photos' (or ${ENV_MODEL})")
+    p = cmd("set-clip-model", _set_model, f"CLIP model for 'find similar photos' and the metrics (or ${ENV})",
+            aliases=("set-embedding-model",))  # the command's name before CLIP was one setting
     p.add_argument("model", nargs="?", help="local folder or Hugging Face id already in the cache")
     p.add_argument("--clear", action="store_true")
     cmd("backup", _backup, "write a backup of the library database now (backups/ in the data folder)")

@@ -21,6 +21,7 @@ from ..baselines.methods import PRIOR_DREAMBOOTH, PRIOR_EDITING
 from ..errors import InputError
 from ..models.loader import LoadedModel
 from ..progress import CancelToken, ProgressCallback, ProgressReporter
+from ..training import train_identity_lora
 from .dataset import Subject
 from .results import atomic_write_text
 
@@ -79,8 +80,6 @@ def ensure_prior(
         lora = Path(json.loads(done.read_text(encoding="utf-8"))["lora"])
         if lora.exists():
             return lora
-    from ..training import train_identity_lora
-
     items = instance_items(subject, kind)
     lora = train_identity_lora(model, items, class_items, folder, training_config,  # type: ignore[arg-type]
                                progress, cancel)

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..toyworld import POSES, Individual, random_scene
+from ..toyworld.identity import RARE_TOKEN, identity_prompt, sks_caption
 from .dataset import write_subject
 from .toy_judging import write_toy_case
 
@@ -32,9 +34,6 @@ def make_toy_dataset(
     root: str | Path, n_subjects: int = 3, n_refs: int = 3, seed: int = 0, n_regularization: int = 0
 ) -> Path:
     """Write ``n_subjects`` toy subjects under ``root`` (which must not hold subjects yet)."""
-    from ..toyworld import POSES, Individual, random_scene
-    from ..toyworld.identity import RARE_TOKEN, identity_prompt, sks_caption
-
     root = Path(root)
     if root.exists() and any(p for p in root.iterdir() if not p.name.startswith(".")):
         raise InputError(f"'{root}' already has files", "give a new folder for the generated dataset")

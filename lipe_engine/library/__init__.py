@@ -58,23 +58,19 @@ Public API (stable; other parts of the app code against this)::
     backup.list_backups(data_dir) -> [Backup(path, created, reason)]; backup.restore(data_dir, name_or_number)
     # a damaged file (quick_check on open) or an empty one where a library lived raises LibraryError
 
-    # settings (key/value strings), e.g. the embedding model for "find similar photos"
+    # settings (key/value strings), e.g. the model choices of lipe_engine.locations
     lib.get_setting(key, default=None); lib.set_setting(key, value_or_None)
     lib.transaction()   # context manager: one BEGIN IMMEDIATE write (for multi-call atomicity)
 
-    # "find similar photos" (lipe_engine.library.embeddings); CLIP from a folder or the HF cache
-    emb = embeddings.load_configured(lib)          # setting "embedding_model" or $LIPE_EMBEDDING_MODEL;
-                                                   # raises EmbeddingModelMissing (one line) if none
-    emb = embeddings.ImageEmbedder.load(folder_or_hub_id, device=None)
-    embeddings.embed_photos(lib, emb, photos=None, progress=cb, cancel=token) -> int (newly embedded)
-    embeddings.suggest_similar(lib, ident, embedder=None, top_k=20, min_score=None, record=True,
-                               progress=cb, cancel=token) -> [(Photo, score)]   # best first
+    # photo vectors (computed by lipe_engine.similarity with the one CLIP of lipe_engine.encoders)
+    vectors.embedded(lib, model) -> {(photo_id, content_hash)}; vectors.store(lib, model, [(photo, vec)])
+    vectors.load(lib, model, ids) -> {photo_id: vector}
 
     # training dataset for kohya_ss / OneTrainer (lipe_engine.library.export)
     export.export_identity(lib, ident, out_dir, role="reference", max_size=None, kohya_repeats=None,
                            progress=cb, cancel=token) -> ExportResult(dir, images)   # + same-stem .txt
 
-Settings used by the library: ``embedding_model``, ``thumbnail_cache_mb`` (default 512). Every bad input
+Settings used by the library: ``thumbnail_cache_mb`` (default 512). Every bad input
 raises ``LibraryError`` (a ``LipeError``) with a one-line "what: fix." message. Use one ``Library``
 per thread (or process); WAL plus a busy timeout let the GUI and the CLI share one file.
 """

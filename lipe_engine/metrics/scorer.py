@@ -1,4 +1,4 @@
-"""Score one edit with the paper's four metrics (Table 2 columns)."""
+"""Score one edit with the paper's four metrics (Table 2 columns), on the encoders of :mod:`lipe_engine.encoders`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from .. import encoders
 from . import formulas
-from .encoders import CLIP_ID, DINO_ID, ClipEncoder, DinoEncoder
 
 # the paper's four (Table 2), then CLIP-D on normalised embeddings (not the paper's; named apart)
 METRICS = ("dinov2_i", "clip_i", "clip_t", "clip_d", "clip_d_norm")
@@ -20,17 +20,17 @@ LABELS = {"dinov2_i": "DINOv2-I", "clip_i": "CLIP-I", "clip_t": "CLIP-T", "clip_
 class Scorer:
     """Both encoders, loaded once; :meth:`score` gives the four values for one edited image."""
 
-    dino: DinoEncoder
-    clip: ClipEncoder
+    dino: encoders.DinoEncoder
+    clip: encoders.ClipEncoder
 
     @classmethod
     def load(
         cls,
-        dino: str | os.PathLike[str] = DINO_ID,
-        clip: str | os.PathLike[str] = CLIP_ID,
+        dino: str | os.PathLike[str] = encoders.DINO_ID,
+        clip: str | os.PathLike[str] = encoders.CLIP_ID,
         device: str | None = None,
     ) -> Scorer:
-        return cls(DinoEncoder(dino, device), ClipEncoder(clip, device))
+        return cls(encoders.DinoEncoder(dino, device), encoders.ClipEncoder(clip, device))
 
     def score(
         self, source: Image.Image, edited: Image.Image, source_prompt: str, target_prompt: str

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub import snapshot_download
 
 from ..devices import pick_device, pick_dtype, vae_dtype
 from ..errors import ModelLoadError
@@ -107,9 +108,17 @@ def _part_dtypes(dtype: torch.dtype) -> dict[str, torch.dtype]:
     return {"default": dtype, "vae": vae_dtype(torch.device("cpu"), dtype)}
 
 
-def _load_folder(folder: Path, dtype: torch.dtype) -> Any:
-    from diffusers import StableDiffusionXLPipeline
+def _diffusers() -> Any:
+    """The ``diffusers`` module: this package's one deferred import. nima, baselines, training and the
+    desktop import :class:`LoadedModel` from here; diffusers (seconds to import) waits for a load."""
+    import diffusers
+    import diffusers.loaders.single_file_utils  # noqa: F401 - SingleFileComponentError lives here
 
+    return diffusers
+
+
+def _load_folder(folder: Path, dtype: torch.dtype) -> Any:
+    StableDiffusionXLPipeline = _diffusers().StableDiffusionXLPipeline
     _check_diffusers_folder(folder)
     try:
         return StableDiffusionXLPipeline.from_pretrained(folder, torch_dtype=_part_dtypes(dtype),
@@ -122,8 +131,8 @@ def _load_folder(folder: Path, dtype: torch.dtype) -> Any:
 
 
 def _load_single_file(path: Path, dtype: torch.dtype, config: str | None) -> Any:
-    from diffusers import StableDiffusionXLPipeline
-
+    diffusers = _diffusers()
+    StableDiffusionXLPipeline = diffusers.StableDiffusionXLPipeline
     _check_safetensors(path)
     cfg = config or DEFAULT_SDXL_CONFIG_REPO
     try:
@@ -132,8 +141,6 @@ def _load_single_file(path: Path, dtype: torch.dtype, config: str | None) -> Any
         else:
             # resolve a repo id in the cache ourselves: diffusers downloads missing configs despite
             # local_files_only=True when the hub is reachable
-            from huggingface_hub import snapshot_download
-
             cfg = snapshot_download(cfg, local_files_only=True)
         # (from_single_file takes one dtype: the VAE is cast to fp32 after loading, below)
         pipe = StableDiffusionXLPipeline.from_single_file(
@@ -161,9 +168,7 @@ def _load_single_file(path: Path, dtype: torch.dtype, config: str | None) -> Any
 
 
 def _load_hub_cache(repo_id: str, dtype: torch.dtype) -> tuple[Any, Path]:
-    from diffusers import StableDiffusionXLPipeline
-    from huggingface_hub import snapshot_download
-
+    StableDiffusionXLPipeline = _diffusers().StableDiffusionXLPipeline
     try:
         snapshot = Path(snapshot_download(repo_id, local_files_only=True))
     except Exception as exc:  # huggingface_hub raises several unrelated types here

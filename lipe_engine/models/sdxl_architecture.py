@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 from ..devices import pick_device, pick_dtype, vae_dtype
+from .loader import LoadedModel
 from .tiny import SDXL_SCHEDULER_CONFIG
 from .tokenizer_files import DEFAULT_WORDS, EOS, write_clip_tokenizer
 
@@ -113,9 +116,6 @@ def build_sdxl_components(token_ids: dict[str, int] | None = None, device: str |
     ``device`` in ``dtype`` (the VAE in the precision policy's VAE dtype) with random values.
     ``token_ids`` gives the text encoders' bos/eos/pad ids (those of the generated tokenizer).
     """
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
     ids: dict[str, Any] = dict(token_ids or {"bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 49407})
     with torch.device("meta"):
         parts: dict[str, Any] = {
@@ -161,11 +161,6 @@ def parameter_counts(parts: dict[str, Any]) -> dict[str, int]:
 def build_random_sdxl(device: str | None = "cpu", dtype: str | torch.dtype | None = None, seed: int = 0) -> Any:
     """A ready :class:`~lipe_engine.models.loader.LoadedModel` with SDXL base's architecture and random
     weights, in memory (nothing written to disk), under the same precision policy as loaded models."""
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
-    from transformers import CLIPTokenizer
-
-    from .loader import LoadedModel
-
     dev = pick_device(device)
     dt = pick_dtype(dev, dtype)
     with tempfile.TemporaryDirectory() as tmp:

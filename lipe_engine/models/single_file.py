@@ -30,9 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from peft.tuners.lora import LoraLayer
+from safetensors.torch import save_file
 
 from ..errors import InputError, ModelLoadError
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
+from .loader import load_sdxl
 
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
@@ -238,10 +241,6 @@ def merged_state_dict(module: torch.nn.Module) -> Tensors:
     if any("lora_magnitude_vector" in k for k in sd):
         raise InputError("the model has a DoRA adapter", "fuse it into the weights before exporting")
     out = {k.replace(".base_layer.", "."): v for k, v in sd.items() if ".lora_" not in k}
-    try:
-        from peft.tuners.lora import LoraLayer
-    except ImportError:  # pragma: no cover - peft is a dependency
-        return out
     for name, layer in module.named_modules():
         if not isinstance(layer, LoraLayer) or layer.disable_adapters:
             continue
@@ -273,8 +272,6 @@ def _as_pipeline(pipe_or_folder: Any) -> Any:
     if hasattr(pipe_or_folder, "pipe"):  # a LoadedModel
         return pipe_or_folder.pipe
     if isinstance(pipe_or_folder, (str, os.PathLike)):
-        from .loader import load_sdxl
-
         return load_sdxl(pipe_or_folder, device="cpu").pipe
     if all(hasattr(pipe_or_folder, n) for n in ("unet", "vae", "text_encoder", "text_encoder_2")):
         return pipe_or_folder
@@ -298,8 +295,6 @@ def export_single_file(
     The file is written to a temporary name and renamed, so a cancelled or failed export never
     leaves a half-written checkpoint at ``path``. Returns the path.
     """
-    from safetensors.torch import save_file
-
     target = Path(path).expanduser()
     if target.suffix != ".safetensors":
         raise InputError(f"'{target}' does not end in .safetensors", "name the exported file *.safetensors")

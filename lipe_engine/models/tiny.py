@@ -9,12 +9,15 @@ code path real weights take. The toy-world model (a trained instance) uses the s
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 from .tokenizer_files import DEFAULT_WORDS, EOS, write_clip_tokenizer
 
@@ -61,9 +64,6 @@ class TinySDXLConfig:
 def build_tiny_components(
     config: TinySDXLConfig = TinySDXLConfig(), vocab_size: int = 1000, seed: int = 0
 ) -> dict[str, Any]:
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
     torch.manual_seed(seed)
     n, plain = len(config.unet_channels), config.plain_down_blocks
     down = ["DownBlock2D"] * plain + ["CrossAttnDownBlock2D"] * (n - plain)
@@ -124,9 +124,6 @@ def build_tiny_sdxl(
     seed: int = 0,
 ) -> Path:
     """Create the tiny pipeline and save it as a diffusers folder (safetensors). Returns the folder."""
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
-    from transformers import CLIPTokenizer
-
     folder = Path(folder)
     tok_dir = folder / "_tokenizer_src"
     words = list(words)
@@ -141,7 +138,5 @@ def build_tiny_sdxl(
         **components,
     )
     pipe.save_pretrained(folder, safe_serialization=True)  # type: ignore[attr-defined]
-    import shutil
-
     shutil.rmtree(tok_dir)
     return folder

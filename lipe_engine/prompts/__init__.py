@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from .llama import check_gguf
+from .llm import generate_llm_prompts
 from .parse import parse_prompts
 from .templates import check_class_word, template_prompts
 
@@ -64,8 +65,6 @@ def regularization_prompts(
     if len(prompts) >= count:
         return prompts[:count]
     if llm_path is not None:
-        from .llm import generate_llm_prompts
-
         path = check_gguf(llm_path, "prompt")
         exclude = (rare_token,) if rare_token else ()
         new = generate_llm_prompts(path, word, count - len(prompts), reporter, seed=seed, exclude=exclude)

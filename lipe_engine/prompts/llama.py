@@ -41,6 +41,14 @@ def import_llama_cpp() -> Any:
     return llama_cpp
 
 
+def import_chat_formats() -> Any:
+    """``llama_cpp.llama_chat_format`` (the multimodal chat handlers), with the same one-line error."""
+    import_llama_cpp()
+    import llama_cpp.llama_chat_format as fmt
+
+    return fmt
+
+
 @contextlib.contextmanager
 def open_llama(model_path: Path, *, n_ctx: int = 4096, seed: int = 0, chat_handler: Any = None,
                n_gpu_layers: int = -1, what: str = "language") -> Iterator[Any]:

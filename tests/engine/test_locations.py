@@ -69,6 +69,27 @@ def test_order_is_flag_then_setting_then_environment_then_shipped(data: Path, mo
             locations.resolve("sdxl", None, lib)
 
 
+def test_the_old_embedding_model_key_moves_to_the_one_clip_key(data: Path, monkeypatch) -> None:
+    """`lipe library suggest` read `embedding_model`, the desktop `clip_model`: one key now, value kept."""
+    for var in ("LIPE_CLIP_MODEL", "LIPE_EMBEDDING_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    with Library.open(data) as lib:
+        lib.set_setting("embedding_model", "/old/clip")
+        assert locations.resolve("clip_model", None, lib) == "/old/clip"
+        assert lib.get_setting("clip_model") == "/old/clip" and lib.get_setting("embedding_model") is None
+        # where both were set, the desktop's clip_model wins and the old value stays unread
+        lib.set_setting("embedding_model", "/older/clip")
+        assert locations.resolve("clip_model", None, lib) == "/old/clip"
+        with pytest.raises(KeyError, match="unknown model key"):
+            locations.resolve("embedding_model", None, lib)
+        lib.set_setting("clip_model", None)
+        lib.set_setting("embedding_model", None)
+        monkeypatch.setenv("LIPE_EMBEDDING_MODEL", "/env/old")  # the old variable, read when the new one is unset
+        assert locations.resolve("clip_model", None, lib) == "/env/old"
+        monkeypatch.setenv("LIPE_CLIP_MODEL", "/env/new")
+        assert locations.resolve("clip_model", None, lib) == "/env/new"
+
+
 def test_lipe_edit_without_model_uses_the_configured_one(asked: list[str], data: Path, tmp_path: Path,
                                                          monkeypatch) -> None:
     _edit(data, tmp_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lipe_engine.cli import main
-from lipe_engine.metrics.tiny import build_tiny_clip, build_tiny_dinov2
+from lipe_engine.encoders.tiny import build_tiny_clip, build_tiny_dinov2
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

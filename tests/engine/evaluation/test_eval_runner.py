@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from lipe_engine.baselines.methods import parse_methods
+from lipe_engine.encoders.tiny import build_tiny_clip, build_tiny_dinov2
 from lipe_engine.errors import Cancelled, InputError
 from lipe_engine.evaluation.dataset import load_dataset, strip_token
 from lipe_engine.evaluation.results import FIELDS, ResultsTable, markdown_table
 from lipe_engine.evaluation.runner import EvalConfig, Evaluation
 from lipe_engine.evaluation.toy_dataset import make_toy_dataset
-from lipe_engine.metrics.tiny import build_tiny_clip, build_tiny_dinov2
 from lipe_engine.nima import EditParams
 from lipe_engine.progress import CancelToken
 

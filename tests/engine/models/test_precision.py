@@ -207,10 +207,10 @@ def test_training_borrowed_half_model_keeps_its_precision(tiny_sdxl_dir, tmp_pat
 
 def test_eval_in_bf16_close_to_fp32(tiny_sdxl_dir, tmp_path):
     from lipe_engine.baselines.methods import parse_methods
+    from lipe_engine.encoders.tiny import build_tiny_clip, build_tiny_dinov2
     from lipe_engine.evaluation.runner import EvalConfig, Evaluation
     from lipe_engine.evaluation.toy_dataset import make_toy_dataset
     from lipe_engine.metrics import Scorer
-    from lipe_engine.metrics.tiny import build_tiny_clip, build_tiny_dinov2
 
     data = make_toy_dataset(tmp_path / "ds", n_subjects=1, seed=1)
     dino, clip = build_tiny_dinov2(tmp_path / "dino"), build_tiny_clip(tmp_path / "clip")

@@ -2,7 +2,7 @@
 
 Same classes and file layout as ``facebook/dinov2-base`` and ``openai/clip-vit-large-patch14``
 (config.json + safetensors + preprocessor_config.json, and for CLIP a BPE tokenizer written by
-:mod:`lipe_engine.models.tokenizer_files`); only the widths are small. The metric encoders load
+:mod:`lipe_engine.models.tokenizer_files`); only the widths are small. The encoders (:mod:`lipe_engine.encoders`) load
 them back through exactly the code real weights take. Their values mean nothing about image
 quality: they exercise the pipeline, not the science.
 """
@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import torch
+from transformers import CLIPConfig, CLIPModel, Dinov2Config, Dinov2Model
 
 from ..models.tokenizer_files import DEFAULT_WORDS, EOS, write_clip_tokenizer
 
@@ -41,8 +42,6 @@ def _processor_config(kind: str, resize: int, crop: int, mean: list[float], std:
 
 def build_tiny_dinov2(folder: str | Path, image_size: int = 28, seed: int = 0) -> Path:
     """A 2-layer Dinov2Model (patch 4) with a BitImageProcessor config like dinov2-base's."""
-    from transformers import Dinov2Config, Dinov2Model
-
     folder = Path(folder)
     torch.manual_seed(seed)
     cfg = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, mlp_ratio=2,
@@ -55,8 +54,6 @@ def build_tiny_dinov2(folder: str | Path, image_size: int = 28, seed: int = 0) -
 
 def build_tiny_clip(folder: str | Path, image_size: int = 32, seed: int = 0) -> Path:
     """A 2-layer CLIPModel (text + vision, projection 16) with tokenizer and CLIPImageProcessor config."""
-    from transformers import CLIPConfig, CLIPModel
-
     folder = Path(folder)
     vocab = write_clip_tokenizer(folder, DEFAULT_WORDS, pad_token=EOS)
     torch.manual_seed(seed)

@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
+from lipe_engine.encoders import ClipEncoder, DinoEncoder
+from lipe_engine.encoders.tiny import build_tiny_clip, build_tiny_dinov2
 from lipe_engine.errors import ModelLoadError
 from lipe_engine.metrics import formulas
-from lipe_engine.metrics.encoders import ClipEncoder, DinoEncoder
 from lipe_engine.metrics.scorer import Scorer
-from lipe_engine.metrics.tiny import build_tiny_clip, build_tiny_dinov2
 
 
 def test_cosine_hand_values():

@@ -103,7 +103,7 @@ def test_folder_tree_shows_subfolders(window, qtbot, tmp_path: Path) -> None:
 
 
 def test_ten_thousand_photos_open_scroll_and_search(qtbot, tmp_path: Path) -> None:
-    """The numbers in the README come from benchmarks/gui_library.py; this keeps the behaviour."""
+    """The numbers in docs/desktop.md come from benchmarks/gui_library.py; this keeps the behaviour."""
     import time
 
     from lipe_desktop.context import AppContext

@@ -168,7 +168,7 @@ def test_caption_button_runs_the_engine_captioner_with_settings(window, qtbot, m
 
 
 def test_suggest_similar_photos_with_clip_and_without(window, qtbot, tmp_path: Path) -> None:
-    from lipe_engine.metrics.tiny import build_tiny_clip
+    from lipe_engine.encoders.tiny import build_tiny_clip
 
     panel, lib = window.identities, window.ctx.library
     ident = panel.new_identity([window.album.model.photo(0)], values=("Rex", "dog", None))
