@@ -30,6 +30,7 @@ from lipe_engine.errors import LipeError
 from lipe_engine.toyworld.photos import is_toy_model
 
 from ..logs import user_message
+from .chips import fill_chips
 from .engine import suggestions_for
 
 PREVIEW_PHOTOS = 3  # photos whose plan the dialog spells out (the rest are planned the same way)
@@ -171,18 +172,7 @@ class BatchEditDialog(QDialog):
         self.refresh_plan()
 
     def _fill_chips(self, suggestions: tuple[str, ...]) -> None:
-        while self.chips.count():
-            item = self.chips.takeAt(0)
-            old = item.widget() if item is not None else None
-            if old is not None:
-                old.hide()
-                old.setParent(None)
-                old.deleteLater()
-        for i, text in enumerate(suggestions):
-            b = QPushButton(text, self)
-            b.setToolTip(f"Add the change '{text}'")
-            b.clicked.connect(lambda _c=False, t=text: self.add_change(t))
-            self.chips.addWidget(b, i // 4, i % 4)
+        fill_chips(self.chips, self, suggestions, 4, lambda t: f"Add the change '{t}'", self.add_change)
 
     # --- plan and submit ----------------------------------------------------------------------------
 

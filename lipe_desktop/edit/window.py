@@ -38,6 +38,7 @@ from ..job_status import describe
 from ..logs import user_message
 from ..workers import Worker
 from .canvas import EditCanvas
+from .chips import fill_chips
 from .engine import EditRequest, ModelHolder, export_result, run_edit, save_version
 from .overlay import pil_to_qimage
 from .params import AdvancedParams
@@ -204,18 +205,8 @@ class EditWindow(SourcePromptMixin, QWidget):
         if getattr(self, "_chip_texts", None) == suggestions:
             return
         self._chip_texts = suggestions
-        while self.chips.count():
-            item = self.chips.takeAt(0)
-            old = item.widget() if item is not None else None
-            if old is not None:
-                old.hide()  # deleted on the next event-loop turn; never left showing meanwhile
-                old.setParent(None)
-                old.deleteLater()
-        for i, text in enumerate(suggestions):
-            b = QPushButton(text, self)
-            b.setToolTip(f"The source prompt with '{text}' in place of its pose")
-            b.clicked.connect(lambda _c=False, t=text: self.use_suggestion(t))
-            self.chips.addWidget(b, i // 3, i % 3)
+        fill_chips(self.chips, self, suggestions, 3, lambda t: f"The source prompt with '{t}' in place of its pose",
+                   self.use_suggestion)
 
     # --- identity and prompts ---------------------------------------------------------------------
 

@@ -16,17 +16,6 @@ from lipe_engine.library import Library, backup
 from lipe_engine.testing.libraries import make_photos
 
 
-@pytest.fixture()
-def lib_dir(tmp_path: Path) -> tuple[Path, list[Path]]:
-    photos = make_photos(tmp_path / "pics", 4)
-    data = tmp_path / "data"
-    with Library.open(data) as lib:
-        lib.scan([lib.add_folder(tmp_path / "pics").id])
-        rex = lib.create_identity("Rex", "dog")
-        lib.add_identity_photos(rex, lib.list_photos()[:3])
-    return data, photos
-
-
 def snapshot(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): sha(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 

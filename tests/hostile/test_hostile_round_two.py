@@ -37,17 +37,6 @@ def lipe_bytes(*argv: str | bytes, data: Path, stdout_closed: bool = False) -> t
     return r.returncode, r.stderr.decode("utf-8", "replace")
 
 
-@pytest.fixture()
-def lib_dir(tmp_path: Path) -> tuple[Path, list[Path]]:
-    photos = make_photos(tmp_path / "pics", 4)
-    data = tmp_path / "data"
-    with Library.open(data) as lib:
-        lib.scan([lib.add_folder(tmp_path / "pics").id])
-        rex = lib.create_identity("Rex", "dog")
-        lib.add_identity_photos(rex, lib.list_photos()[:3])
-    return data, photos
-
-
 # --- tracebacks ------------------------------------------------------------------------------------
 
 
