@@ -74,30 +74,62 @@ def log(work: Path, msg: str) -> None:
         fh.write(line + "\n")
 
 
-class Pool:
-    """A refreshed pool of rendered scenes: (N, 3, 64, 64) in [-1, 1], sprite masks and captions."""
+def render_training_scene(seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """One training scene from its own seed (so worker processes draw the same scenes as one process
+    would): RGB in [0, 1], sprite mask, caption. Never one of the quality benchmark's held-out prompts."""
+    rng = np.random.default_rng(seed)
+    scene = random_scene(rng)
+    while held_out_of_training(scene):
+        scene = random_scene(rng)
+    rgb, mask = scene.render_arrays()
+    return rgb, mask, scene.caption()
 
-    def __init__(self, n: int, seed: int) -> None:
+
+class Pool:
+    """A refreshed pool of rendered scenes: (N, 3, 64, 64) in [-1, 1], sprite masks and captions.
+
+    With ``workers`` > 0 (a GPU machine's many cores) scenes render in worker processes, and each
+    refresh hands back the scenes asked for one call earlier, so rendering overlaps the GPU's step."""
+
+    def __init__(self, n: int, seed: int, workers: int = 0) -> None:
         self.rng = np.random.default_rng(seed)
+        self.next_seed = seed * 1_000_003
         self.images = torch.zeros(n, 3, 64, 64)
         self.masks = torch.zeros(n, 1, 64, 64)
         self.captions = [""] * n
-        for i in range(n):
-            self._fill(i)
+        self.procs = None
+        self.pending = None
+        if workers > 0:
+            import multiprocessing
 
-    def _fill(self, i: int) -> None:
-        scene = random_scene(self.rng)
-        while held_out_of_training(scene):  # the quality benchmark's prompts
-            scene = random_scene(self.rng)
-        rgb, mask = scene.render_arrays()
+            self.procs = multiprocessing.get_context("fork").Pool(workers)
+        for i, scene in zip(range(n), self._render(n), strict=False):
+            self._store(i, scene)
+
+    def _render(self, k: int) -> list[tuple[np.ndarray, np.ndarray, str]]:
+        seeds = list(range(self.next_seed, self.next_seed + k))
+        self.next_seed += k
+        if self.procs is None:
+            return [render_training_scene(s) for s in seeds]
+        return self.procs.map(render_training_scene, seeds, chunksize=max(1, k // 64))
+
+    def _store(self, i: int, scene: tuple[np.ndarray, np.ndarray, str]) -> None:
+        rgb, mask, caption = scene
         self.images[i] = torch.from_numpy(rgb).permute(2, 0, 1) * 2 - 1
         self.masks[i, 0] = torch.from_numpy(mask)
-        self.captions[i] = scene.caption()
+        self.captions[i] = caption
 
     def refresh(self, k: int) -> list[int]:
         idx = self.rng.choice(len(self.captions), size=k, replace=False).tolist()
-        for i in idx:
-            self._fill(i)
+        if self.procs is None:
+            scenes = self._render(k)
+        else:  # collect the scenes started last call, start the next ones
+            scenes = self.pending.get() if self.pending is not None else self._render(k)
+            seeds = list(range(self.next_seed, self.next_seed + k))
+            self.next_seed += k
+            self.pending = self.procs.map_async(render_training_scene, seeds, chunksize=max(1, k // 16))
+        for i, scene in zip(idx, scenes, strict=True):
+            self._store(i, scene)
         return idx
 
     def batch(self, b: int) -> tuple[torch.Tensor, list[str], np.ndarray]:
@@ -237,6 +269,10 @@ def init_text_encoders(pipe, work: Path, source: Path = ROOT / "resources" / "to
 
 
 EMA_DECAY = float(os.environ.get("TOY_EMA", "0.998"))
+REFRESH = int(os.environ.get("TOY_REFRESH", "2"))  # scenes re-rendered per UNet step
+WORKERS = int(os.environ.get("TOY_WORKERS", "0"))  # render processes (0: in this process)
+CONTINUE = False  # --continue-from: train the loaded folder's own UNet and text encoders
+BASE_STEPS = 0  # with --continue-from: the UNet steps that folder's weights had already seen
 
 
 def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
@@ -244,7 +280,7 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
 
     sched = DDPMScheduler.from_config(SDXL_SCHEDULER_CONFIG)
     state = work / "unet_state.pt"
-    if not state.exists():  # fresh UNet/text encoders at CONFIG's sizes over the trained VAE
+    if not state.exists() and not CONTINUE:  # fresh UNet/text encoders at CONFIG's sizes over the trained VAE
         fresh = build_tiny_components(CONFIG, vocab_size=len(pipe.tokenizer))
         pipe.unet, pipe.text_encoder, pipe.text_encoder_2 = (fresh["unet"], fresh["text_encoder"],
                                                              fresh["text_encoder_2"])
@@ -271,7 +307,7 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
         lat = saved_pool["lat"].to(DEV)
         pool.masks = torch.zeros(len(pool.captions), 1, 64, 64)
     else:
-        pool = Pool(int(os.environ.get("TOY_POOL", "4096")), seed=5000 + step)
+        pool = Pool(int(os.environ.get("TOY_POOL", "4096")), seed=5000 + step, workers=WORKERS)
         with torch.no_grad():
             lat = torch.cat([pipe.vae.encode(pool.images[i:i + 128].to(DEV)).latent_dist.mean
                              for i in range(0, len(pool.captions), 128)]) * scale
@@ -309,7 +345,7 @@ def train_unet(pipe, work: Path, minutes: float, batch: int, lr: float) -> None:
             for pe, pm in zip(ema.parameters(), modules.parameters(), strict=True):
                 pe.lerp_(pm, 1 - decay)
         losses.append(loss.item())
-        new = pool.refresh(2)
+        new = pool.refresh(REFRESH)
         with torch.no_grad():
             lat[new] = pipe.vae.encode(pool.images[new].to(DEV)).latent_dist.mean * scale
         if step % LOG_EVERY == 0:
@@ -344,7 +380,10 @@ def export(pipe, work: Path, out: Path) -> None:
         module.load_state_dict({k[len(name) + 1:]: v for k, v in ema.items() if k.startswith(name + ".")})
     export_pipe.to(torch.float16)
     export_pipe.save_pretrained(out, safe_serialization=True)
-    (out / "toy_model.json").write_text(json.dumps({"unet_steps": saved["step"], "words": list(WORDS)}))
+    info = {"unet_steps": BASE_STEPS + saved["step"], "words": list(WORDS)}
+    if BASE_STEPS:
+        info["continued_after_steps"] = BASE_STEPS
+    (out / "toy_model.json").write_text(json.dumps(info))
     (out / EDIT_DEFAULTS_FILE).write_text(json.dumps(EDIT_PARAMS, indent=1) + "\n")
     log(work, f"exported step {saved['step']} to {out}")
 
@@ -389,6 +428,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (see scripts/train_toy_model_gpu.sh)")
     ap.add_argument("--export", type=Path, default=None, help="write the diffusers folder here afterwards")
+    ap.add_argument("--continue-from", type=Path, default=None,
+                    help="unet stage with no checkpoint in --work: start from this exported folder's weights "
+                         "(e.g. a CPU run's export) with a fresh optimizer, instead of a fresh UNet")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -397,11 +439,20 @@ def main() -> int:
         sample_sheet(args.export or args.work / "export", args.work / "samples.png")
         return 0
     model_dir = args.work / "model"
-    if not (model_dir / "model_index.json").exists():
+    if args.continue_from is None and not (model_dir / "model_index.json").exists():
         build_tiny_sdxl(model_dir, config=CONFIG, words=WORDS)
         log(args.work, f"built fresh tiny SDXL at {model_dir}")
-    global DEV
+    global DEV, CONTINUE, BASE_STEPS
     DEV = torch.device(args.device)
+    if DEV.type == "cuda":  # TF32 matmuls/convs: the toy model's numbers do not need full fp32 there
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if args.continue_from is not None and not (args.work / "unet_state.pt").exists():
+        model_dir, CONTINUE = args.continue_from, True
+        (args.work / "continued_from.json").write_text((model_dir / "toy_model.json").read_text())
+    if (args.work / "continued_from.json").exists():
+        BASE_STEPS = int(json.loads((args.work / "continued_from.json").read_text()).get("unet_steps", 0))
+        log(args.work, f"unet from {model_dir}'s weights (fresh optimizer)")
     pipe = load_pipe(model_dir).to(DEV)
     if args.stage == "vae":
         train_vae(pipe, args.work, args.minutes, args.batch, args.lr or 1e-3)
