@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from lipe_engine.baselines.methods import PRIOR_DREAMBOOTH, PRIOR_EDITING  # noqa: E402
 from lipe_engine.evaluation.grid import GridRow, save_grid  # noqa: E402
 from lipe_engine.models.loader import load_lora, load_sdxl  # noqa: E402
-from lipe_engine.toyworld import TOY_MODEL_DIR  # noqa: E402
+from lipe_engine.toyworld import POSES, TOY_MODEL_DIR  # noqa: E402
 from lipe_engine.toyworld.ablation import (  # noqa: E402
     ABLATION_INDIVIDUALS,
     ARMS,
@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--lora-scale", type=float, default=1.0, help="LoRA scale at edit time")
     ap.add_argument("--individuals-seed", type=int, default=None,
                     help="random individuals (as the toy model's tests draw them) instead of the fixed ones")
+    ap.add_argument("--unseen-pose", action="store_true",
+                    help="the harder case: every edit targets one pose that none of the references shows")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1: on the shared 2-core machine 2 threads ran ~3x slower)")
     args = ap.parse_args()
@@ -91,7 +93,8 @@ def main() -> None:
 
     for kind in kinds:
         identity = individuals[kind]
-        cases = edit_cases(identity, args.cases, seed=case_seeds[kind])
+        held = POSES[kind][case_seeds[kind] % len(POSES[kind])] if args.unseen_pose else None
+        cases = edit_cases(identity, args.cases, seed=case_seeds[kind], target_pose=held)
         results: dict[str, VariantResult] = {}
         regions = None
         for prior in (None, PRIOR_DREAMBOOTH, PRIOR_EDITING):
@@ -103,7 +106,7 @@ def main() -> None:
                 if prior is not None:
                     t0 = time.perf_counter()
                     lora = train_prior(model, identity, Path(tmp) / "prior", steps=args.prior_steps,
-                                       captions=prior)
+                                       captions=prior, without_pose=held)
                     seconds["prior training"] += time.perf_counter() - t0
                     load_lora(model, lora, scale=args.lora_scale)
                 for arm in group:
@@ -122,6 +125,8 @@ def main() -> None:
         print(f"  {kind}: done", flush=True)
     for name, t in seconds.items():
         print(f"  {name}: {t:.0f} s")
+    if args.unseen_pose:
+        print("\nunseen pose: every edit's target pose is in none of the individual's reference photos")
     print(f"\ntoy model {args.model}; {args.cases} edits of each of {', '.join(kinds)}, {args.steps} steps, "
           f"priors {args.prior_steps} LoRA steps, LoRA scale {args.lora_scale}\n")
     print(table([rows[a] for a in arms]))

@@ -50,7 +50,7 @@ WHEELS = ROOT / "gpu-wheels"
 SITE = ROOT / ".gpu-site"
 # What the check imports besides torch; their dependencies are followed from the installed metadata.
 TOP_LEVEL = ("diffusers", "transformers", "peft", "accelerate", "safetensors", "huggingface-hub", "numpy",
-             "pillow", "psutil")
+             "pillow", "psutil", "sqlite-utils")  # sqlite-utils: importing lipe_engine imports its library store
 # Left out: torch and what only torch needs (the machine's PyTorch brings them); bitsandbytes, whose
 # wheel alone is larger than what a run can carry (the 12gb/16gb presets then use AdamW, which the
 # JSON says); and what huggingface-hub's command line and downloads need but the check never imports

@@ -98,14 +98,14 @@ class VariantResult:
 
 
 def prior_items(individual: Individual, captions: str, seed: int = 0,
-                n_class: int = CLASS_IMAGES) -> tuple[list, list]:
+                n_class: int = CLASS_IMAGES, without_pose: str | None = None) -> tuple[list, list]:
     """(instance, class) (image, caption) pairs for a prior of ``captions`` kind.
 
     Editing captions (LIPE): the world's caption with the identity as "sks <kind>" (pose, view,
     setting in words); class photos with their own full captions. DreamBooth: "a photo of a sks
     <kind>" for every reference and "a photo of a <kind>" for every class photo.
     """
-    refs = reference_scenes(individual, 4, seed=seed)
+    refs = reference_scenes(individual, 4, seed=seed, without_pose=without_pose)
     classes = class_scenes(individual.kind, n_class, seed=seed + 1)
     if captions == PRIOR_EDITING:
         return ([(s.render()[0], sks_caption(s)) for s in refs], [(s.render()[0], s.caption()) for s in classes])
@@ -117,11 +117,12 @@ def prior_items(individual: Individual, captions: str, seed: int = 0,
 
 def train_prior(model: LoadedModel, individual: Individual, out_dir: str | Path, steps: int = PRIOR_STEPS,
                 seed: int = 0, progress=None, captions: str = PRIOR_EDITING,  # type: ignore[no-untyped-def]
-                n_class: int = CLASS_IMAGES) -> Path:
-    """LoRA prior for ``individual`` through the training API; returns the LoRA folder."""
+                n_class: int = CLASS_IMAGES, without_pose: str | None = None) -> Path:
+    """LoRA prior for ``individual`` through the training API; returns the LoRA folder. With
+    ``without_pose`` no reference photo shows that pose."""
     from ..training import TrainingConfig, train_identity_lora
 
-    instance, classes = prior_items(individual, captions, seed, n_class)
+    instance, classes = prior_items(individual, captions, seed, n_class, without_pose=without_pose)
     config = TrainingConfig(max_steps=steps, resolution=64, rank=8, lr_unet=1e-3, lr_text=1e-3,
                             checkpoint_every=max(steps, 1), device="cpu", seed=seed)
     return train_identity_lora(model, instance, classes, out_dir, config=config, progress=progress)

@@ -33,10 +33,11 @@ def identity_prompt(individual: Individual) -> str:
     return f"a {RARE_TOKEN} {individual.kind}"
 
 
-def reference_scenes(individual: Individual, n: int = 4, seed: int = 0) -> list[Scene]:
-    """n photos of one individual in varied poses, views and settings (poses cycle so all appear)."""
+def reference_scenes(individual: Individual, n: int = 4, seed: int = 0, without_pose: str | None = None) -> list[Scene]:
+    """n photos of one individual in varied poses, views and settings (poses cycle so all appear, but
+    ``without_pose``: the harder case where the edit's target pose is in none of the references)."""
     rng = np.random.default_rng(seed)
-    poses = POSES[individual.kind]
+    poses = [p for p in POSES[individual.kind] if p != without_pose]
     return [random_scene(rng, individual=individual, pose=poses[i % len(poses)]) for i in range(n)]
 
 
@@ -63,13 +64,15 @@ class EditCase:
                 f"a {ind.description}")
 
 
-def edit_cases(individual: Individual, n: int, seed: int = 100) -> list[EditCase]:
-    """n target photos of the individual (not among its references), each with another target pose."""
+def edit_cases(individual: Individual, n: int, seed: int = 100, target_pose: str | None = None) -> list[EditCase]:
+    """n target photos of the individual (not among its references), each with another target pose
+    (``target_pose``: always that one, from photos in the other poses)."""
     rng = np.random.default_rng(seed)
-    poses = POSES[individual.kind]
+    poses = [p for p in POSES[individual.kind] if p != target_pose]
     cases = []
     for i in range(n):
         scene = random_scene(rng, individual=individual, pose=poses[i % len(poses)])
         others = [p for p in poses if p != scene.pose]
-        cases.append(EditCase(scene, others[int(rng.integers(len(others)))]))
+        target = target_pose if target_pose is not None else others[int(rng.integers(len(others)))]
+        cases.append(EditCase(scene, target))
     return cases
