@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import locations
 from ..errors import InputError
+from ..photo_reader import open_photo
 from ..progress import ProgressReporter
 
 if TYPE_CHECKING:
@@ -113,10 +114,8 @@ def run_pipeline(lib: Library, job: Job, reporter: ProgressReporter, *, model: s
     if cfg_in.get("caption"):
         result["captioned"] = _captions(lib, ident, reporter, note)
     items = reference_items(lib, ident)
-    from ..training.data import open_image
-
     for image, _text in items:  # a photo damaged or replaced since the scan: one line before the model loads
-        open_image(image, "reference photo")
+        open_photo(image, "reference photo")
 
     from ..models.loader import load_sdxl
 

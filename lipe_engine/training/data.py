@@ -35,12 +35,6 @@ class Example:
     digest: str  # content hash of pixels + text (cache key, resume check)
 
 
-def open_image(item: ImageLike, what: str) -> Image.Image:
-    """A training photo as every other reader sees it (``photo_reader.open_photo``: upright, sRGB,
-    transparency on white), or a one-line ``InputError`` (missing, bomb, truncated)."""
-    return open_photo(item, what)
-
-
 def prepare_example(image: Image.Image, text: str, resolution: int) -> Example:
     """Resize the short side to ``resolution`` and center-crop a square; record the SDXL time ids."""
     w, h = image.size
@@ -64,7 +58,7 @@ def load_examples(items: Sequence[Item], resolution: int, what: str) -> list[Exa
             raise InputError(f"{what} #{i + 1} is not an (image, caption) pair", "pass a list of (image, text) tuples") from exc
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"{what} #{i + 1} has an empty caption", "caption every photo (run `lipe caption`) or type one")
-        examples.append(prepare_example(open_image(image, what), text.strip(), resolution))
+        examples.append(prepare_example(open_photo(image, what), text.strip(), resolution))
     return examples
 
 

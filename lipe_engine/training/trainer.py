@@ -28,10 +28,11 @@ from ..models.loader import LoadedModel, load_sdxl
 from ..models.prompts import encode_sdxl_prompts
 from ..models.vae import decode_latents
 from ..owned_outputs import OwnedFolder
+from ..photo_reader import open_photo
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from . import checkpoint, lora
 from .config import TrainingConfig
-from .data import Example, Item, encode_latents, load_examples, open_image
+from .data import Example, Item, encode_latents, load_examples
 from .output_lock import LOCK_NAME, training_output_lock
 
 
@@ -127,7 +128,7 @@ class TrainingJob:
         claim_output(self.output_dir)
         with training_output_lock(self.output_dir):  # before the model loads: a second run is refused at once
             for image, _text in self._paths_of(self.instance_items):
-                open_image(image, "reference photo")  # a damaged or bomb photo: one line before gigabytes load
+                open_photo(image, "reference photo")  # a damaged or bomb photo: one line before gigabytes load
             return self._run()
 
     @staticmethod
