@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from safetensors.torch import load_file, save_file
 
 from ..errors import InputError
 from ..models.vae import encode_pixels
@@ -65,8 +66,6 @@ def load_examples(items: Sequence[Item], resolution: int, what: str) -> list[Exa
 @torch.no_grad()
 def encode_latents(vae, examples: Sequence[Example], device: torch.device, cache_dir: Path | None) -> torch.Tensor:
     """VAE latents (``models.vae.encode_pixels``: the posterior mean, shifted and scaled), cached on disk by content hash."""
-    from safetensors.torch import load_file, save_file
-
     cached: dict[str, torch.Tensor] = {}
     cache_file = cache_dir / "latents.safetensors" if cache_dir else None
     if cache_file is not None and cache_file.is_file():
