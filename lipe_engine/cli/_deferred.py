@@ -10,8 +10,9 @@ import-graph tools still see every dependency below, in one place.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..late_imports import module_getattr, table
 
 if TYPE_CHECKING:
     import torch
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 
 # The same names at run time, by the module that holds them (relative to lipe_engine.cli); a test
-# (tests/engine/cli/test_cli_deferred.py) checks that this table and the block above agree.
+# (tests/engine/test_late_imports.py) checks that this table and the block above agree.
 _NAMES: dict[str, tuple[str, ...]] = {
     "..baselines.ledits": ("LeditsParams",),
     "..baselines.masactrl": ("MasaCtrlParams",),
@@ -59,18 +60,5 @@ _NAMES: dict[str, tuple[str, ...]] = {
 }
 _MODULES = {"torch": "torch", "diffusers_logging": "diffusers.utils.logging",
             "transformers_logging": "transformers.utils.logging"}
-WHERE: dict[str, tuple[str, str | None]] = {
-    **{name: (module, name) for module, names in _NAMES.items() for name in names},
-    **{name: (module, None) for name, module in _MODULES.items()},
-}
-
-
-def __getattr__(name: str) -> Any:
-    """``name`` looked up in its module at each use, as a function-local import would (the module is
-    imported on the first; a test that replaces the name in its module is seen)."""
-    try:
-        module_name, attribute = WHERE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    module = importlib.import_module(module_name, __package__)
-    return module if attribute is None else getattr(module, attribute)
+WHERE = table(_NAMES, _MODULES)
+__getattr__ = module_getattr(__name__, __package__, WHERE)
