@@ -36,7 +36,7 @@ from ..edit_method import StepCallback, StepEvent, prepare_edit
 from ..edit_settings import DEFAULTS, check_settings
 from ..models.loader import LoadedModel, import_diffusers
 from ..models.vae import decode_latents
-from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
+from ..progress import CancelToken, ProgressCallback, ProgressReporter
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,9 @@ def ledits_edit(
 ) -> LeditsResult:
     """Edit ``image`` toward each target prompt with diffusers' LEDITS++ (one inversion, one
     sampling per target); ``on_step`` is the seam's per-step callback (edit_method.StepEvent)."""
-    params.validate()
-    reporter = as_reporter(progress, cancel)
-    pipe = model.pipe
     # the same model-size photo the other methods edit (LEDITS++ needs sides that are multiples of 32)
-    inp = prepare_edit(model, image, source_prompt, target_prompts, at_least=32)
-    source, targets = inp.source, inp.targets
+    inp = prepare_edit(model, image, source_prompt, target_prompts, params, progress, cancel, at_least=32)
+    reporter, source, targets, pipe = inp.reporter, inp.source, inp.targets, model.pipe
     n, frac = params.inversion_steps()
     t0 = time.perf_counter()
     lp = ledits_pipeline(model)
