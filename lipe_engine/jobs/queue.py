@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Cancelled, LipeError
 from ..progress import CancelToken, ProgressCallback, ProgressEvent, ProgressReporter
 from .pipeline import job_config, run_pipeline
+from .plan import EtaSmoother, eta_text, plan_for
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -226,8 +227,6 @@ class JobProgress:
     and a steady time left, ``plan``), and polls for ``cancel_job``."""
 
     def __init__(self, lib: Library, job_id: int, callback: ProgressCallback | None, outer: CancelToken) -> None:
-        from .plan import EtaSmoother, plan_for
-
         self.lib, self.job_id, self.callback, self.outer = lib, job_id, callback, outer
         self.token = CancelToken()
         self.cancelled_in_db = False
@@ -235,8 +234,6 @@ class JobProgress:
         self.plan, self.eta = plan_for(lib, lib.get_job(job_id)), EtaSmoother()
 
     def __call__(self, ev: ProgressEvent) -> None:
-        from .plan import eta_text
-
         if self.callback is not None:
             self.callback(ev)
         fraction = self.plan.fraction(ev)
