@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from lipe_engine.editing import plan_edit
-from lipe_engine.editing.job import default_photos, enqueue_edit
+from lipe_engine.editing.job import default_photos
 from lipe_engine.errors import LipeError
+from lipe_engine.jobs import enqueue_edit
 from lipe_engine.toyworld.photos import is_toy_model
 
 from ..logs import user_message

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lipe_engine.editing.job import enqueue_edit
+from lipe_engine.jobs import enqueue_edit
 
 from ..album.viewer import _Loaded, read_image_async
 from ..logs import user_message

@@ -12,9 +12,8 @@ import sys
 
 from ..edit_settings import EDIT_OPTIONS, SEED_MAX, SETTINGS, option_help
 from ..editing import photo_in_library
-from ..editing.job import enqueue_edit
 from ..errors import Cancelled, InputError
-from ..jobs import cancel_job, enqueue, retry, run_queue
+from ..jobs import cancel_job, enqueue, enqueue_edit, retry, run_queue
 from ..jobs.gpus import choose_gpus, plan_workers, run_workers, visible_gpus
 from ..jobs.queue import KINDS, describe_settings
 from ..progress import CancelToken

@@ -83,15 +83,6 @@ def edit_job_config(lib: Library, identity: IdentityRef, changes: Sequence[str],
             "after_job": training_in_queue(lib, ident.id) if use_prior else None, "output_dir": str(out)}
 
 
-def enqueue_edit(lib: Library, identity: IdentityRef, changes: Sequence[str], photos: Sequence[PhotoRef] = (),
-                 **settings: Any) -> Job:
-    """Queue an edit of ``photos`` (default: the identity's) toward each change; returns the Job."""
-    from ..jobs.queue import add_job
-
-    ident = lib.get_identity(identity)
-    return add_job(lib, KIND, edit_job_config(lib, ident, changes, photos, **settings), ident.id)
-
-
 def waiting_for(lib: Library, job: Job) -> int | None:
     """The training job this edit waits for (queued or running), or None when it may run."""
     after = (job.config or {}).get("after_job") if job.kind == KIND else None
