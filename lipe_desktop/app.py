@@ -14,10 +14,24 @@ import sys
 import traceback
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from PySide6.QtCore import QCoreApplication
+from lipe_engine.errors import LipeError
+
+from .logs import setup_logging, user_message
+
+# The desktop's one guarded import: without Qt's system libraries (or the 'gui' extra) main() says
+# how to add them in one line instead of a traceback; the modules below import Qt at their top.
+try:
+    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtGui import QGuiApplication, QIcon
+    from PySide6.QtWidgets import QApplication, QMessageBox
+except ImportError as exc:
+    QT_MISSING: ImportError | None = exc
+else:
+    QT_MISSING = None
+    from .context import AppContext
+    from .first_run import run_at_start
+    from .main_window import ICON, MainWindow
 
 log = logging.getLogger("lipe_desktop")
 
@@ -46,12 +60,8 @@ def _install_excepthook() -> None:
     """Uncaught exceptions in slots: log the traceback, show one readable line."""
 
     def hook(etype: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        from .logs import user_message
-
         log.error("uncaught exception:\n%s", "".join(traceback.format_exception(etype, exc, tb)))
         try:
-            from PySide6.QtWidgets import QApplication, QMessageBox
-
             if QApplication.instance() is not None and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
                 QMessageBox.warning(None, "LIPE Desktop", user_message(exc))
             else:
@@ -64,10 +74,6 @@ def _install_excepthook() -> None:
 
 def configure_application(app: QCoreApplication) -> None:
     """Names, desktop entry and icon of the application (before any window opens)."""
-    from PySide6.QtGui import QGuiApplication, QIcon
-
-    from .main_window import ICON
-
     app.setApplicationName("LIPE Desktop")
     app.setOrganizationName("LIPE")
     QGuiApplication.setDesktopFileName(DESKTOP_FILE_NAME)
@@ -81,21 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.smoke:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    try:
-        from PySide6.QtCore import QTimer
-        from PySide6.QtWidgets import QApplication, QMessageBox
-    except ImportError as exc:
+    if QT_MISSING is not None:
         print(
-            f"lipe-desktop: PySide6 cannot be loaded ({exc}): install the 'gui' extra and the Qt system "
-            "libraries (installers/linux/system-deps.sh).",
+            f"lipe-desktop: PySide6 cannot be loaded ({QT_MISSING}): install the 'gui' extra and the Qt "
+            "system libraries (installers/linux/system-deps.sh).",
             file=sys.stderr,
         )
         return 2
-    from lipe_engine.errors import LipeError
-
-    from .context import AppContext
-    from .logs import setup_logging
-
     app = QApplication.instance() or QApplication([DESKTOP_FILE_NAME])
     configure_application(app)
     try:
@@ -113,15 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lipe-desktop: no log file: {log_path}", file=sys.stderr)
     _install_excepthook()
     log.info("starting, data dir %s, log %s", ctx.data_dir, log_path)
-    from .main_window import MainWindow
-
     win = MainWindow(ctx)
     win.show()
     if args.smoke:
         QTimer.singleShot(300, win.close)
         QTimer.singleShot(400, app.quit)
     else:
-        from .first_run import run_at_start
 
         def start() -> None:
             run_at_start(ctx, win)  # the welcome dialog, over the open window

@@ -10,8 +10,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import huggingface_hub
+from huggingface_hub.utils import filter_repo_objects
+from PIL import Image
+
+from lipe_engine import locations
+from lipe_engine.errors import Cancelled, ModelLoadError
 from lipe_engine.library import Library
-from lipe_engine.progress import CancelToken, ProgressCallback
+from lipe_engine.progress import CancelToken, ProgressCallback, ProgressReporter
+from lipe_engine.toyworld import album as toy_album
+
+from .settings import _HF_ID, _hf_cached
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +40,6 @@ def scan_library(
 
 def export_copy(src: Path, dest: Path, *, progress: ProgressCallback, cancel: CancelToken) -> Path:
     """Write a copy of an image (format from ``dest``'s suffix); the source is only read."""
-    from PIL import Image
-
     cancel.raise_if_cancelled()
     with Image.open(src) as img:
         out = img.convert("RGB") if dest.suffix.lower() in (".jpg", ".jpeg") else img.copy()
@@ -44,14 +51,11 @@ def export_copy(src: Path, dest: Path, *, progress: ProgressCallback, cancel: Ca
 def add_toy_album(data_dir: Path, *, progress: ProgressCallback, cancel: CancelToken) -> str:
     """"Try it on toy photos": toy-world photos in a new folder of the data dir, scanned, with an
     identity of their subject; returns a one-line summary."""
-    from lipe_engine import locations
-    from lipe_engine.toyworld.album import add_toy_album as add
-
     base = locations.DataLayout(data_dir).toy_album
     folder = next(p for k in range(1000) if not (p := base.with_name(f"{base.name}{f'-{k}' if k else ''}")).exists()
                   or not any(p.iterdir()))
     with Library.open(data_dir) as lib:
-        ident = add(lib, folder, progress=progress, cancel=cancel)
+        ident = toy_album.add_toy_album(lib, folder, progress=progress, cancel=cancel)
         n = len(lib.identity_photos(ident.id, status=None))
     return (f"Added toy photos and the identity “{ident.name}” ({n} of its photos): queue its training, "
             "then edit one of its photos")
@@ -73,8 +77,6 @@ SDXL_FILES = [
 
 def needs_download(source: str, allow_downloads: bool) -> bool:
     """True only when the user allowed downloads and ``source`` is a hub id that is not cached yet."""
-    from .settings import _HF_ID, _hf_cached
-
     text = source.strip()
     if not allow_downloads or Path(text).expanduser().exists() or not _HF_ID.match(text):
         return False
@@ -84,21 +86,14 @@ def needs_download(source: str, allow_downloads: bool) -> bool:
 def download_model(repo_id: str, *, progress: ProgressCallback, cancel: CancelToken) -> str:
     """Fetch a diffusers SDXL repository into the Hugging Face cache (the user asked for it: Settings
     "Allow downloads" or the first-run choice). Cancel takes effect between files."""
-    from huggingface_hub import HfApi, hf_hub_download
-    from huggingface_hub.utils import filter_repo_objects
-
-    from lipe_engine.errors import ModelLoadError
-    from lipe_engine.progress import ProgressReporter
-
     reporter = ProgressReporter(progress, cancel)
     try:
-        names = list(filter_repo_objects(HfApi().list_repo_files(repo_id), allow_patterns=SDXL_FILES))
+        names = list(filter_repo_objects(huggingface_hub.HfApi().list_repo_files(repo_id), allow_patterns=SDXL_FILES))
         reporter.start(f"Downloading {repo_id}", len(names))
         for name in names:
-            hf_hub_download(repo_id, name)
+            huggingface_hub.hf_hub_download(repo_id, name)  # looked up here: tests replace it
             reporter.step()
     except Exception as exc:  # noqa: BLE001 - network, auth and offline errors all become one line
-        from lipe_engine.errors import Cancelled
 
         if isinstance(exc, Cancelled):
             raise

@@ -34,6 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lipe_engine import locations
+from lipe_engine.models.discovery import Kind, discover_models
+
 from .settings import CLIP_LABEL, AppSettings
 
 log = logging.getLogger(__name__)
@@ -61,8 +64,6 @@ class ModelOption:
 
 
 def toy_option() -> ModelOption:
-    from lipe_engine import locations
-
     folder = locations.toy_model_dir()
     ok = locations.toy_model_installed()
     detail = (
@@ -91,8 +92,6 @@ def discovered_options(found: list | None = None) -> list[ModelOption]:
     """Models already on this machine (engine discovery: HF cache, model folders, GGUF files)."""
     if found is None:
         try:
-            from lipe_engine.models.discovery import discover_models
-
             found = discover_models()
         except Exception as exc:  # noqa: BLE001 - a bad folder must never stop the app from starting
             log.warning("model discovery failed: %s", exc)
@@ -106,8 +105,6 @@ def _gb(size: int) -> str:
 
 def option_from_found(m) -> ModelOption | None:
     """A :class:`lipe_engine.models.discovery.FoundModel` as a dialog choice (None: not offered)."""
-    from lipe_engine.models.discovery import Kind
-
     where = f"{m.repo_id} (Hugging Face cache)" if m.repo_id else str(m.path)
     detail = f"{where}, {_gb(m.size)}" + (f". {m.note[0].upper()}{m.note[1:]}." if m.note else "")
     if m.kind in (Kind.SDXL_DIFFUSERS, Kind.SDXL_CHECKPOINT, Kind.OTHER_DIFFUSION):

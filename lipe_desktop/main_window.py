@@ -20,16 +20,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lipe_engine import __version__
+from lipe_engine.library.scan import PHOTO_EXTENSIONS
 from lipe_engine.resources import resource_path
+from lipe_engine.toyworld.photos import is_toy_model
 
 from . import bridge
 from .album.page import AlbumPage, LooseFile
 from .context import AppContext
+from .edit.batch_dialog import open_batch_edit
+from .edit.window import EditWindow
 from .identities import IdentitiesPanel
 from .install_check import InstallCheckLabel
 from .job_status import JobStatus
 from .logs import log_file, user_message
 from .machine_banner import MachineBanner
+from .review.window import open_review
+from .settings_dialog import SettingsDialog
 from .training import TrainingPanel
 from .window_state import WindowLifecycleMixin
 from .workers import Worker
@@ -41,8 +48,6 @@ ICON = resource_path("icons", "lipe-desktop.svg")
 def opened_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
     """The photo files among ``paths`` (a folder stands for the photos in it) and one line per
     path that cannot be opened."""
-    from lipe_engine.library.scan import PHOTO_EXTENSIONS
-
     files: list[Path] = []
     problems: list[str] = []
     for raw in paths:
@@ -175,8 +180,6 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         self._show_machine()
 
     def _show_machine(self) -> None:
-        from lipe_engine.toyworld.photos import is_toy_model
-
         self.banner.show_for(is_toy_model(self.ctx.settings.model_source()), self.gpu_gb)
 
     def add_toy_album(self) -> Worker:
@@ -329,13 +332,10 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         if not photos:
             return None
         if len([p for p in photos if getattr(p, "content_hash", None)]) > 1:
-            from .edit.batch_dialog import open_batch_edit
-
             return open_batch_edit(self, photos)
         if isinstance(photos[0], LooseFile):
             self.show_error(f"'{photos[0].path.name}' is not in the library: add its folder to edit it")
             return None
-        from .edit.window import EditWindow
 
         win = EditWindow(self.ctx, photos[0], self)
         self.edit_windows.append(win)
@@ -346,21 +346,15 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         return win
 
     def open_identity_edit(self) -> Any:
-        from .edit.batch_dialog import open_batch_edit
-
         source = self.album.source
         return open_batch_edit(self, [], source[1] if source[0] == "identity" else None)
 
     def open_review(self) -> Any:
-        from .review.window import open_review
-
         return open_review(self)
 
     # --- dialogs ----------------------------------------------------------------------------------
 
     def open_settings(self) -> Any:
-        from .settings_dialog import SettingsDialog
-
         dlg = SettingsDialog(self.ctx.settings, self)
         if dlg.exec():
             self.ctx.save_settings(dlg.result_settings())
@@ -371,8 +365,6 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(f.parent if f else self.ctx.data_dir)))
 
     def about_text(self) -> str:
-        from lipe_engine import __version__
-
         guide = "docs/user-guide.md"
         return (
             f"<h3>LIPE Desktop {__version__}</h3>"

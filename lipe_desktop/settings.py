@@ -19,6 +19,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from lipe_engine import locations
+from lipe_engine.errors import LipeError
+from lipe_engine.models.discovery import Kind, inspect_path, scan_hf_cache
+
+from . import _deferred
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +124,11 @@ def toy_model() -> str:
 
 
 def _hf_cached(repo_id: str) -> bool:
-    from lipe_engine.models.discovery import scan_hf_cache
-
     return any(h.repo_id == repo_id for h in scan_hf_cache())
 
 
 def _model_location(value: str, allow_downloads: bool = False) -> str | None:
     """Checks headers only (engine's discovery); never loads weights, never downloads."""
-    from lipe_engine.models.discovery import Kind, inspect_path
-
     p = Path(value).expanduser()
     if p.exists():
         hits = inspect_path(p)
@@ -160,11 +160,8 @@ def _gguf(value: str, what: str) -> str | None:
 
 
 def _device_problem(device: str) -> str | None:
-    from lipe_engine.devices import pick_device
-    from lipe_engine.errors import LipeError
-
     try:
-        pick_device(device)
+        _deferred.pick_device(device)
     except LipeError as exc:
         return str(exc).rstrip(".")
     return None

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lipe_engine.models.discovery import Kind, discover_models
+
 from .settings import CLIP_LABEL, DEVICES, MEMORY_MODE_HELP, MEMORY_MODES, PRECISIONS, AppSettings, validate
 
 _PATHS = (
@@ -140,8 +142,6 @@ class SettingsDialog(QDialog):
 
     def find_models(self) -> int:
         """Fill the "found" list from the engine's discovery (reads headers only; a second or two)."""
-        from lipe_engine.models.discovery import Kind, discover_models
-
         targets = {
             Kind.SDXL_DIFFUSERS: "sdxl_model",
             Kind.SDXL_CHECKPOINT: "sdxl_model",

@@ -8,7 +8,10 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
+
+from .settings import window_size
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +29,6 @@ class WindowLifecycleMixin:
 
     def _start_size(self) -> tuple[int, int]:
         """The size the window had when last closed (within this screen), else 1280 x 820."""
-        from PySide6.QtGui import QGuiApplication
-
-        from .settings import window_size
-
         w, h = window_size(self.ctx.settings.window_size) or (1280, 820)
         screen = QGuiApplication.primaryScreen()
         if screen is not None:

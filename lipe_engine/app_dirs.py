@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
+import platformdirs
+
 APP_NAME = "lipe-desktop"
 # Before the folders shared one name the data folder was called "LIPE"; a library found there is
 # used as it is (never moved behind the user's back: the GUI and the CLI may both have it open).
@@ -29,8 +31,6 @@ def user_dir(kind: Kind) -> Path:
     env = os.environ.get(ENV_VARS[kind], "").strip()
     if env:
         return Path(env).expanduser()
-    import platformdirs
-
     if kind == "cache":
         return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
     if kind == "log":

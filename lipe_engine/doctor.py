@@ -21,12 +21,12 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from huggingface_hub import snapshot_download
 
 from .errors import LipeError
-
-if TYPE_CHECKING:
-    from .locations import SettingsStore
+from .library.library import default_data_dir
+from .locations import MODEL_KEYS, SettingsStore, configured, sdxl_model
 
 LOCK_NAME = "requirements-lock.txt"
 # Packages the model stack is made of: a version other than the locked one is an error.
@@ -178,7 +178,7 @@ def check_python() -> list[Finding]:
 
 def check_device(device: str | None = None, precision: str | None = None) -> list[Finding]:
     """The device and dtype models will use, and free GPU memory."""
-    try:
+    try:  # the doctor's one deferred import: a broken torch is a finding here, not a crash at start
         import torch
 
         from .devices import pick_device, pick_dtype
@@ -210,8 +210,6 @@ def _model_found(value: str) -> bool:
         return True
     if re.fullmatch(r"[\w.-]+/[\w.-]+", value):  # a hub id: is it in the local cache?
         try:
-            from huggingface_hub import snapshot_download
-
             snapshot_download(value, local_files_only=True)
             return True
         except Exception:
@@ -221,28 +219,24 @@ def _model_found(value: str) -> bool:
 
 def check_models(lib: SettingsStore | None = None) -> list[Finding]:
     """Configured models (flag > library setting > environment > shipped default) found on disk or not."""
-    from .locations import MODEL_KEYS as KEYS
-    from .locations import configured as resolve
-    from .locations import sdxl_model
-
     findings = []
     try:
         sdxl = sdxl_model(None, lib)
     except LipeError as exc:
         return [Finding("error", exc.what, exc.fix)]
-    configured = resolve("sdxl_model", None, lib)
+    chosen = configured("sdxl_model", None, lib)
     if not _model_found(sdxl):
         findings.append(Finding("error", f"SDXL model '{sdxl}' not found",
                                 "fix the path, `hf download` the repo, or pick another in Settings"))
-    elif configured is None:
+    elif chosen is None:
         findings.append(Finding("info", "SDXL model: the shipped toy-world demo model (none configured); "
                                         "real photos need SDXL: set it in Settings or $LIPE_SDXL_MODEL"))
     else:
         findings.append(Finding("ok", f"SDXL model {sdxl}"))
     for key in ("llava_gguf", "llava_mmproj", "llm_gguf"):
-        value = resolve(key, None, lib)
+        value = configured(key, None, lib)
         if value is None:
-            findings.append(Finding("info", f"{key}: not configured (set ${KEYS[key]} or pick it in Settings)"))
+            findings.append(Finding("info", f"{key}: not configured (set ${MODEL_KEYS[key]} or pick it in Settings)"))
         elif not Path(value).expanduser().is_file():
             findings.append(Finding("warning", f"{key} '{value}' not found", "fix the path in Settings"))
         else:
@@ -252,8 +246,6 @@ def check_models(lib: SettingsStore | None = None) -> list[Finding]:
 
 def check_data_dir(data_dir: Path | None = None) -> list[Finding]:
     """The data folder (library, thumbnails, LoRAs, edits) exists or can be made, and is writable."""
-    from .library.library import default_data_dir
-
     folder = Path(data_dir) if data_dir is not None else default_data_dir()
     probe = folder
     while not probe.exists() and probe.parent != probe:

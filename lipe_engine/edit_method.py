@@ -5,8 +5,9 @@ What every method does around its own work is written here once:
 - ``edit_settings.check_settings``: each field of a method's parameters that ``SETTINGS`` declares
   is checked against that one range (a baseline cannot allow guidance 0-100 while the editor
   allows 0-50);
-- :func:`prepare_edit`: the source and target prompts checked, the targets listed, the photo at the
-  model's size (:class:`EditInput`); :meth:`EditInput.restore` puts outputs back at the photo's size;
+- :func:`prepare_edit`: the method's settings checked (``params.validate()``), the progress reporter
+  made, the source and target prompts checked, the targets listed, the photo at the model's size
+  (:class:`EditInput`); :meth:`EditInput.restore` puts outputs back at the photo's size;
 - the named hooks of a method's sampling loop (:class:`StepHooks`): ``before_step(i)`` (MasaCtrl
   tells its controller the step), ``after_step(i, x)`` (NIMA's mask blend) and the one per-step
   callback a *caller* gives every method, ``on_step`` (:class:`StepEvent`: which step of how many,
@@ -30,6 +31,7 @@ from PIL import Image
 
 from .errors import InputError
 from .images import PreparedImage, prepare_image
+from .progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 
 
 def check_prompt(prompt: str, what: str, tokenizer: Any) -> str:
@@ -60,11 +62,12 @@ def photo_multiple(model: Any, at_least: int = 1) -> int:
 
 @dataclass
 class EditInput:
-    """The shared prelude's result: checked prompts and the photo at the model's size."""
+    """The shared prelude's result: checked prompts, the photo at the model's size, the reporter."""
 
     photo: PreparedImage
     source: str
     targets: list[str]
+    reporter: ProgressReporter
 
     def restore(self, images: Sequence[Image.Image]) -> list[Image.Image]:
         return at_original_size(images, self.photo)
@@ -77,14 +80,19 @@ def at_original_size(images: Sequence[Image.Image], photo: PreparedImage) -> lis
 
 
 def prepare_edit(model: Any, image: str | os.PathLike[str] | Image.Image, source_prompt: str,
-                 target_prompts: str | Sequence[str], at_least: int = 1) -> EditInput:
-    """Check the prompts, list the targets and bring the photo to the model's size (sides a
-    multiple of :func:`photo_multiple`, at least ``at_least``)."""
+                 target_prompts: str | Sequence[str], params: Any,
+                 progress: ProgressReporter | ProgressCallback | None = None, cancel: CancelToken | None = None,
+                 at_least: int = 1) -> EditInput:
+    """Check the method's settings (``params.validate()``) and the prompts, list the targets, make the
+    reporter and bring the photo to the model's size (sides a multiple of :func:`photo_multiple`, at
+    least ``at_least``)."""
+    params.validate()
+    reporter = as_reporter(progress, cancel)
     tokenizer = model.pipe.tokenizer
     source = check_prompt(source_prompt, "source prompt", tokenizer)
     targets = check_targets(target_prompts, tokenizer)
     photo = prepare_image(image, model.native_size, photo_multiple(model, at_least))
-    return EditInput(photo, source, targets)
+    return EditInput(photo, source, targets, reporter)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from .errors import InputError
 from .photo_reader import open_photo
 
 MAX_ASPECT = 4.0
-__all__ = ["PreparedImage", "model_size", "open_photo", "pixel_hash", "prepare_image", "to_pil", "to_tensor"]
+__all__ = ["PreparedImage", "model_size", "pixel_hash", "prepare_image", "to_pil", "to_tensor"]
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,13 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QMimeData,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
     QSize,
     Qt,
+    QUrl,
     Signal,
 )
 from PySide6.QtGui import QColor, QContextMenuEvent, QImage, QPainter, QPalette, QPen
@@ -171,8 +173,6 @@ class PhotoListModel(QAbstractListModel):
         return ["text/uri-list"]
 
     def mimeData(self, indexes: Sequence[QModelIndex]) -> Any:
-        from PySide6.QtCore import QMimeData, QUrl
-
         md = QMimeData()
         md.setUrls([QUrl.fromLocalFile(str(self._rows[i.row()].path)) for i in indexes if i.isValid()])
         md.setData(MIME_IDS, ",".join(str(self._rows[i.row()].id) for i in indexes if i.isValid()).encode())

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from lipe_engine.library.removals import remove_photos, what_goes_with
 
 from ..context import AppContext
+from ..review.versions import grouped_versions
 from .grid import PhotoDelegate, PhotoGrid, PhotoListModel
 from .sidebar import ALL, Sidebar
 from .thumbnails import ThumbnailLoader
@@ -267,7 +268,6 @@ class AlbumPage(QWidget):
                 tag = "ref" if link.role == "reference" else "target"
                 badges[link.photo.id] = tag if link.status == "confirmed" else f"{tag}?"
         elif kind == "edits":  # versions grouped under their original
-            from ..review.versions import grouped_versions
 
             items, badges = grouped_versions(lib, EditedVersion)
         else:

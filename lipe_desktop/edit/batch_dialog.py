@@ -26,7 +26,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from lipe_engine.editing import plan_edit
+from lipe_engine.editing.job import default_photos
 from lipe_engine.errors import LipeError
+from lipe_engine.jobs import enqueue_edit
 from lipe_engine.toyworld.photos import is_toy_model
 
 from ..logs import user_message
@@ -136,7 +139,6 @@ class BatchEditDialog(QDialog):
         iid = self.identity_id()
         if iid is None:
             return []
-        from lipe_engine.editing.job import default_photos
 
         return default_photos(self.ctx.library, self.ctx.library.get_identity(iid))
 
@@ -178,8 +180,6 @@ class BatchEditDialog(QDialog):
 
     def refresh_plan(self, *_a: Any) -> None:
         """Spell out the engine's plan for the first photos; say why nothing can run yet."""
-        from lipe_engine.editing import plan_edit
-
         photos, changes, iid = self.photos(), self.change_list(), self.identity_id()
         ready = bool(photos and changes and iid is not None)
         self.run_btn.setEnabled(ready)
@@ -208,8 +208,6 @@ class BatchEditDialog(QDialog):
 
     def submit(self, run_now: bool) -> Any:
         """Queue the edit (one job for all photos); ``run_now`` also starts the queue."""
-        from lipe_engine.editing.job import enqueue_edit
-
         iid = self.identity_id()
         if iid is None:
             return None

@@ -4,14 +4,21 @@ for its source prompt, and save chosen outputs as new versions of the photo."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lipe_engine.captioning.photo import caption_photo
+from lipe_engine.editing.plan import EditPlan
+from lipe_engine.editing.provenance import FORMATS, read_original, save_with_provenance
 from lipe_engine.errors import InputError
+from lipe_engine.library import Library
 from lipe_engine.progress import CancelToken, ProgressCallback, ProgressReporter
+from lipe_engine.toyworld import POSES
+from lipe_engine.toyworld.world import ACTION_PHRASE
 
 from ..bridge import download_model, needs_download
 
@@ -32,9 +39,6 @@ def suggestions_for(class_word: str | None, toy_model: bool) -> tuple[str, ...]:
     """Pose/view phrases offered as buttons: the toy world's own for its model (it knows no other
     words), else the general ones."""
     if toy_model:
-        from lipe_engine.toyworld import POSES
-        from lipe_engine.toyworld.world import ACTION_PHRASE
-
         poses = POSES.get((class_word or "").strip().lower(), POSES["dog"])
         return (*(ACTION_PHRASE.get(p, p) for p in poses), "facing left", "facing right")
     return PROMPT_SUGGESTIONS
@@ -46,9 +50,6 @@ def caption_for_edit(
 ) -> str:
     """Describe the photo with the LLaVA from Settings (on a worker thread, its own library
     connection); stores it as the identity's caption and returns its text."""
-    from lipe_engine.captioning.photo import caption_photo
-    from lipe_engine.library import Library
-
     with Library.open(data_dir) as lib:
         cap = caption_photo(lib, photo_id, identity_id, llava=settings.get("llava_gguf") or None,
                             mmproj=settings.get("llava_mmproj") or None, progress=progress, cancel=cancel)
@@ -113,8 +114,6 @@ class ModelHolder:
 
     @staticmethod
     def _free() -> None:
-        import gc
-
         gc.collect()
         try:
             import torch
@@ -160,8 +159,6 @@ def run_edit(
 def plan_of_request(library: Library, photo: Photo, result: EditResult, req: EditRequest,
                     identity_id: int | None, lora_id: int | None) -> Any:
     """The engine's plan of an edit the window ran (its prompts as the user left them)."""
-    from lipe_engine.editing.plan import EditPlan
-
     ident = library.get_identity(identity_id) if identity_id is not None else None
     targets = tuple(dict.fromkeys(result.prompts))
     return EditPlan(
@@ -205,7 +202,6 @@ def export_result(library: Library, photo: Photo, result: EditResult, index: int
                   identity_id: int | None, lora_id: int | None, dest: Path) -> Path:
     """Output ``index`` exported to ``dest`` (a new file) with XMP, the recipe and the original's
     date, orientation and colour profile."""
-    from lipe_engine.editing.provenance import FORMATS, read_original, save_with_provenance
     from lipe_engine.editing.run import write_output
 
     if req.loaded is None:  # no model to name: the honest marks without a recipe

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from PIL import Image
 from PySide6.QtGui import QColor, QImage
 
 SOURCE_COLOR = QColor(40, 140, 255)  # where the subject is now (M^s)
@@ -26,9 +28,6 @@ def pil_to_qimage(img: Any) -> QImage:
 
 
 def _resized(mask: Any, size: tuple[int, int] | None) -> Any:
-    import numpy as np
-    from PIL import Image
-
     m = np.asarray(mask, dtype=np.float32)
     if m.ndim != 2:
         m = m.reshape(m.shape[-2], m.shape[-1])
@@ -44,8 +43,6 @@ def _resized(mask: Any, size: tuple[int, int] | None) -> Any:
 
 def _outline(on: Any, width: int) -> Any:
     """Pixels of ``on`` within ``width`` pixels of its edge (a border drawn inside the region)."""
-    import numpy as np
-
     inner = on.copy()
     for _ in range(width):
         p = np.pad(inner, 1, constant_values=False)
@@ -57,8 +54,6 @@ def mask_to_qimage(mask: Any, color: QColor, fill: float = 0.35, size: tuple[int
     """An ARGB overlay of ``mask`` (2-D floats in [0, 1]): ``color`` at alpha ``fill`` x mask where it is
     on, an opaque outline at its edge, alpha 0 where the mask is 0. ``size`` (w, h): draw it at the
     photo's size (capped at ``MAX_SIDE``) for a smooth outline; None keeps the mask's own grid."""
-    import numpy as np
-
     m = _resized(mask, size)
     h, w = m.shape
     on = m >= 0.5

@@ -12,10 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lipe_engine.editing.plan import source_from_library, style_source
 from lipe_engine.errors import LipeError
 from lipe_engine.prompts.actions import with_phrase
 from lipe_engine.toyworld.photos import is_toy_model, looks_like_toy_photo
 
+from ..settings_dialog import SettingsDialog
 from ..workers import Worker
 from .engine import caption_for_edit, suggestions_for
 
@@ -68,7 +70,6 @@ class SourcePromptMixin:
         if callable(opener):
             opener()
         else:  # a window opened on its own (tests, scripts): the same dialog
-            from ..settings_dialog import SettingsDialog
 
             dlg = SettingsDialog(self.ctx.settings, self)
             if dlg.exec():
@@ -78,8 +79,6 @@ class SourcePromptMixin:
     def _fill_source_prompt(self) -> None:
         """The photo's caption (this identity's, else its generic one naming the subject), an edited
         version's own prompt, else LLaVA's description (started here), else the subject words."""
-        from lipe_engine.editing.plan import source_from_library
-
         text, note = None, ""
         iid = self.identity_id()
         edit_id = getattr(self.photo, "edit_id", None)
@@ -113,8 +112,6 @@ class SourcePromptMixin:
         subject words are the identity's; else the subject words as typed."""
         iid = self.identity_id()
         if iid is not None:
-            from lipe_engine.editing.plan import style_source
-
             ident = self.ctx.library.get_identity(iid)
             if self.subject.text().strip() == ident.instance_prompt:
                 return style_source(self.ctx.library, ident)

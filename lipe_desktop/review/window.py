@@ -27,6 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lipe_engine.jobs import enqueue_edit
+
+from ..album.viewer import _Loaded, read_image_async
 from ..logs import user_message
 
 THUMB = 192
@@ -48,15 +51,11 @@ class _Images:
     ``want(path, show)`` calls ``show(icon)`` later; ``forget()`` drops what is still on its way."""
 
     def __init__(self, parent: QWidget) -> None:
-        from ..album.viewer import _Loaded
-
         self.sig = _Loaded(parent)
         self.sig.done.connect(self._arrived)
         self.waiting: dict[str, list[Any]] = {}
 
     def want(self, path: Path, show: Any) -> None:
-        from ..album.viewer import read_image_async
-
         key = str(path)
         first = key not in self.waiting
         self.waiting.setdefault(key, []).append(show)
@@ -301,8 +300,6 @@ class ReviewWindow(QWidget):
 
     def redo_ticked(self) -> Any:
         """Queue each ticked result's photo again toward the same target prompts, with new seeds."""
-        from lipe_engine.editing.job import enqueue_edit
-
         lib = self.ctx.library
         picked = [lib.get_edit_result(rid) for rid in sorted(self.ticked)]
         jobs = []

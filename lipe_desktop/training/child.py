@@ -29,8 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from lipe_engine.errors import Cancelled, LipeError
+from lipe_engine.jobs import execute_job
+from lipe_engine.jobs.queue import _alive, claim_next
 from lipe_engine.library import Library
 from lipe_engine.progress import CancelToken
+
+from .. import _deferred
+from ..logs import RepeatFilter
 
 log = logging.getLogger("lipe_desktop.training.child")
 
@@ -56,8 +61,6 @@ def read_runner(lib: Library) -> dict[str, Any] | None:
 
 def is_runner_process(pid: int) -> bool:
     """A live process with this pid that is a training runner (a pid reused after a restart is not)."""
-    from lipe_engine.jobs.queue import _alive
-
     if pid <= 0 or not _alive(pid):
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
@@ -78,9 +81,6 @@ def live_runner(lib: Library) -> dict[str, Any] | None:
 
 def run_until_stopped(lib: Library, model: str, device: str, token: CancelToken) -> int:
     """Run queued training jobs until none is left, a stop is asked or ``token`` is cancelled; how many ran."""
-    from lipe_engine.jobs import execute_job
-    from lipe_engine.jobs.queue import claim_next
-
     n = 0
     while not token.cancelled and lib.get_setting(STOP_KEY) != "1":
         job = claim_next(lib)
@@ -101,15 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--log", default="")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
-    from ..logs import RepeatFilter
 
     for handler in logging.getLogger().handlers:
         handler.addFilter(RepeatFilter())  # CLIP's 77-token warning, once per class image otherwise
     with contextlib.suppress(ImportError):  # diffusers logs through its own handler: route it through ours
-        from diffusers.utils import logging as diffusers_logging
 
-        diffusers_logging.disable_default_handler()
-        diffusers_logging.enable_propagation()
+        _deferred.diffusers_logging.disable_default_handler()
+        _deferred.diffusers_logging.enable_propagation()
     token = CancelToken()
     signal.signal(signal.SIGTERM, lambda *_a: token.cancel())
     with Library.open(args.data_dir) as lib:

@@ -13,6 +13,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lipe_engine.jobs.plan import JobPlan, estimate_seconds
+from lipe_engine.toyworld.photos import is_toy_model
+
+from .. import _deferred
+
 if TYPE_CHECKING:
     from lipe_engine.library.records import Job
 
@@ -28,8 +33,6 @@ _PAPER_EPOCHS, _PAPER_CLASS_IMAGES = 1000, 70
 
 
 def is_toy(model: str) -> bool:
-    from lipe_engine.toyworld.photos import is_toy_model
-
     return is_toy_model(model)
 
 
@@ -57,10 +60,8 @@ def preset_steps(name: str | None, n_refs: int) -> tuple[int, int]:
 def gpu_memory_gb() -> float:
     """Memory of the first CUDA GPU in GB, 0 without one (runs on the presets thread: imports torch)."""
     try:
-        import torch
-
-        if torch.cuda.is_available():
-            return float(torch.cuda.get_device_properties(0).total_memory) / 1e9
+        if _deferred.torch.cuda.is_available():
+            return float(_deferred.torch.cuda.get_device_properties(0).total_memory) / 1e9
     except Exception:  # noqa: BLE001 - a broken CUDA install is "no GPU" here; `lipe doctor` says why
         pass
     return 0.0
@@ -78,8 +79,6 @@ def _duration(seconds: float) -> str:
 
 def estimate_text(steps: int, class_images: int, *, toy: bool, gpu_gb: float | None) -> str:
     """What queueing this costs on this machine, in one line (before the user queues it)."""
-    from lipe_engine.jobs.plan import JobPlan, estimate_seconds
-
     what = f"{steps} steps" + (f" + {class_images} class images" if class_images else "")
     if gpu_gb is None:
         return f"{what}; estimating the time (looking for a GPU)…"
@@ -94,9 +93,7 @@ def estimate_text(steps: int, class_images: int, *, toy: bool, gpu_gb: float | N
 
 def presets() -> dict[str, str]:
     """Preset name -> one-line explanation (the engine's memory-budget presets)."""
-    from lipe_engine.training import PRESETS  # torch: imported when the panel first asks
-
-    return {name: p.explanation for name, p in PRESETS.items()}
+    return {name: p.explanation for name, p in _deferred.PRESETS.items()}  # torch: when the panel first asks
 
 
 def runner_command(data_dir: Path, model: str, device: str, log_path: Path) -> list[str]:

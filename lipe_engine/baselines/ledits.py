@@ -34,9 +34,9 @@ from PIL import Image
 
 from ..edit_method import StepCallback, StepEvent, prepare_edit
 from ..edit_settings import DEFAULTS, check_settings
-from ..models.loader import LoadedModel
+from ..models.loader import LoadedModel, import_diffusers
 from ..models.vae import decode_latents
-from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
+from ..progress import CancelToken, ProgressCallback, ProgressReporter
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,8 @@ class LeditsResult:
 
 def ledits_pipeline(model: LoadedModel) -> Any:
     """diffusers' LEDITS++ SDXL pipeline sharing ``model``'s components (nothing copied)."""
-    from diffusers import DDIMScheduler, LEditsPPPipelineStableDiffusionXL
-
-    base: Any = LEditsPPPipelineStableDiffusionXL  # diffusers' pipelines are untyped to mypy here
+    diffusers = import_diffusers()
+    base: Any = diffusers.LEditsPPPipelineStableDiffusionXL  # diffusers' pipelines are untyped to mypy here
 
     class FP32VaeLedits(base):
         """The pipeline as diffusers ships it, but for the one dtype crossing it gets wrong with an
@@ -87,7 +86,7 @@ def ledits_pipeline(model: LoadedModel) -> Any:
             return x0.to(dtype), resized
 
     pipe = model.pipe
-    scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    scheduler = diffusers.DDIMScheduler.from_config(pipe.scheduler.config)
     lp = FP32VaeLedits(
         vae=pipe.vae, text_encoder=pipe.text_encoder, text_encoder_2=pipe.text_encoder_2,
         tokenizer=pipe.tokenizer, tokenizer_2=pipe.tokenizer_2, unet=pipe.unet, scheduler=scheduler,
@@ -110,12 +109,9 @@ def ledits_edit(
 ) -> LeditsResult:
     """Edit ``image`` toward each target prompt with diffusers' LEDITS++ (one inversion, one
     sampling per target); ``on_step`` is the seam's per-step callback (edit_method.StepEvent)."""
-    params.validate()
-    reporter = as_reporter(progress, cancel)
-    pipe = model.pipe
     # the same model-size photo the other methods edit (LEDITS++ needs sides that are multiples of 32)
-    inp = prepare_edit(model, image, source_prompt, target_prompts, at_least=32)
-    source, targets = inp.source, inp.targets
+    inp = prepare_edit(model, image, source_prompt, target_prompts, params, progress, cancel, at_least=32)
+    reporter, source, targets, pipe = inp.reporter, inp.source, inp.targets, model.pipe
     n, frac = params.inversion_steps()
     t0 = time.perf_counter()
     lp = ledits_pipeline(model)

@@ -38,7 +38,7 @@ from ..models.loader import LoadedModel
 from ..models.vae import decode_latents, encode_pixels
 from ..nima.denoiser import Denoiser
 from ..nima.inversion import invert_ddpm, make_schedule, sample_ddpm
-from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
+from ..progress import CancelToken, ProgressCallback, ProgressReporter
 
 
 @dataclass
@@ -133,11 +133,8 @@ def masactrl_edit(
 ) -> MasaCtrlResult:
     """Edit ``image`` toward each target prompt with mutual self-attention control; ``on_step`` is
     the seam's per-step callback (edit_method.StepEvent; its latents include the source branch, row 0)."""
-    params.validate()
-    reporter = as_reporter(progress, cancel)
-    pipe = model.pipe
-    inp = prepare_edit(model, image, source_prompt, target_prompts)
-    source, targets = inp.source, inp.targets
+    inp = prepare_edit(model, image, source_prompt, target_prompts, params, progress, cancel)
+    reporter, source, targets, pipe = inp.reporter, inp.source, inp.targets, model.pipe
     t0 = time.perf_counter()
     den = Denoiser(pipe, inp.photo.image.size)
     sched = make_schedule(pipe.scheduler, params.steps)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import locations
 from ..errors import InputError
+from ..photo_reader import open_photo
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from .llava import HANDLERS, LlavaCaptioner, choose_handler, image_data_uri, single_turn
 from .text import CAPTION_REQUEST, MAX_WORDS, caption_request, clean_caption, insert_token
@@ -79,15 +80,13 @@ def caption_identity(
     ``captioner`` (an object with ``describe(image, request)`` and ``model_name``) replaces LLaVA,
     e.g. in tests or for a remote service; it is not closed here.
     """
-    from ..training.data import open_image
-
     reporter = as_reporter(progress, cancel)
     ident = lib.get_identity(identity_id)
     photos = photos_to_caption(lib, ident, only_missing, overwrite_user_edits)
     if not photos:
         return 0
     # Read every photo before loading a multi-GB model: an unreadable file fails in a second.
-    images = [open_image(p.path, "reference photo") for p in photos]
+    images = [open_photo(p.path, "reference photo") for p in photos]
     request = caption_request(ident.class_word)
     cap_ctx = None
     if captioner is None:  # checks the files (exist, GGUF, model vs. projector) before any progress

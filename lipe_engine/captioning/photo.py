@@ -17,6 +17,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from .. import locations
+from ..photo_reader import open_photo
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from .llava import LlavaCaptioner
 from .text import caption_request, clean_caption
@@ -44,15 +45,13 @@ def caption_photo(
 
     ``captioner`` (``describe(image, request)`` and ``model_name``) replaces LLaVA and is not closed.
     """
-    from ..training.data import open_image
-
     reporter = as_reporter(progress, cancel)
     ident = lib.get_identity(identity_id)
     p = lib.get_photo(photo)
     existing = lib.get_caption(p, identity=ident.id, fallback_generic=False)
     if existing is not None and existing.edited_by_user:
         return existing
-    image = open_image(p.path, "photo")  # an unreadable file fails before a multi-GB model loads
+    image = open_photo(p.path, "photo")  # an unreadable file fails before a multi-GB model loads
     request = caption_request(ident.class_word)
     reporter.start(f"describe {p.path.name}", 1 if captioner is not None else 2)
     if captioner is None:

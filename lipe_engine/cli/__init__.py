@@ -29,6 +29,7 @@ from typing import NoReturn
 
 from .. import __version__
 from ..errors import Cancelled, LipeError
+from . import _deferred
 from ._progress import quiet_third_party_output
 
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE (128 + 13)
@@ -161,9 +162,7 @@ def _run(argv: list[str]) -> int:
         parser.print_help()
         return 1
     if _loads_models(args):
-        from ..doctor import require_tested_stack
-
-        require_tested_stack()  # an untested model stack fails here in one line, not deep in a run
+        _deferred.require_tested_stack()  # an untested model stack fails here in one line, not deep in a run
     return int(args.func(args) or 0)
 
 
@@ -208,9 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lipe: error: {exc}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:  # raised outside a library block: still one line, with the way out
-        from ..library.db import not_damaged_error
-
-        named = not_damaged_error(Path("library.sqlite"), exc)
+        named = _deferred.not_damaged_error(Path("library.sqlite"), exc)
         if named is not None:
             print(f"lipe: error: {named}", file=sys.stderr)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..captioning import caption_identity
 from ._progress import TerminalProgress
 from .library import add_data_dir_option, open_library
 
@@ -35,8 +36,6 @@ def _ident_ref(text: str) -> int | str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..captioning import caption_identity
-
     with open_library(args) as lib:
         ident = lib.get_identity(_ident_ref(args.identity))
         if args.set:

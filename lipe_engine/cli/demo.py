@@ -18,9 +18,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
+from ..errors import InputError
+from ..evaluation.grid import _font
 from ..owned_outputs import OwnedFolder
+from ..toyworld import POSES, Individual, default_model_source
+from ..toyworld.identity import EditCase, class_scenes, edit_cases, reference_scenes, sks_caption
+from . import _deferred
 from ._progress import TerminalProgress
 
 REFERENCES = 4
@@ -53,9 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _save_mask(mask: np.ndarray, out: OwnedFolder, name: str, size: int) -> Image.Image:
-    from ..nima.outputs import mask_image
-
-    img = mask_image(mask, size).convert("RGB")
+    img = _deferred.mask_image(mask, size).convert("RGB")
     out.save_image(name, img)
     return img
 
@@ -65,10 +68,6 @@ def _sheet(tiles: list[tuple[str, Image.Image]], out: OwnedFolder, name: str, sc
     """Tiles side by side, each 64 px photo shown at ``scale`` x (nearest neighbour: the pixels the
     model drew, no smoothing) under its label, big enough to see a sprite's markings at a glance;
     ``notes`` (the verdict) as lines below."""
-    from PIL import ImageDraw
-
-    from ..evaluation.grid import _font
-
     side = 64 * scale
     font = _font(4 * scale)
     head, line = 6 * scale, 5 * scale
@@ -85,8 +84,6 @@ def _sheet(tiles: list[tuple[str, Image.Image]], out: OwnedFolder, name: str, sc
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Every number from the command line, before minutes of work (``--seed -1`` is no individual)."""
-    from ..errors import InputError
-
     for option, value, low, high in (("--seed", args.seed, 0, 2**32 - 1), ("--lora-steps", args.lora_steps, 1, 100_000),
                                      ("--steps", args.steps, 1, 1000), ("--threads", args.threads, 1, 256)):
         if not low <= value <= high:
@@ -94,22 +91,11 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from ..errors import InputError
-    from ..models.loader import load_lora, load_sdxl
-    from ..nima import edit_image, edit_params_for
-    from ..toyworld import POSES, Individual, default_model_source
-    from ..toyworld.checks import iou, masked_psnr, resize_mask
-    from ..toyworld.identity import EditCase, class_scenes, edit_cases, reference_scenes, sks_caption
-    from ..toyworld.judge import judge_edit
-    from ..training import TrainingConfig, train_identity_lora
-
     if args.target_pose and args.target_pose not in POSES[args.kind]:  # before minutes of training
         raise InputError(f"pose '{args.target_pose}' is not one of {args.kind}'s",
                          f"use one of {', '.join(POSES[args.kind])}")
     _check_numbers(args)
-    torch.set_num_threads(max(1, args.threads))
+    _deferred.torch.set_num_threads(max(1, args.threads))
     progress = TerminalProgress(quiet=args.quiet)
     say = (lambda *a: None) if args.quiet else print
     out = OwnedFolder.claim(args.out, "demo", OUTPUT_NAMES)
@@ -117,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     source = args.model or default_model_source()
     if not Path(source).is_dir():
         raise InputError(f"toy model '{source}' not found", "reinstall LIPE or pass --model")
-    model = load_sdxl(source, device="cpu", dtype="fp32")
+    model = _deferred.load_sdxl(source, device="cpu", dtype="fp32")
 
     individual = Individual.random(np.random.default_rng(args.seed), kind=args.kind)
     say(f"identity: a {individual.description} (markings {individual.pattern_colour}/{individual.accent_colour})")
@@ -133,11 +119,11 @@ def run(args: argparse.Namespace) -> int:
     classes = [(s.render()[0], s.caption()) for s in class_scenes(args.kind, 8, seed=args.seed + 1)]
 
     t0 = time.perf_counter()
-    config = TrainingConfig(max_steps=args.lora_steps, resolution=64, rank=8, lr_unet=1e-3, lr_text=1e-3,
-                            checkpoint_every=max(args.lora_steps, 1), device="cpu")
-    lora_dir = train_identity_lora(model, instance, classes, out.path("prior"), config=config, progress=progress)
+    config = _deferred.TrainingConfig(max_steps=args.lora_steps, resolution=64, rank=8, lr_unet=1e-3,
+                                      lr_text=1e-3, checkpoint_every=max(args.lora_steps, 1), device="cpu")
+    lora_dir = _deferred.train_identity_lora(model, instance, classes, out.path("prior"), config=config, progress=progress)
     t_train = time.perf_counter() - t0
-    load_lora(model, lora_dir)
+    _deferred.load_lora(model, lora_dir)
 
     case = edit_cases(individual, 1, seed=args.seed + 2)[0]
     if args.target_pose:
@@ -147,30 +133,30 @@ def run(args: argparse.Namespace) -> int:
     src, tgt, ident = case.prompts(personalized=True)
     say(f"edit: '{src}' -> '{tgt}' (identity '{ident}')")
     t0 = time.perf_counter()
-    params = edit_params_for(source, steps=args.steps, skip=max(1, args.steps // 10))  # + the model's own settings
-    res = edit_image(model, photo, src, [tgt], ident, params=params, progress=progress)
+    params = _deferred.edit_params_for(source, steps=args.steps, skip=max(1, args.steps // 10))  # + the model's own settings
+    res = _deferred.edit_image(model, photo, src, [tgt], ident, params=params, progress=progress)
     t_edit = time.perf_counter() - t0
     edited = res.images[0]
     out.save_image("edited.png", edited)
     masks = {name: _save_mask(m, out, f"{name}.png", 64) for name, m in
              (("source_mask", res.source_mask), ("target_mask", res.target_masks[0]),
               ("union_mask", res.union_masks[0]))}
-    verdict = judge_edit(edited, case)
+    verdict = _deferred.judge_edit(edited, case)
     truth = case.scene.with_pose(case.target_pose).render()[0]
     notes = [f"verdict: {verdict.describe()}"] if verdict.success else [
         "verdict: failed (compare 'after' with 'success would be')", *[f"- {p}" for p in verdict.problems()]]
     _sheet([("before", photo), ("after", edited), ("success would be", truth), ("M^s", masks["source_mask"]),
             ("M^e", masks["target_mask"]), ("M_t", masks["union_mask"])], out, "before_after.png", notes=tuple(notes))
 
-    region = resize_mask(res.union_masks[0], gt_mask.shape) > 0.5
+    region = _deferred.resize_mask(res.union_masks[0], gt_mask.shape) > 0.5
     keep = ~(region | (gt_mask > 0.05))
     seconds = {"lora_training": round(t_train, 1), "nima_edit": round(t_edit, 1),
                "total": round(time.perf_counter() - t_start, 1)}
     report = {
         "identity": individual.description, "source_prompt": src, "target_prompt": tgt,
         "target_pose": case.target_pose, "success": verdict.success, "verdict": verdict.to_dict(),
-        "source_mask_iou": iou(res.source_mask, gt_mask),
-        "background_psnr_db": masked_psnr(edited, photo, keep),  # outside NIMA's region and the sprite
+        "source_mask_iou": _deferred.iou(res.source_mask, gt_mask),
+        "background_psnr_db": _deferred.masked_psnr(edited, photo, keep),  # outside NIMA's region and the sprite
         "seconds": seconds,
     }
     out.write_text("report.json", json.dumps(report, indent=2))

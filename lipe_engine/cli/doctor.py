@@ -6,6 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
+from .. import doctor
+from ..errors import LipeError
+from ..library.library import Library, default_data_dir
+from ..locations import DB_NAME
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -26,9 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _library(data_dir: str | None):
     """The library's settings take part in model resolution, but doctor never creates a library."""
-    from ..library.library import Library, default_data_dir
-    from ..locations import DB_NAME
-
     folder = Path(data_dir).expanduser() if data_dir else default_data_dir()
     if not (folder / DB_NAME).is_file():
         return None
@@ -36,9 +38,6 @@ def _library(data_dir: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import doctor
-    from ..errors import LipeError
-
     lib = None
     findings = []
     try:

@@ -14,14 +14,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import sys
 from pathlib import Path
 from typing import Any
 
 from .. import locations
 from ..edit_settings import EDIT_OPTIONS, PREVIEW_HELP, SEED_MAX, SETTINGS, option_help
+from ..editing import photo_in_library, plan_edit
+from ..editing.provenance import FORMATS, read_original, save_with_provenance
 from ..errors import InputError
+from ..library import default_data_dir
+from ..library.safe_paths import check_new_file, check_path_text, writable_folder, write_new_file
+from ..photo_reader import open_photo
 from ._progress import TerminalProgress
-from .library import add_data_dir_option, open_existing_library
+from .library import add_data_dir_option, open_existing_library, open_library
+from .train import quiet_model_loading
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,8 +80,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def check_outputs(args: argparse.Namespace, n: int) -> tuple[list[Path], Path | None]:
     """Every file the edit will write, checked before any work: no model loads for a bad path."""
-    from ..library import default_data_dir
-    from ..library.safe_paths import check_new_file, writable_folder
     from ..nima.outputs import IMAGE_FORMATS, mask_paths, output_paths
 
     out = Path(args.out).expanduser()
@@ -110,8 +116,6 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..images import open_photo
-    from ..library.safe_paths import check_path_text
     from ..nima import edit_params_for
 
     if args.identity is not None or args.to:
@@ -134,8 +138,6 @@ def run(args: argparse.Namespace) -> int:
     if args.preview:  # the same edit on the preview schedule (edit_settings.preview_schedule)
         params = params.preview()
     if args.quiet:
-        from .train import quiet_model_loading
-
         quiet_model_loading()
 
     from ..models.loader import load_lora, load_sdxl
@@ -159,11 +161,6 @@ def run(args: argparse.Namespace) -> int:
 def write_marked_images(images: list[Any], paths: list[Path], original: str, overwrite: bool) -> None:
     """The outputs as honest files: IPTC's generative-model mark, the original's date and colour
     profile (no recipe: outside the library there is no version to replay)."""
-    import functools
-
-    from ..editing.provenance import FORMATS, read_original
-    from ..library.safe_paths import write_new_file
-
     source = read_original(original)
     for img, path in zip(images, paths, strict=True):
         fmt = FORMATS.get(path.suffix.lower(), "PNG")
@@ -171,19 +168,12 @@ def write_marked_images(images: list[Any], paths: list[Path], original: str, ove
 
 
 def _write_marked(img: Any, fmt: str, source: Any, fh: Any) -> None:
-    from ..editing.provenance import save_with_provenance
-
     save_with_provenance(img, fh, fmt, None, source)
 
 
 
 def run_by_identity(args: argparse.Namespace) -> int:
     """Plan the edit from the library, run it, save every result as a version (``--out``: copies too)."""
-    import sys
-
-    from ..editing import photo_in_library, plan_edit
-    from .library import open_library
-
     if args.identity is None:
         raise InputError("--to needs --identity", "say who the photo shows, e.g. --identity Rex --to sitting")
     if len(args.lora) > 1:
@@ -202,8 +192,6 @@ def run_by_identity(args: argparse.Namespace) -> int:
         n = len(plan.target_prompts) * len(plan.params["seeds"])
         paths = check_outputs(args, n)[0] if args.out else []
         if args.quiet:
-            from .train import quiet_model_loading
-
             quiet_model_loading()
         from ..editing.run import run_and_save
         from ..nima import InversionCache

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from .. import locations
 from ..edit_settings import EDIT_OPTIONS, SETTINGS
+from ..errors import InputError
+from . import _deferred
 from ._progress import TerminalProgress
 from .library import add_data_dir_option, open_existing_library
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..baselines.methods import DEFAULT_METHODS, METHODS
-
     p = subparsers.add_parser(
         "eval",
         help="compare LIPE with MasaCtrl, DreamCtrl, LEDITS++ and ablations on a dataset (Table 2 metrics)",
@@ -27,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("dataset", help="dataset folder: one subfolder per subject")
-    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help=f"comma-separated, from {', '.join(METHODS)} (default: %(default)s)")
+    p.add_argument("--methods", default=",".join(_deferred.DEFAULT_METHODS),
+                   help=f"comma-separated, from {', '.join(_deferred.METHODS)} (default: %(default)s)")
     p.add_argument("--out", required=True, help="output folder (results.csv, table.md, images/, priors/)")
     p.add_argument("--subjects", default=None, help="comma-separated subject names (default: all)")
     p.add_argument("--model", default=None, help="SDXL folder, .safetensors file or cached hub id (default: the configured one, as lipe edit)")
@@ -67,40 +67,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..baselines.ledits import LeditsParams
-    from ..baselines.masactrl import MasaCtrlParams
-    from ..baselines.methods import parse_methods
-    from ..errors import InputError
-    from ..evaluation.runner import EvalConfig, Evaluation
-    from ..models.loader import load_sdxl
-    from ..nima import EditParams
-
-    methods = parse_methods(args.methods)
+    methods = _deferred.parse_methods(args.methods)
     if args.threads is not None:
-        import torch
-
         if args.threads < 1:
             raise InputError(f"--threads {args.threads} is not usable", "use 1 or more")
-        torch.set_num_threads(args.threads)
+        _deferred.torch.set_num_threads(args.threads)
     if args.make_toy_dataset:
-        from ..evaluation.toy_dataset import make_toy_dataset
-
         root = Path(args.dataset)
         if root.is_dir() and any(root.glob("*/prompts.json")):
             print(f"using the toy dataset already in {root}", file=sys.stderr)
         else:
-            make_toy_dataset(root, args.make_toy_dataset)
-    edit = EditParams(steps=args.steps, skip=args.skip, cfg_source=args.cfg_source, cfg_target=args.cfg_target,
-                      mask_lambda=args.mask_lambda, mask_threshold=args.mask_threshold)
+            _deferred.make_toy_dataset(root, args.make_toy_dataset)
+    edit = _deferred.EditParams(steps=args.steps, skip=args.skip, cfg_source=args.cfg_source,
+                                cfg_target=args.cfg_target, mask_lambda=args.mask_lambda,
+                                mask_threshold=args.mask_threshold)
     edit.validate()
-    ledits = LeditsParams(steps=args.steps, skip=args.skip, cfg_source=args.cfg_source,
-                          edit_guidance=args.ledits_guidance, edit_threshold=args.ledits_threshold)
+    ledits = _deferred.LeditsParams(steps=args.steps, skip=args.skip, cfg_source=args.cfg_source,
+                                    edit_guidance=args.ledits_guidance, edit_threshold=args.ledits_threshold)
     ledits.validate()
     training = None
     if args.train_steps or args.train_rank or args.train_resolution or args.train_lr:
-        from ..training import TrainingConfig
-
-        training = TrainingConfig(device=args.device)
+        training = _deferred.TrainingConfig(device=args.device)
         if args.train_steps:
             training.max_steps = args.train_steps
         if args.train_rank:
@@ -112,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
         training.validate()
     if args.max_batch < 1:
         raise InputError(f"--max-batch {args.max_batch} is not usable", "use 1 or more")
-    config = EvalConfig(
+    config = _deferred.EvalConfig(
         methods=methods, out_dir=Path(args.out), edit=edit,
-        masactrl=MasaCtrlParams(start_step=args.masactrl_step, start_layer=args.masactrl_layer),
+        masactrl=_deferred.MasaCtrlParams(start_step=args.masactrl_step, start_layer=args.masactrl_layer),
         ledits=ledits,
         training=training, max_batch=args.max_batch, score=not args.no_metrics,
         subjects=[s.strip() for s in args.subjects.split(",") if s.strip()] if args.subjects else None,
@@ -125,16 +112,14 @@ def run(args: argparse.Namespace) -> int:
         dino, clip = locations.resolve("dino_model", args.dino_model, lib), locations.resolve("clip_model", args.clip_model, lib)
 
     def model_factory():  # type: ignore[no-untyped-def]
-        return load_sdxl(sdxl, device=args.device, dtype=args.precision, config=args.model_config)
+        return _deferred.load_sdxl(sdxl, device=args.device, dtype=args.precision, config=args.model_config)
 
     def scorer_factory():  # type: ignore[no-untyped-def]
-        from ..metrics import Scorer
-
         assert dino is not None and clip is not None  # both have shipped defaults (the paper's encoders)
-        return Scorer.load(dino, clip, device=args.device)
+        return _deferred.Scorer.load(dino, clip, device=args.device)
 
-    ev = Evaluation(args.dataset, config, model_factory, scorer_factory,
-                    progress=TerminalProgress(quiet=args.quiet))
+    ev = _deferred.Evaluation(args.dataset, config, model_factory, scorer_factory,
+                              progress=TerminalProgress(quiet=args.quiet))
     summary = ev.run()
     print(f"edited {summary.edited}, already done {summary.skipped}, scored {summary.scored}; "
           f"results in {Path(args.out) / 'results.csv'}", file=sys.stderr)

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .. import locations
-from ..library import Library, default_data_dir
+from ..library import Library, backup, default_data_dir
+from ..locations import DataLayout
 from ..similarity import clip_for_library, embed_photos
 from ._progress import TerminalProgress
 
@@ -46,8 +47,6 @@ def open_library(args: argparse.Namespace) -> Library:
 def open_existing_library(args: argparse.Namespace) -> Iterator[Library | None]:
     """The library of ``--data-dir`` for reading its settings, or None where there is none yet
     (a command that only reads a setting must not create a library as a side effect)."""
-    from ..locations import DataLayout
-
     folder = Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else default_data_dir()
     if not DataLayout(folder).database.is_file():
         yield None
@@ -163,10 +162,6 @@ def _embed(args: argparse.Namespace) -> int:
 
 
 def _data_dir(args: argparse.Namespace):
-    from pathlib import Path
-
-    from ..library import default_data_dir
-
     return Path(args.data_dir).expanduser().absolute() if args.data_dir else default_data_dir()
 
 
@@ -181,8 +176,6 @@ def _restore(args: argparse.Namespace) -> int:
 
     Works on the files alone, so a damaged library (which ``Library.open`` refuses) can be restored.
     """
-    from ..library import backup
-
     data = _data_dir(args)
     if not args.backup:
         found = backup.list_backups(data)

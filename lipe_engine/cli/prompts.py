@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from .. import locations
+from ..prompts import regularization_prompts
 from ._progress import TerminalProgress
 from .library import add_data_dir_option, open_library
 
@@ -33,9 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import locations
-    from ..prompts import regularization_prompts
-
     with open_library(args) as lib:
         llm = None if args.no_llm else locations.resolve("llm_gguf", args.llm, lib)
         cache = None if args.no_cache else locations.DataLayout(lib.data_dir).regularization

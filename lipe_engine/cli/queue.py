@@ -10,14 +10,20 @@ import argparse
 import json
 import sys
 
+from ..edit_settings import EDIT_OPTIONS, SEED_MAX, SETTINGS, option_help
+from ..editing import photo_in_library
+from ..errors import Cancelled, InputError
+from ..jobs import cancel_job, enqueue, enqueue_edit, retry, run_queue
+from ..jobs.gpus import choose_gpus, plan_workers, run_workers, visible_gpus
+from ..jobs.queue import KINDS, describe_settings
+from ..progress import CancelToken
 from ._progress import TerminalProgress
+from .edit import _settings
 from .library import add_data_dir_option, open_library
 from .train import add_training_options, ident_ref, job_settings, stop_on_ctrl_c
 
 
 def _add(args: argparse.Namespace) -> int:
-    from ..jobs import enqueue
-
     with open_library(args) as lib:
         ident = lib.get_identity(ident_ref(args.identity))
         job = enqueue(lib, ident, **job_settings(args))
@@ -27,8 +33,6 @@ def _add(args: argparse.Namespace) -> int:
 
 def _edit_parser() -> argparse.ArgumentParser:
     """``lipe queue add-edit``'s options (read by :func:`_add_edit`, photos and options intermixed)."""
-    from ..edit_settings import EDIT_OPTIONS, SEED_MAX, SETTINGS, option_help
-
     p = argparse.ArgumentParser(prog="lipe queue add-edit", description="Queue an edit of an identity's photos "
                                 "(default: its photos to edit, else all its photos); results wait for review "
                                 "(`lipe versions review`). An edit queued while the identity's training is queued "
@@ -51,17 +55,12 @@ def _edit_parser() -> argparse.ArgumentParser:
 
 
 def _add_edit(stub: argparse.Namespace) -> int:
-    from ..editing.job import enqueue_edit
-    from .edit import _settings
-
     args = _edit_parser().parse_intermixed_args([stub.identity, *stub.rest])
 
     with open_library(args) as lib:
         ident = lib.get_identity(ident_ref(args.identity))
         photos = []
         if args.photos:
-            from ..editing import photo_in_library
-
             photos = [photo_in_library(lib, p) for p in args.photos]
         job = enqueue_edit(lib, ident, args.to, photos, exact_targets=args.prompt_target or (),
                            params=_settings(args), model=args.model, use_prior=not args.no_prior)
@@ -80,7 +79,6 @@ def _row(lib, job) -> dict:
             name = lib.get_identity(job.identity_id).name
         except Exception:  # noqa: BLE001 - an identity deleted after queueing still lists its job
             name = f"#{job.identity_id}"
-    from ..jobs.queue import describe_settings
 
     return {"id": job.id, "kind": job.kind, "settings": describe_settings(job), "state": job.state,
             "identity": name, "progress": round(job.progress, 3),
@@ -89,8 +87,6 @@ def _row(lib, job) -> dict:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from ..jobs.queue import KINDS
-
     with open_library(args) as lib:
         jobs = [j for j in lib.list_jobs(states=["queued", "running"] if args.active else None, limit=args.limit)
                 if j.kind in KINDS]
@@ -107,11 +103,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..errors import Cancelled, InputError
-    from ..jobs import run_queue
-    from ..jobs.gpus import choose_gpus, plan_workers, run_workers, visible_gpus
-    from ..progress import CancelToken
-
     if args.max_jobs is not None and not 1 <= args.max_jobs <= 1_000_000:
         raise InputError(f"--max-jobs {args.max_jobs} is not usable", "give 1 or more (or leave it out for all)")
     with open_library(args) as lib:
@@ -141,8 +132,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    from ..jobs import cancel_job
-
     with open_library(args) as lib:
         for job_id in args.jobs:
             job = cancel_job(lib, job_id)
@@ -151,8 +140,6 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from ..jobs import retry
-
     with open_library(args) as lib:
         job = retry(lib, args.job)
         print(f"job {job.id} queued (same settings and output folder as job {args.job})")

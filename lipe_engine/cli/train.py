@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import signal
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+from ..errors import Cancelled, InputError
+from ..jobs import enqueue, execute_job
+from ..jobs.pipeline import DEFAULT_CLASS_IMAGES, DEFAULT_CLASS_STEPS
+from ..library.safe_paths import writable_folder
+from ..progress import CancelToken
+from . import _deferred
 from ._progress import TerminalProgress
 from .library import add_data_dir_option, open_library
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``lipe train`` and ``lipe queue add``."""
-    from ..training import PRESETS
-
     p.add_argument("identity", help="identity name (or id)")
-    p.add_argument("--preset", default=None, metavar="|".join(PRESETS),
-                   help="GPU memory preset (16, 16gb and '16 GB' all work): " + "; ".join(f"{k}: {v.explanation}" for k, v in PRESETS.items()))
+    p.add_argument("--preset", default=None, metavar="|".join(_deferred.PRESETS),
+                   help="GPU memory preset (16, 16gb and '16 GB' all work): " + "; ".join(f"{k}: {v.explanation}" for k, v in _deferred.PRESETS.items()))
     p.add_argument("--model", default=None, help="base SDXL folder/.safetensors/hub id (default: setting "
                    "sdxl_model / $LIPE_SDXL_MODEL, else the shipped toy model)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: epochs x photos)")
@@ -45,18 +53,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def job_settings(args: argparse.Namespace) -> dict[str, Any]:
-    from ..errors import InputError
-    from ..jobs.pipeline import DEFAULT_CLASS_IMAGES, DEFAULT_CLASS_STEPS
-    from ..library.safe_paths import writable_folder
-
     if args.output:  # checked now, not when the queue reaches the job overnight
         out = writable_folder(args.output, "training output folder")
         if out.exists() and not out.is_dir():
             raise InputError(f"training output folder '{out}' is a file", "give a folder for --output")
         args.output = str(out)
-        from ..training.trainer import claim_output
-
-        claim_output(out)  # a folder holding the user's own files is refused before the job is queued
+        _deferred.claim_output(out)  # a folder holding the user's own files is refused before the job is queued
 
     overrides = {"max_steps": args.steps, "epochs": args.epochs, "rank": args.rank, "resolution": args.resolution,
                  "seed": args.seed, "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every,
@@ -76,14 +78,9 @@ def job_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def quiet_model_loading() -> None:
     """--quiet: no progress bars from diffusers/transformers while weights load (stderr keeps errors)."""
-    import os
-
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.disable_progress_bar()
+    _deferred.diffusers_logging.disable_progress_bar()
+    _deferred.transformers_logging.disable_progress_bar()
 
 
 def ident_ref(text: str) -> int | str:
@@ -93,9 +90,6 @@ def ident_ref(text: str) -> int | str:
 @contextlib.contextmanager
 def stop_on_ctrl_c(token: Any) -> Iterator[None]:
     """Ctrl-C cancels at the next step (the trainer checkpoints) instead of killing mid-write."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -119,10 +113,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import Cancelled
-    from ..jobs import enqueue, execute_job
-    from ..progress import CancelToken
-
     if args.quiet:
         quiet_model_loading()
     with open_library(args) as lib:
@@ -139,8 +129,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"job {job.id} stopped; `lipe queue run` resumes it from its checkpoint")
             return 130
         if done.state != "done":
-            import sys
-
             print(f"lipe: error: job {job.id} {done.state}: {done.message}", file=sys.stderr)
             return 2
         res = done.result or {}

@@ -17,7 +17,9 @@ import argparse
 import json
 import sys
 
+from ..editing import photo_in_library
 from ..errors import InputError
+from . import _deferred
 from ._progress import TerminalProgress
 from .library import add_data_dir_option, open_library
 
@@ -36,8 +38,6 @@ def _ids(words: list[str], what: str) -> list[int]:
 
 
 def _list(lib, photo_ref: str) -> int:
-    from ..editing import photo_in_library
-
     photo = photo_in_library(lib, photo_ref)
     edits = lib.list_edits(photo)
     for e in edits:
@@ -49,10 +49,8 @@ def _list(lib, photo_ref: str) -> int:
 
 
 def _redo(lib, ids: list[int], quiet: bool) -> int:
-    from ..editing.run import redo_version
-
     for edit_id in ids:
-        new, same = redo_version(lib, edit_id, progress=TerminalProgress(quiet=quiet))
+        new, same = _deferred.redo_version(lib, edit_id, progress=TerminalProgress(quiet=quiet))
         verdict = "identical pixels" if same else "pixels differ (another device, precision or library version?)"
         print(f"version {new.id} from the recipe of version {edit_id}: {verdict}: {new.output_path}")
     return 0

@@ -26,10 +26,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import locations
+from ..captioning.photo import caption_photo
 from ..errors import InputError, LipeError
+from ..library import LibraryError
 from ..locations import DataLayout
 from ..progress import ProgressEvent, ProgressReporter
-from .plan import check_changes, training_in_queue
+from .plan import check_changes, llava_configured, plan_edit, source_from_library, training_in_queue
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -53,7 +56,6 @@ def edit_job_config(lib: Library, identity: IdentityRef, changes: Sequence[str],
                     *, exact_targets: Sequence[str] = (), params: dict[str, Any] | None = None,
                     model: str | None = None, use_prior: bool = True, runner: str = "engine") -> dict[str, Any]:
     """A validated edit-job config (bad changes, photos or settings fail now, not overnight)."""
-    from .. import locations
     from ..nima import edit_params_for
 
     ident = lib.get_identity(identity)
@@ -79,15 +81,6 @@ def edit_job_config(lib: Library, identity: IdentityRef, changes: Sequence[str],
             "exact_targets": list(exact_targets), "photos": list(dict.fromkeys(p.id for p in resolved)),
             "params": overrides, "model": model, "use_prior": bool(use_prior),
             "after_job": training_in_queue(lib, ident.id) if use_prior else None, "output_dir": str(out)}
-
-
-def enqueue_edit(lib: Library, identity: IdentityRef, changes: Sequence[str], photos: Sequence[PhotoRef] = (),
-                 **settings: Any) -> Job:
-    """Queue an edit of ``photos`` (default: the identity's) toward each change; returns the Job."""
-    from ..jobs.queue import add_job
-
-    ident = lib.get_identity(identity)
-    return add_job(lib, KIND, edit_job_config(lib, ident, changes, photos, **settings), ident.id)
 
 
 def waiting_for(lib: Library, job: Job) -> int | None:
@@ -133,10 +126,7 @@ def _describe_missing(lib: Library, ident: Identity, photo_ids: list[int], repor
                       note: Any) -> int:
     """Describe the photos that have no caption with LLaVA (when configured), loading it once for all
     of them before SDXL loads: each photo's plan then starts from its own description."""
-    from .. import locations
-    from ..captioning.llava import LlavaCaptioner
-    from ..captioning.photo import caption_photo
-    from .plan import llava_configured, source_from_library
+    from ..captioning.llava import LlavaCaptioner  # looked up at each call (tests replace it)
 
     if not llava_configured(lib):
         return 0
@@ -175,8 +165,6 @@ class _PhotoProgress:
 def run_edit_job(lib: Library, job: Job, reporter: ProgressReporter, *, model: str | None = None,
                  device: str | None = None, note: Any = lambda text: None) -> dict[str, Any]:
     """Run (or resume) an edit job; returns its result (``summary`` is the job's last message)."""
-    from ..library import LibraryError
-    from .plan import plan_edit
     from .run import Models, run_plan, write_output
 
     cfg = dict(job.config or {})

@@ -29,7 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import locations
+from ..captioning import insert_token
+from ..captioning.photo import caption_photo
 from ..errors import InputError
+from ..library import LibraryError
+from ..library.safe_paths import check_path_text
 from ..prompts.actions import EXPRESSION_WORDS, POSE_WORDS, VIEW_WORDS, with_phrase
 
 if TYPE_CHECKING:
@@ -140,8 +144,6 @@ def is_full_prompt(change: str, ident: Identity | None) -> bool:
 def target_prompt(source: str, change: str, ident: Identity | None, subject: str) -> str:
     """The target prompt for one change: a phrase swapped into the source prompt, or a full prompt
     naming the identity by its token."""
-    from ..captioning import insert_token
-
     change = " ".join(change.split())
     if is_full_prompt(change, ident):
         return insert_token(change, ident.class_word, ident.token) if ident is not None else change
@@ -182,8 +184,6 @@ def _photo_file(photo: Photo) -> Path:
 
 def source_from_library(lib: Library, photo: Photo, ident: Identity | None) -> tuple[str, str] | None:
     """(source prompt, origin) from the photo's captions, or None when it has none."""
-    from ..captioning import insert_token
-
     cap = lib.get_caption(photo, identity=ident.id if ident is not None else None)
     if cap is None:
         return None
@@ -257,8 +257,6 @@ def plan_edit(
             source, origin = found
             notes.append(f"source prompt: the photo's {origin}")
         elif ident is not None and describe and (captioner is not None or llava_configured(lib)):
-            from ..captioning.photo import caption_photo
-
             cap = caption_photo(lib, p, ident.id, captioner=captioner, progress=progress, cancel=cancel)
             source, origin = cap.text, DESCRIBED
             notes.append("source prompt: described by LLaVA (stored as the photo's caption)")
@@ -315,9 +313,6 @@ def plan_edit(
 def photo_in_library(lib: Library, path: str | Path) -> Photo:
     """The library's photo at ``path``; a file inside a library folder that was not scanned yet is
     added by scanning that folder; anything else is refused in one line."""
-    from ..library import LibraryError
-    from ..library.safe_paths import check_path_text
-
     try:
         return lib.get_photo(path)
     except LibraryError:

@@ -22,6 +22,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape
@@ -167,8 +168,6 @@ def _xmp_text(im: Image.Image) -> str:
 
 def read_provenance(path: str | Path) -> Provenance:
     """Read back a version's metadata with Pillow, as another program would."""
-    from html import unescape
-
     with Image.open(path) as im:
         im.load()
         xmp = _xmp_text(im)

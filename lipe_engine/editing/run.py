@@ -15,8 +15,11 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PIL import Image
+
 from ..errors import InputError
 from ..images import open_photo, pixel_hash
+from ..library.safe_paths import write_new_file
 from ..progress import CancelToken, ProgressCallback, as_reporter
 from .plan import EditPlan
 from .provenance import FORMATS, read_original, save_with_provenance
@@ -75,7 +78,6 @@ def write_output(lib: Library, plan: EditPlan, model: LoadedModel, result: EditR
                  masks: bool = True) -> tuple[dict[str, Any], list[str]]:
     """Write output ``index`` to ``dest`` with its provenance (and its masks beside it); returns
     (recipe, mask paths). Never replaces a file unless ``overwrite``."""
-    from ..library.safe_paths import write_new_file
     from ..nima.outputs import save_mask
 
     photo = lib.get_photo(plan.photo_id)
@@ -174,8 +176,6 @@ def plan_from_recipe(lib: Library, recipe: dict[str, Any]) -> EditPlan:
 
 def image_digest(path: Path) -> str:
     """SHA-256 of a file's decoded pixels (metadata aside): "the same image"."""
-    from PIL import Image
-
     with Image.open(path) as im:
         rgb = im.convert("RGB")
         return hashlib.sha256(f"{rgb.size}".encode() + rgb.tobytes()).hexdigest()

@@ -36,15 +36,16 @@ from ..baselines.ledits import LeditsParams
 from ..baselines.masactrl import MasaCtrlParams
 from ..baselines.methods import METHODS, Method, run_method
 from ..errors import InputError
-from ..images import open_photo
 from ..models.loader import LoadedModel, load_lora
 from ..nima import EditParams, InversionCache
 from ..owned_outputs import OwnedFolder
+from ..photo_reader import open_photo
 from ..progress import CancelToken, ProgressCallback, ProgressReporter
 from .dataset import Subject, load_dataset
 from .grid import GridRow, save_grid
 from .priors import ensure_prior
 from .results import FIELDS, ResultsTable, atomic_write_text, markdown_table
+from .toy_judging import judge_rows
 
 MAX_GRID_ROWS = 48  # a bigger dataset's grid would be too tall to look at; the first rows are drawn
 ModelFactory = Callable[[], LoadedModel]
@@ -235,8 +236,6 @@ class Evaluation:
 
     def _judge_toy(self) -> None:
         """Toy-world subjects: every edit judged by the toy world's judge (success, pose, identity)."""
-        from .toy_judging import judge_rows
-
         for row in judge_rows(list(self.results.rows.values()), {s.name: s for s in self.subjects},
                               self.config.out_dir):
             self.results.put(row)

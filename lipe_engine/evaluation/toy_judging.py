@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..photo_reader import open_photo
+from ..toyworld import POSES, SETTINGS, SIZE, Individual, Scene
+from ..toyworld.identity import EditCase
+from ..toyworld.judge import judge_edits
 
 TOY_CASE_FILE = "toy_case.json"
 FORMAT = "lipe-toy-case/1"
@@ -46,9 +50,6 @@ def _bad(where: Path, what: str) -> InputError:
 
 def load_toy_cases(folder: Path, n_targets: int) -> list[Any] | None:
     """The subject's :class:`EditCase` per target prompt, or None when it is not a toy subject."""
-    from ..toyworld import POSES, SETTINGS, SIZE, Individual, Scene
-    from ..toyworld.identity import EditCase
-
     where = folder / TOY_CASE_FILE
     if not where.is_file():
         return None
@@ -88,9 +89,6 @@ def load_toy_cases(folder: Path, n_targets: int) -> list[Any] | None:
 
 def judge_rows(rows: list[dict[str, str]], subjects: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
     """Judge fields for every row of a toy subject still without them (rows of others are left out)."""
-    from ..images import open_photo
-    from ..toyworld.judge import judge_edits
-
     todo: list[tuple[dict[str, str], Any, Path]] = []
     cases: dict[str, list[Any] | None] = {}
     for row in rows:

@@ -15,15 +15,15 @@ another (or one per GPU).
 Each job: caption missing captions (LLaVA, if configured) -> regularization prompts (cached per class)
 -> class images (cached per class and model) -> LoRA training (resumable) -> LoRA recorded in the
 library. See ``pipeline`` for the job config and ``queue`` for states and recovery; edit jobs
-(``lipe_engine.editing.job.enqueue_edit``) wait for their identity's queued training.
+(``enqueue_edit``, configured by ``lipe_engine.editing.job``) wait for their identity's queued training.
 """
 
 from __future__ import annotations
 
 from .pipeline import DEFAULT_CLASS_IMAGES, job_config, reference_items, run_pipeline
-from .queue import KIND, cancel_job, claim_stale, enqueue, execute_job, retry, run_queue
+from .queue import KIND, cancel_job, claim_stale, enqueue, enqueue_edit, execute_job, retry, run_queue
 
 __all__ = [
-    "DEFAULT_CLASS_IMAGES", "KIND", "cancel_job", "claim_stale", "enqueue", "execute_job", "job_config",
-    "reference_items", "retry", "run_pipeline", "run_queue",
+    "DEFAULT_CLASS_IMAGES", "KIND", "cancel_job", "claim_stale", "enqueue", "enqueue_edit", "execute_job",
+    "job_config", "reference_items", "retry", "run_pipeline", "run_queue",
 ]

@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import locations
+from ..captioning import caption_identity, photos_to_caption, reference_links
 from ..errors import InputError
+from ..library import LibraryError
+from ..photo_reader import open_photo
 from ..progress import ProgressReporter
+from ..prompts import regularization_prompts
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -77,8 +81,6 @@ def _deleted(job: Job, when: str, output_dir: str | None = None, name: str | Non
 
 def reference_items(lib: Library, ident: Identity) -> list[tuple[Path, str]]:
     """(photo path, caption) of every reference photo; uncaptioned photos get the plain instance prompt."""
-    from ..captioning import reference_links
-
     out = []
     for link in reference_links(lib, ident):
         cap = lib.get_caption(link.photo, identity=ident.id)
@@ -92,7 +94,6 @@ def run_pipeline(lib: Library, job: Job, reporter: ProgressReporter, *, model: s
     from ..training import config_from_preset, train_identity_lora
 
     cfg_in = dict(job.config or {})
-    from ..library import LibraryError
 
     if job.identity_id is None:
         if (job.config or {}).get("identity_name"):
@@ -113,10 +114,8 @@ def run_pipeline(lib: Library, job: Job, reporter: ProgressReporter, *, model: s
     if cfg_in.get("caption"):
         result["captioned"] = _captions(lib, ident, reporter, note)
     items = reference_items(lib, ident)
-    from ..training.data import open_image
-
     for image, _text in items:  # a photo damaged or replaced since the scan: one line before the model loads
-        open_image(image, "reference photo")
+        open_photo(image, "reference photo")
 
     from ..models.loader import load_sdxl
 
@@ -147,8 +146,6 @@ def run_pipeline(lib: Library, job: Job, reporter: ProgressReporter, *, model: s
 
 
 def _captions(lib: Library, ident: Identity, reporter: ProgressReporter, note) -> int:
-    from ..captioning import caption_identity, photos_to_caption
-
     if not photos_to_caption(lib, ident, only_missing=True, overwrite_user_edits=False):
         return 0
     llava, mmproj = locations.resolve("llava_gguf", None, lib), locations.resolve("llava_mmproj", None, lib)
@@ -162,7 +159,6 @@ def _captions(lib: Library, ident: Identity, reporter: ProgressReporter, note) -
 
 
 def _class_data(lib, ident, loaded, count, steps, resolution, seed, reporter, note) -> list[tuple[Path, str]]:
-    from ..prompts import regularization_prompts
     from ..training.class_images import class_images_dir, render_class_images
 
     cache = locations.DataLayout(lib.data_dir).regularization

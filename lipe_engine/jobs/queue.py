@@ -3,8 +3,8 @@
 * Kinds: ``train`` (an identity prior, ``pipeline``) and ``edit`` (an identity's photos edited
   toward changes, ``lipe_engine.editing.job``). An edit queued while its identity's training is
   queued or running waits for it (:func:`waiting`), whatever the order says.
-* ``enqueue`` (training) and ``editing.job.enqueue_edit`` validate the settings and add a queued
-  job; ``run_queue`` claims the next runnable job atomically (:func:`claim_next` records the worker
+* ``enqueue`` (training) and ``enqueue_edit`` (its config from ``editing.job``) validate the
+  settings and add a queued job; ``run_queue`` claims the next runnable job atomically (:func:`claim_next` records the worker
   in the same transaction), runs its kind's handler, records ``done``/``failed`` with the error
   message, and goes on with the next one until none is left.
 * ``cancel_job`` cancels a queued job at once; a running one is marked ``cancelled`` in the database
@@ -21,20 +21,24 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..editing.job import KIND as EDIT_KIND  # the edit jobs' kind is declared with them
+from ..editing.job import edit_job_config, refreshed_config, run_edit_job, waiting_for
 from ..errors import Cancelled, LipeError
 from ..progress import CancelToken, ProgressCallback, ProgressEvent, ProgressReporter
 from .pipeline import job_config, run_pipeline
+from .plan import EtaSmoother, eta_text, plan_for
 
 if TYPE_CHECKING:
     from ..library import Library
     from ..library.identities import IdentityRef
+    from ..library.photos import PhotoRef
     from ..library.records import Job
 
 log = logging.getLogger(__name__)
 KIND = "train"
-EDIT_KIND = "edit"
 KINDS = (KIND, EDIT_KIND)  # the kinds run_queue runs (each has a handler)
 # the queue's order (job ids) in the library settings; the name is from when only the desktop ordered
 # jobs, kept so a library's order survives the update
@@ -48,6 +52,14 @@ def enqueue(lib: Library, identity: IdentityRef, **settings: Any) -> Job:
     return _add(lib, job_config(lib, ident, **settings), ident.id)
 
 
+def enqueue_edit(lib: Library, identity: IdentityRef, changes: Sequence[str], photos: Sequence[PhotoRef] = (),
+                 **settings: Any) -> Job:
+    """Queue an edit of ``photos`` (default: the identity's) toward each change (settings as in
+    ``editing.job.edit_job_config``, validated); returns the Job."""
+    ident = lib.get_identity(identity)
+    return add_job(lib, EDIT_KIND, edit_job_config(lib, ident, changes, photos, **settings), ident.id)
+
+
 def retry(lib: Library, job_id: int) -> Job:
     """A new queued job with the same settings and output folder (so it resumes from the checkpoint);
     the queued or running job that already continues it when there is one (pressed twice: one job)."""
@@ -58,8 +70,6 @@ def retry(lib: Library, job_id: int) -> Job:
         raise LipeError(f"job {job_id} is a {job.kind} job", "only training and edit jobs are queued")
     config = job.config
     if job.kind == EDIT_KIND:
-        from ..editing.job import refreshed_config
-
         config = refreshed_config(lib, job)
     out = (job.config or {}).get("output_dir")
     for other in lib.list_jobs(kind=job.kind, states=["queued", "running"]):  # resume continues, never duplicates
@@ -85,8 +95,6 @@ def handler(kind: str) -> Any:
     if kind == KIND:
         return run_pipeline
     if kind == EDIT_KIND:
-        from ..editing.job import run_edit_job
-
         return run_edit_job
     raise LipeError(f"job kind '{kind}' has no runner", f"the queue runs {', '.join(KINDS)} jobs")
 
@@ -95,8 +103,6 @@ def waiting(lib: Library, job: Job) -> int | None:
     """The job ``job`` waits for (an edit for its identity's training), or None when it may run."""
     if job.kind != EDIT_KIND:
         return None
-    from ..editing.job import waiting_for
-
     return waiting_for(lib, job)
 
 
@@ -226,8 +232,6 @@ class JobProgress:
     and a steady time left, ``plan``), and polls for ``cancel_job``."""
 
     def __init__(self, lib: Library, job_id: int, callback: ProgressCallback | None, outer: CancelToken) -> None:
-        from .plan import EtaSmoother, plan_for
-
         self.lib, self.job_id, self.callback, self.outer = lib, job_id, callback, outer
         self.token = CancelToken()
         self.cancelled_in_db = False
@@ -235,8 +239,6 @@ class JobProgress:
         self.plan, self.eta = plan_for(lib, lib.get_job(job_id)), EtaSmoother()
 
     def __call__(self, ev: ProgressEvent) -> None:
-        from .plan import eta_text
-
         if self.callback is not None:
             self.callback(ev)
         fraction = self.plan.fraction(ev)

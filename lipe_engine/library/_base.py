@@ -52,20 +52,24 @@ class LibraryBase:
         """Called after each outermost committed write (the library checks whether a backup is due)."""
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        try:
+        with _named_errors(params):
             return self.conn.execute(sql, tuple(params)).fetchone()
-        except OverflowError as exc:
-            raise _too_large(params) from exc
-        except UnicodeEncodeError as exc:
-            raise _not_text(params) from exc
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        try:
+        with _named_errors(params):
             return self.conn.execute(sql, tuple(params)).fetchall()
-        except OverflowError as exc:
-            raise _too_large(params) from exc
-        except UnicodeEncodeError as exc:
-            raise _not_text(params) from exc
+
+
+@contextlib.contextmanager
+def _named_errors(params: Sequence[Any]) -> Iterator[None]:
+    """A query's parameter SQLite cannot take (a too large number, text that is not UTF-8) named in
+    one line instead of a traceback."""
+    try:
+        yield
+    except OverflowError as exc:
+        raise _too_large(params) from exc
+    except UnicodeEncodeError as exc:
+        raise _not_text(params) from exc
 
 
 def _too_large(params: Sequence[Any]) -> LibraryError:

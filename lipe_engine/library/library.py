@@ -13,19 +13,19 @@ import os
 import sqlite3
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
+from ..app_dirs import user_dir
 from ..locations import DB_NAME, DataLayout
+from ..progress import CancelToken, ProgressCallback, ProgressReporter
 from . import backup
 from .db import LibraryError, not_damaged_error
 from .jobs import JobsMixin
 from .opening import connect, damaged_error
+from .records import ScanReport
+from .safe_paths import check_path_text
+from .scan import scan_library
+from .thumbs import DEFAULT_MAX_BYTES, ThumbnailCache
 from .versions import VersionsMixin
-
-if TYPE_CHECKING:
-    from ..progress import CancelToken, ProgressCallback, ProgressReporter
-    from .records import ScanReport
-    from .thumbs import ThumbnailCache
 
 log = logging.getLogger(__name__)
 ENV_DATA_DIR = "LIPE_DATA_DIR"
@@ -33,9 +33,7 @@ THUMB_CAP_SETTING = "thumbnail_cache_mb"  # size cap of the thumbnail cache in M
 
 
 def default_data_dir() -> Path:
-    from ..app_dirs import user_dir  # $LIPE_DATA_DIR, else the platform's folder for the app's one name
-
-    return user_dir("data")
+    return user_dir("data")  # $LIPE_DATA_DIR, else the platform's folder for the app's one name
 
 
 class Library(VersionsMixin, JobsMixin):
@@ -54,8 +52,6 @@ class Library(VersionsMixin, JobsMixin):
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> Library:
         """Open (creating and migrating if needed) the library in ``path`` or the default data dir."""
-        from .safe_paths import check_path_text
-
         d = check_path_text(path, "data folder").expanduser() if path is not None else default_data_dir()
         if d.exists() and not d.is_dir():
             raise LibraryError(
@@ -142,8 +138,6 @@ class Library(VersionsMixin, JobsMixin):
     def thumbnails(self) -> ThumbnailCache:
         """The thumbnail cache (``<data dir>/thumbs``), capped by the ``thumbnail_cache_mb`` setting."""
         if self._thumbs is None:
-            from .thumbs import DEFAULT_MAX_BYTES, ThumbnailCache
-
             cap = self.get_setting(THUMB_CAP_SETTING)
             max_bytes = DEFAULT_MAX_BYTES
             if cap and cap.replace(".", "", 1).isdigit() and 0 < float(cap) <= 2**20:  # up to 1 TiB
@@ -159,6 +153,4 @@ class Library(VersionsMixin, JobsMixin):
         cancel: CancelToken | None = None,
     ) -> ScanReport:
         """Import/rescan ``folders`` (ids; all when None): new, changed and removed files, thumbnails."""
-        from .scan import scan_library
-
-        return scan_library(self, folders, progress=progress, cancel=cancel)
+        return scan_library(self, self.thumbnails, folders, progress=progress, cancel=cancel)

@@ -9,19 +9,16 @@ next scan imports the files again as new photos. The files themselves are never 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from ._base import now_iso
-from .photos import remember_photo_ids
-
-if TYPE_CHECKING:
-    from .library import Library
-    from .records import Photo
+from .photos import PhotosMixin, remember_photo_ids
+from .records import Photo
 
 T = TypeVar("T")
 
 
-def what_goes_with(lib: Library, photos: Sequence[Photo]) -> dict[str, int]:
+def what_goes_with(lib: PhotosMixin, photos: Sequence[Photo]) -> dict[str, int]:
     """Counts of the records that go with these photos: captions, identity links, edits."""
     ids = [p.id for p in photos]
     if not ids:
@@ -34,7 +31,7 @@ def what_goes_with(lib: Library, photos: Sequence[Photo]) -> dict[str, int]:
     return out
 
 
-def remove_photos(lib: Library, photos: Iterable[Photo]) -> int:
+def remove_photos(lib: PhotosMixin, photos: Iterable[Photo]) -> int:
     """Take photos out of the library in one transaction (files untouched); returns how many."""
     resolved = [lib.get_photo(p) for p in photos]
     with lib.transaction() as c:
@@ -50,20 +47,20 @@ def remove_photos(lib: Library, photos: Iterable[Photo]) -> int:
     return len(resolved)
 
 
-def removed_paths(lib: Library, folder_id: int | None = None) -> set[str]:
+def removed_paths(lib: PhotosMixin, folder_id: int | None = None) -> set[str]:
     sql, args = "SELECT path FROM removed_photos", []
     if folder_id is not None:
         sql, args = sql + " WHERE folder_id = ?", [folder_id]
     return {r[0] for r in lib.conn.execute(sql, args).fetchall()}
 
 
-def without_removed(lib: Library, items: list[T], path_of: Callable[[T], str]) -> list[T]:
+def without_removed(lib: PhotosMixin, items: list[T], path_of: Callable[[T], str]) -> list[T]:
     """The scan's filter: items whose path the user removed are left out."""
     removed = removed_paths(lib)
     return [it for it in items if path_of(it) not in removed] if removed else items
 
 
-def restore_removed(lib: Library, folder_id: int | None = None) -> int:
+def restore_removed(lib: PhotosMixin, folder_id: int | None = None) -> int:
     """Forget removals (of one folder, or all): the next scan imports those files again."""
     with lib.transaction() as c:
         if folder_id is None:

@@ -18,7 +18,6 @@ import os
 import stat
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -27,13 +26,10 @@ from ..photo_reader import exif_orientation, open_unloaded, swaps_sides
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
 from ._base import now_iso
 from .db import LibraryError
-from .photos import NEXT_PHOTO_ID
+from .photos import NEXT_PHOTO_ID, PhotosMixin
 from .records import Folder, ScanReport
 from .removals import without_removed
-from .thumbs import render_thumbnail
-
-if TYPE_CHECKING:
-    from .library import Library
+from .thumbs import ThumbnailCache, render_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +69,8 @@ class _Decoded:
 
 
 def scan_library(
-    lib: Library,
+    lib: PhotosMixin,
+    thumbs: ThumbnailCache,
     folder_ids: list[int] | None = None,
     *,
     progress: ProgressReporter | ProgressCallback | None = None,
@@ -110,7 +107,7 @@ def scan_library(
     gone = _gone_photos(lib, present_folders, seen)
     reporter.start("importing photos", len(candidates))
     for cand in candidates:
-        _scan_file(lib, cand, report, gone)
+        _scan_file(lib, thumbs, cand, report, gone)
         reporter.step(file=os.path.basename(cand.path))
 
     _finish(lib, gone, report)
@@ -197,7 +194,8 @@ def _walk(folder: Folder, data_dir: str, report: ScanReport) -> list[str]:
 
 
 def _scan_file(
-    lib: Library,
+    lib: PhotosMixin,
+    thumbs: ThumbnailCache,
     cand: _Candidate,
     report: ScanReport,
     gone: dict[str, list[int]],
@@ -218,7 +216,7 @@ def _scan_file(
     if row is not None and row["size"] == st.st_size and row["mtime"] == st.st_mtime and not row["missing"]:
         report.unchanged += 1
         return
-    decoded = _decode(lib, cand, st, report)
+    decoded = _decode(thumbs, cand, st, report)
     if decoded is None:
         return
     if row is None:
@@ -237,7 +235,7 @@ def _scan_file(
     report.changed += 1
 
 
-def _decode(lib: Library, cand: _Candidate, st: os.stat_result, report: ScanReport) -> _Decoded | None:
+def _decode(thumbs: ThumbnailCache, cand: _Candidate, st: os.stat_result, report: ScanReport) -> _Decoded | None:
     path = cand.path
     if st.st_size == 0:
         _skip(report, cand.folder, path, "file is empty (0 bytes)")
@@ -260,7 +258,6 @@ def _decode(lib: Library, cand: _Candidate, st: os.stat_result, report: ScanRepo
         _skip(report, cand.folder, path, f"file cannot be read ({exc.strerror or exc})")
         return None
     digest = hashlib.sha256(data).hexdigest()
-    thumbs = lib.thumbnails
     try:
         img = open_unloaded(data, "photo", path)
         if img.format not in FORMATS:
@@ -294,7 +291,7 @@ def _taken_at(exif: Image.Exif) -> str | None:
         return None
 
 
-def _gone_photos(lib: Library, folders: list[Folder], seen: set[str]) -> dict[str, list[int]]:
+def _gone_photos(lib: PhotosMixin, folders: list[Folder], seen: set[str]) -> dict[str, list[int]]:
     """content hash -> ids of recorded photos whose file is no longer on disk."""
     gone: dict[str, list[int]] = {}
     for folder in folders:
@@ -311,7 +308,7 @@ def _gone_photos(lib: Library, folders: list[Folder], seen: set[str]) -> dict[st
     return gone
 
 
-def _insert_or_move(lib: Library, cand: _Candidate, d: _Decoded, gone: dict[str, list[int]]) -> None:
+def _insert_or_move(lib: PhotosMixin, cand: _Candidate, d: _Decoded, gone: dict[str, list[int]]) -> None:
     """A new path: the same content that vanished elsewhere is a move (records kept), else a new photo."""
     vals = (
         cand.folder.id, cand.path, d.content_hash, d.size, d.mtime, d.width, d.height, d.taken_at,
@@ -343,7 +340,7 @@ def _insert_or_move(lib: Library, cand: _Candidate, d: _Decoded, gone: dict[str,
             )
 
 
-def _finish(lib: Library, gone: dict[str, list[int]], report: ScanReport) -> None:
+def _finish(lib: PhotosMixin, gone: dict[str, list[int]], report: ScanReport) -> None:
     """Flag vanished photos missing and re-link duplicates, in one transaction."""
     with lib.transaction() as c:
         for ids in gone.values():

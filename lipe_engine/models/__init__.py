@@ -12,7 +12,7 @@
   (SDXL base's real architecture with random weights, for benchmarks), :mod:`.tokenizer_files`.
 
 CLIP and DINOv2 as image encoders (metrics, similar photos) are :mod:`lipe_engine.encoders`.
-Imports: torch at module top; diffusers is deferred in one place, ``loader._diffusers()``, because
-nima, baselines, training and the desktop import ``LoadedModel`` long before a model loads; the
+Imports: torch at module top; diffusers is deferred in one place for the whole engine,
+``loader.import_diffusers()``, because nima, baselines, training and the desktop import ``LoadedModel`` long before a model loads; the
 builders (tiny, sdxl_architecture, single_file) import what they build with at the top.
 """

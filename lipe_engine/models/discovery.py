@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import constants as hf_constants
+
 from ..progress import CancelToken
 from .gguf import read_gguf_metadata
 
@@ -69,13 +71,7 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf")
 
 def hf_hub_cache() -> Path:
     """The Hugging Face hub cache in use now (honours HF_HUB_CACHE / HF_HOME)."""
-    try:
-        from huggingface_hub import constants
-
-        return Path(constants.HF_HUB_CACHE).expanduser()
-    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
-        home = os.environ.get("HF_HOME", "~/.cache/huggingface")
-        return Path(os.environ.get("HF_HUB_CACHE", f"{home}/hub")).expanduser()
+    return Path(hf_constants.HF_HUB_CACHE).expanduser()
 
 
 def default_search_dirs(home: Path | None = None) -> list[Path]:

@@ -108,9 +108,10 @@ def _part_dtypes(dtype: torch.dtype) -> dict[str, torch.dtype]:
     return {"default": dtype, "vae": vae_dtype(torch.device("cpu"), dtype)}
 
 
-def _diffusers() -> Any:
-    """The ``diffusers`` module: this package's one deferred import. nima, baselines, training and the
-    desktop import :class:`LoadedModel` from here; diffusers (seconds to import) waits for a load."""
+def import_diffusers() -> Any:
+    """The ``diffusers`` module: the engine's one deferred import of it (nima, baselines, training and
+    toyworld call this instead of importing diffusers). They and the desktop import
+    :class:`LoadedModel` from here at start-up; diffusers (seconds to import) waits for a load."""
     import diffusers
     import diffusers.loaders.single_file_utils  # noqa: F401 - SingleFileComponentError lives here
 
@@ -118,7 +119,7 @@ def _diffusers() -> Any:
 
 
 def _load_folder(folder: Path, dtype: torch.dtype) -> Any:
-    StableDiffusionXLPipeline = _diffusers().StableDiffusionXLPipeline
+    StableDiffusionXLPipeline = import_diffusers().StableDiffusionXLPipeline
     _check_diffusers_folder(folder)
     try:
         return StableDiffusionXLPipeline.from_pretrained(folder, torch_dtype=_part_dtypes(dtype),
@@ -131,7 +132,7 @@ def _load_folder(folder: Path, dtype: torch.dtype) -> Any:
 
 
 def _load_single_file(path: Path, dtype: torch.dtype, config: str | None) -> Any:
-    diffusers = _diffusers()
+    diffusers = import_diffusers()
     StableDiffusionXLPipeline = diffusers.StableDiffusionXLPipeline
     _check_safetensors(path)
     cfg = config or DEFAULT_SDXL_CONFIG_REPO
@@ -168,7 +169,7 @@ def _load_single_file(path: Path, dtype: torch.dtype, config: str | None) -> Any
 
 
 def _load_hub_cache(repo_id: str, dtype: torch.dtype) -> tuple[Any, Path]:
-    StableDiffusionXLPipeline = _diffusers().StableDiffusionXLPipeline
+    StableDiffusionXLPipeline = import_diffusers().StableDiffusionXLPipeline
     try:
         snapshot = Path(snapshot_download(repo_id, local_files_only=True))
     except Exception as exc:  # huggingface_hub raises several unrelated types here

@@ -23,6 +23,11 @@ from typing import Any, TypeVar
 
 import torch
 
+try:  # free memory off Linux (psutil comes with accelerate; without it the size is not told)
+    import psutil  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover - depends on the environment
+    psutil = None
+
 SAFETY = 4.0  # multiplies the activation estimate (allocator slack, workspaces, what is not counted)
 MEMORY_FRACTION = 0.8  # of the free memory the edit may plan for
 
@@ -46,12 +51,7 @@ def free_memory_bytes(device: torch.device) -> int | None:
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
-    try:
-        import psutil  # type: ignore[import-untyped]
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        return None
+    return int(psutil.virtual_memory().available) if psutil is not None else None
 
 
 def output_bytes(unet: Any, latent_hw: tuple[int, int], record_hw: tuple[int, int] | None) -> int:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from ..edit_method import StepEvent, StepHooks
+from ..errors import InputError
+from ..models.loader import import_diffusers
 from ..progress import ProgressReporter
 from .batching import edit_batch_size
 from .denoiser import Conditioning, Denoiser
@@ -37,16 +39,12 @@ class Schedule:
 
 def make_schedule(scheduler: object, steps: int) -> Schedule:
     """DDPM timesteps with the model's spacing (SDXL: 'leading' + offset 1 -> 991, 981, ..., 1)."""
-    from diffusers import DDPMScheduler
-
     if steps < 2:
         raise ValueError("steps must be at least 2")
     cfg = dict(scheduler.config)  # type: ignore[attr-defined]
-    ddpm = DDPMScheduler.from_config(cfg)
+    ddpm = import_diffusers().DDPMScheduler.from_config(cfg)
     n_train = int(ddpm.config.num_train_timesteps)
     if steps > n_train:
-        from ..errors import InputError
-
         raise InputError(f"steps={steps} is more than the model's {n_train} noise levels", f"use 2 to {n_train}")
     ddpm.set_timesteps(steps)
     ts = [int(t) for t in ddpm.timesteps]

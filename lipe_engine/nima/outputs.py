@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from ..library.safe_paths import write_new_file
 from .editor import EditResult
 
 if TYPE_CHECKING:
@@ -50,8 +51,6 @@ def write_edit_files(result: EditResult, paths: Sequence[Path], masks: Path | No
                      overwrite: bool = False) -> list[Path]:
     """Write each output to its path (checked beforehand by the caller) and, with ``masks``, the
     source, target and union masks there; never replaces a file unless ``overwrite``."""
-    from ..library.safe_paths import write_new_file
-
     written = []
     for img, path in zip(result.images, paths, strict=True):
         fmt = IMAGE_FORMATS.get(Path(path).suffix.lower(), "PNG")

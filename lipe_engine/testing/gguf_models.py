@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gguf
 import numpy as np
 
 WORDS = [
@@ -20,8 +21,6 @@ CHAT_TEMPLATE = (
 
 
 def build_tiny_llama_gguf(path: Path, n_embd: int = 32, n_layer: int = 1, n_head: int = 4, seed: int = 0) -> Path:
-    import gguf
-
     rng = np.random.default_rng(seed)
     tokens, scores, types = ["<unk>", "<s>", "</s>"], [0.0, 0.0, 0.0], [2, 3, 3]
     for b in range(256):
@@ -75,8 +74,6 @@ def build_tiny_llama_gguf(path: Path, n_embd: int = 32, n_layer: int = 1, n_head
 
 
 def build_fake_mmproj(path: Path, projector: str = "mlp", pinpoints: bool = False) -> Path:
-    import gguf
-
     w = gguf.GGUFWriter(str(path), "clip")
     w.add_bool("clip.has_vision_encoder", True)
     w.add_string("clip.projector_type", projector)
@@ -93,8 +90,6 @@ def build_fake_mmproj(path: Path, projector: str = "mlp", pinpoints: bool = Fals
 def build_tiny_mmproj(path: Path, n_text: int = 32, n_embd: int = 32, n_ff: int = 64, image: int = 28,
                       patch: int = 14, seed: int = 0) -> Path:
     """A working LLaVA-1.5-style projector GGUF: CLIP vision tower (1 block) + MLP, random weights."""
-    import gguf
-
     rng = np.random.default_rng(seed)
 
     def t(*shape: int) -> np.ndarray:

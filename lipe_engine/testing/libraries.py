@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PIL import Image
+
+from ..library import Library
 
 
 def make_photos(folder: Path, n: int, size: tuple[int, int] = (96, 72)) -> list[Path]:
@@ -22,8 +25,6 @@ def make_photos(folder: Path, n: int, size: tuple[int, int] = (96, 72)) -> list[
 
 def make_library(root: Path, n: int = 12) -> tuple[Path, Path]:
     """A data dir with one scanned folder of ``n`` generated photos; returns (data_dir, folder)."""
-    from lipe_engine.library import Library
-
     folder = root / "pictures"
     make_photos(folder, n)
     data = root / "data"
@@ -37,10 +38,6 @@ def make_big_library(root: Path, n: int, distinct: int = 8, originals: list[Path
     """A data dir with ``n`` photo records (inserted directly: scanning is not what these tests and
     benchmarks time) whose files are hard links to ``originals`` (default: ``distinct`` generated
     320x240 JPEGs); each record has its own content hash and a capture date spread over 15 years."""
-    import os
-
-    from lipe_engine.library import Library
-
     if originals is None:
         originals = make_photos(root / "originals", distinct, (320, 240))
     with Image.open(originals[0]) as im:

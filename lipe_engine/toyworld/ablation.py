@@ -27,8 +27,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..baselines.methods import METHODS, PRIOR_DREAMBOOTH, PRIOR_EDITING, Method
-from ..models.loader import LoadedModel
+from .. import toyworld
+from ..baselines.methods import METHODS, PRIOR_DREAMBOOTH, PRIOR_EDITING, Method, run_method
+from ..models.loader import LoadedModel, load_lora, load_sdxl
+from ..nima import edit_image, edit_params_for
+from ..training import TrainingConfig, train_identity_lora
 from .checks import iou, masked_psnr, resize_mask
 from .identity import EditCase, class_scenes, identity_prompt, reference_scenes, sks_caption
 from .judge import judge_edit
@@ -120,8 +123,6 @@ def train_prior(model: LoadedModel, individual: Individual, out_dir: str | Path,
                 n_class: int = CLASS_IMAGES, without_pose: str | None = None) -> Path:
     """LoRA prior for ``individual`` through the training API; returns the LoRA folder. With
     ``without_pose`` no reference photo shows that pose."""
-    from ..training import TrainingConfig, train_identity_lora
-
     instance, classes = prior_items(individual, captions, seed, n_class, without_pose=without_pose)
     config = TrainingConfig(max_steps=steps, resolution=64, rank=8, lr_unet=1e-3, lr_text=1e-3,
                             checkpoint_every=max(steps, 1), device="cpu", seed=seed)
@@ -137,9 +138,6 @@ def run_arm(method: Method | str, model: LoadedModel, cases: list[EditCase], ste
     true sprite mask; others: the true sprite mask) so that arms can be scored on one background:
     pass the regions of a reference arm as ``region``.
     """
-    from ..baselines.methods import run_method
-    from ..nima import edit_image, edit_params_for
-
     method = arm_method(method) if isinstance(method, str) else method
     out = VariantResult(method.label)
     regions = []
@@ -200,16 +198,12 @@ class ToyPriors:
     its own fresh copy of the toy model (tests share one instance per session)."""
 
     def __init__(self, root: str | Path, model_source: str | Path | None = None, steps: int = PRIOR_STEPS) -> None:
-        from . import TOY_MODEL_DIR
-
         self.root = Path(root)
-        self.model_source = str(model_source or TOY_MODEL_DIR)
+        self.model_source = str(model_source or toyworld.TOY_MODEL_DIR)
         self.steps = steps
         self._models: dict[tuple[Individual, str], LoadedModel] = {}
 
     def model_with(self, individual: Individual, captions: str) -> LoadedModel:
-        from ..models.loader import load_lora, load_sdxl
-
         key = (individual, captions)
         if key not in self._models:
             model = load_sdxl(self.model_source, device="cpu", dtype="fp32")

@@ -12,8 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+from PIL import Image
+
 from ..errors import InputError
 from .identity import RARE_TOKEN, sks_caption
+from .sprites import POSES
+from .world import Individual, random_scene, scene_from_seed
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -33,12 +38,6 @@ class ToyPhoto:
 def make_toy_photos(folder: Path, n: int = 24, subject_count: int = 8, seed: int = 7) -> list[ToyPhoto]:
     """``n`` toy-world photos in ``folder`` (a new or empty folder); the first ``subject_count`` show
     one dog in every pose, the rest other sprites."""
-    import numpy as np
-    from PIL import Image
-
-    from . import POSES, scene_from_seed
-    from .world import Individual, random_scene
-
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()):
         raise InputError(f"'{folder}' is not empty", "choose a new folder for the toy photos")

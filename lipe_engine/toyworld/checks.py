@@ -23,7 +23,7 @@ from PIL import Image
 
 from .backgrounds import render_background
 from .sprites import POSES
-from .world import FACINGS, Scene
+from .world import FACINGS, Scene, random_scene
 
 
 def to_float(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -149,7 +149,5 @@ def box_mask(box: tuple[int, int, int, int], hw: tuple[int, int]) -> np.ndarray:
 def position_only_box(n: int = 200, seed: int = 424242) -> tuple[int, int, int, int]:
     """The best fixed box for sprites where this world places them (``n`` random scenes of every
     kind from ``seed``, none of them an edit case): the position-only baseline for mask IoU."""
-    from .world import random_scene
-
     rng = np.random.default_rng(seed)
     return best_fixed_box([random_scene(rng).render_arrays()[1] > 0.5 for _ in range(n)])

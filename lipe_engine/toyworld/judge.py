@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..locations import toy_judge_file
+from .backgrounds import render_background
 from .checks import dilate, masked_psnr, to_float
 from .identity import EditCase
 from .judge_nets import UNCLEAR, Judge, load_judge, net_input
@@ -102,8 +104,6 @@ def _load(path: str) -> Judge:
 
 def default_judge() -> Judge:
     """The shipped judge (loaded once per process)."""
-    from ..locations import toy_judge_file
-
     return _load(str(toy_judge_file()))
 
 
@@ -119,8 +119,6 @@ def _photo_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
 
 
 def _background(scene: Scene) -> torch.Tensor:
-    from .backgrounds import render_background
-
     bg, _ = render_background(scene.setting, scene.bg_seed, SIZE, SIZE)
     return torch.from_numpy(bg.astype(np.float32)).permute(2, 0, 1)
 

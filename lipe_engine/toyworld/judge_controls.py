@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .backgrounds import render_background
 from .identity import EditCase
+from .judge import embed, judge_edits
 from .lookalikes import lookalike
 from .softening import gaussian_blur, soften
 from .sprites import POSES
@@ -97,8 +99,6 @@ class ControlReport:
 
 
 def run_controls(sets: list[ControlSet], judge: Any = None) -> ControlReport:
-    from .judge import judge_edits
-
     rates, failures = {}, {}
     for name, expected in CONTROLS.items():
         verdicts = judge_edits([s.images[name] for s in sets], [s.case for s in sets], judge)
@@ -114,8 +114,6 @@ def run_controls(sets: list[ControlSet], judge: Any = None) -> ControlReport:
 
 def pose_accuracy(seed: int, n: int, vae: Any | None, judge: Any = None) -> dict[str, float]:
     """Pose and facing read from n softened renders of new individuals in random scenes."""
-    from .judge import judge_edits
-
     rng = np.random.default_rng(seed)
     scenes = [random_scene(rng, individual=Individual.random(rng, kind=KINDS[i % len(KINDS)])) for i in range(n)]
     photos = soften(torch.stack([_tensor(s.render_arrays()[0]) for s in scenes]), vae, SOFT_BLUR_PX, seed=seed)
@@ -130,9 +128,6 @@ def pose_accuracy(seed: int, n: int, vae: Any | None, judge: Any = None) -> dict
 def identity_retrieval(seed: int, n: int, gallery: int, vae: Any | None, judge: Any = None) -> float:
     """Top-1 retrieval among look-alikes: a softened photo of each of n new individuals in a new scene
     is matched against photos of it and ``gallery - 1`` look-alikes (each in its own random scene)."""
-    from .backgrounds import render_background
-    from .judge import embed
-
     rng = np.random.default_rng(seed)
     hits = []
     for i in range(n):

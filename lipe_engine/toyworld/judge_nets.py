@@ -25,6 +25,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from ..errors import ModelLoadError
@@ -124,8 +126,6 @@ class JudgeFileError(ModelLoadError):
 
 def save_judge(path: str | os.PathLike[str], judge: Judge) -> Path:
     """Write both networks and the config to one safetensors file (through a temporary file)."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     tensors = {f"pose.{k}": v.detach().contiguous() for k, v in judge.pose_net.state_dict().items()}
     tensors |= {f"identity.{k}": v.detach().contiguous() for k, v in judge.identity_net.state_dict().items()}
@@ -179,8 +179,6 @@ def _fill(net: nn.Module, prefix: str, handle, where: Path) -> None:  # type: ig
 
 def load_judge(path: str | os.PathLike[str]) -> Judge:
     """Read a judge file written by :func:`save_judge`; any deviation is a :class:`JudgeFileError`."""
-    from safetensors import safe_open
-
     path = Path(path)
     try:
         size = path.stat().st_size

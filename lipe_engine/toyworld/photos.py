@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
+from .. import toyworld
 from ..errors import InputError
 from ..photo_reader import decode, open_unloaded
 from .world import SIZE
@@ -24,21 +26,17 @@ BLOCK_PSNR_DB = 34.0  # nearest-upscaled toy photos (JPEG q75-92) measured 36-46
 
 def is_toy_model(source: str | os.PathLike[str] | None) -> bool:
     """True when ``source`` (a model setting; "" means the default) is the shipped toy-world model."""
-    from . import TOY_MODEL_DIR
-
     text = str(source or "").strip()
     if not text:
         return True
     try:
-        return Path(text).expanduser().resolve() == TOY_MODEL_DIR.resolve()
+        return Path(text).expanduser().resolve() == toyworld.TOY_MODEL_DIR.resolve()  # read late: the first-run tests point it elsewhere
     except OSError:
         return False
 
 
 def looks_like_toy_photo(photo: str | os.PathLike[str] | Image.Image) -> bool:
     """True when the photo is a toy-world rendering (64 px, or a whole-factor nearest upscale of one)."""
-    import numpy as np
-
     if isinstance(photo, Image.Image):
         return _blocky(photo, np)
     try:

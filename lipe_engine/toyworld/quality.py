@@ -19,8 +19,11 @@ import torch
 from ..models.loader import LoadedModel
 from ..models.vae import decode_latents, encode_pixels
 from .checks import to_float
-from .reading import Reading, read_picture
-from .world import Scene, held_out_of_training, scene_from_seed
+from .judge import default_judge
+from .judge_nets import UNCLEAR as JUDGE_UNCLEAR
+from .judge_nets import net_input
+from .reading import UNCLEAR, Reading, estimate_background, read_picture
+from .world import FACINGS, Scene, held_out_of_training, scene_from_seed
 
 VAE_PHOTO_DB = 32.0
 VAE_SUBJECT_DB = 28.0
@@ -76,12 +79,6 @@ def judge_readings(images: list) -> list[Reading]:
     """The judge's pose network (h21's, :mod:`.judge`) on samples, with each row's median colour as
     the background it needs (:func:`~.reading.estimate_background`): kind, pose and facing from the
     judge, the colour family from the reader (the judge has no colour head)."""
-    from .judge import default_judge
-    from .judge_nets import UNCLEAR as JUDGE_UNCLEAR
-    from .judge_nets import net_input
-    from .reading import UNCLEAR, estimate_background
-    from .world import FACINGS
-
     judge = default_judge()
     arrays = [to_float(im)[..., :3].astype(np.float32) for im in images]
     photos = torch.stack([torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1) for a in arrays])

@@ -14,6 +14,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..models.loader import import_diffusers
+from ..models.vae import decode_latents, encode_pixels
+
 
 def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
     """Blur each image with its own sigma (pixels; 0 leaves it as it is), reflecting at the edges."""
@@ -55,17 +58,13 @@ def ghost(images: torch.Tensor, others: torch.Tensor, alpha: torch.Tensor | floa
 
 def load_vae(model_dir: str | Path) -> Any:
     """The toy model's VAE (fp32, CPU), for round trips."""
-    from diffusers import AutoencoderKL
-
-    vae = AutoencoderKL.from_pretrained(str(Path(model_dir) / "vae"))
+    vae = import_diffusers().AutoencoderKL.from_pretrained(str(Path(model_dir) / "vae"))
     return vae.eval()
 
 
 @torch.no_grad()
 def vae_round_trip(vae: Any, images: torch.Tensor, batch: int = 64) -> torch.Tensor:
     """Encode and decode through ``vae`` (what every diffusion edit's pixels go through)."""
-    from ..models.vae import decode_latents, encode_pixels
-
     out = []
     for i in range(0, images.shape[0], batch):
         x = images[i:i + batch] * 2 - 1

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from ..errors import InputError
 
@@ -85,8 +87,6 @@ def _decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def save(output_dir: Path, step: int, lora: dict[str, torch.Tensor], optimizer_state: dict[str, Any],
          state: dict[str, Any], keep: int) -> Path:
-    from safetensors.torch import save_file
-
     root = checkpoint_dir(output_dir)
     final = root / f"step_{step:06d}"
     tmp = root / f".tmp_step_{step:06d}"
@@ -123,8 +123,6 @@ def _read_state(folder: Path) -> dict[str, Any]:
 
 
 def _load_optimizer(folder: Path) -> dict[str, Any]:
-    from safetensors.torch import load_file
-
     if (folder / OPT_LAYOUT).is_file() or (folder / OPT_TENSORS).is_file():
         try:
             layout = json.loads((folder / OPT_LAYOUT).read_text(encoding="utf-8"))
@@ -135,8 +133,6 @@ def _load_optimizer(folder: Path) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - safetensors raises its own SafetensorError
             raise _damaged(folder, f"optimizer state: {exc}") from exc
     elif (folder / LEGACY_OPT).is_file():
-        import pickle
-
         try:  # an earlier version's checkpoint: only tensors and plain containers are accepted
             value = torch.load(folder / LEGACY_OPT, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
@@ -153,8 +149,6 @@ def _load_optimizer(folder: Path) -> dict[str, Any]:
 
 
 def load(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
-    from safetensors.torch import load_file
-
     state = _read_state(folder)
     try:
         lora = load_file(str(folder / "lora.safetensors"))

@@ -14,21 +14,26 @@ LoRA keeps the class's general look. Rendering them is the slowest part of data 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..errors import InputError
+from ..images import to_pil
+from ..models.loader import LoadedModel, load_sdxl
+from ..models.vae import decode_latents
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
+from ..prompts import check_class_word, class_cache_dir
 
 
 def class_images_dir(cache_root: str | os.PathLike[str], class_word: str, model_id: str, resolution: int,
                      steps: int, guidance_scale: float, seed: int) -> Path:
     """``<cache_root>/<class>/images/<setup hash>``: one folder per class and rendering setup."""
-    from ..prompts import class_cache_dir
-
     key = hashlib.sha256(f"{model_id}|{resolution}|{steps}|{guidance_scale}|{seed}".encode()).hexdigest()[:12]
     return class_cache_dir(cache_root, class_word) / "images" / f"{resolution}px_{key}"
 
@@ -48,8 +53,6 @@ def _done(png: Path, txt: Path, prompt: str) -> bool:
 
 def check_prompts(class_word: str, prompts: Sequence[str]) -> list[str]:
     """Every prompt must name the class: a prompt list of another class is an error, not a silent mix."""
-    from ..prompts import check_class_word
-
     word = check_class_word(class_word)
     if not prompts:
         raise InputError(f"no regularization prompt for class '{word}'", "generate some with `lipe prompts CLASS --count N`")
@@ -83,8 +86,6 @@ def render_class_images(
     ``model`` is a ``LoadedModel`` (borrowed, not closed) or anything ``load_sdxl`` accepts (loaded
     only when some image is missing). Cancelling stops within one denoising step; finished images stay.
     """
-    import torch
-
     texts = check_prompts(class_word, prompts)
     if steps < 1:
         raise InputError(f"{steps} denoising steps render nothing", "use 1 or more (25-50 is usual)")
@@ -96,10 +97,6 @@ def render_class_images(
     reporter.start(f"class images '{class_word}'", len(texts))
     reporter.step(len(texts) - len(todo), cached=len(texts) - len(todo))
     if todo:
-        from ..images import to_pil
-        from ..models.loader import LoadedModel, load_sdxl
-        from ..models.vae import decode_latents
-
         loaded = model if isinstance(model, LoadedModel) else load_sdxl(model)
         pipe = loaded.pipe
         res = int(resolution or loaded.native_size)
@@ -118,8 +115,6 @@ def render_class_images(
                                generator=torch.Generator("cpu").manual_seed(seed + i),
                                callback_on_step_end=on_step, output_type="latent").images
                 image = to_pil(decode_latents(pipe.vae, latents))[0]
-            import io
-
             buf = io.BytesIO()
             image.save(buf, format="PNG")
             _write_atomic(png, buf.getvalue())

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from safetensors.torch import load_file, save_file
 
 from ..errors import InputError
 from ..models.vae import encode_pixels
@@ -33,12 +34,6 @@ class Example:
     text: str
     time_ids: tuple[int, int, int, int, int, int]  # orig_h, orig_w, crop_top, crop_left, R, R
     digest: str  # content hash of pixels + text (cache key, resume check)
-
-
-def open_image(item: ImageLike, what: str) -> Image.Image:
-    """A training photo as every other reader sees it (``photo_reader.open_photo``: upright, sRGB,
-    transparency on white), or a one-line ``InputError`` (missing, bomb, truncated)."""
-    return open_photo(item, what)
 
 
 def prepare_example(image: Image.Image, text: str, resolution: int) -> Example:
@@ -64,15 +59,13 @@ def load_examples(items: Sequence[Item], resolution: int, what: str) -> list[Exa
             raise InputError(f"{what} #{i + 1} is not an (image, caption) pair", "pass a list of (image, text) tuples") from exc
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"{what} #{i + 1} has an empty caption", "caption every photo (run `lipe caption`) or type one")
-        examples.append(prepare_example(open_image(image, what), text.strip(), resolution))
+        examples.append(prepare_example(open_photo(image, what), text.strip(), resolution))
     return examples
 
 
 @torch.no_grad()
 def encode_latents(vae, examples: Sequence[Example], device: torch.device, cache_dir: Path | None) -> torch.Tensor:
     """VAE latents (``models.vae.encode_pixels``: the posterior mean, shifted and scaled), cached on disk by content hash."""
-    from safetensors.torch import load_file, save_file
-
     cached: dict[str, torch.Tensor] = {}
     cache_file = cache_dir / "latents.safetensors" if cache_dir else None
     if cache_file is not None and cache_file.is_file():

@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 
+from ..models.loader import import_diffusers
+from . import deferred
 from .config import TEXT_TARGETS, UNET_TARGETS
 
 ADAPTER = "lipe_train"
@@ -30,9 +33,7 @@ DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 
 
 def lora_config(rank: int, targets: tuple[str, ...]):
-    from peft import LoraConfig
-
-    return LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=list(targets))
+    return deferred.peft().LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=list(targets))
 
 
 def attach(pipe: Any, rank: int, train_text_encoders: bool) -> dict[str, torch.nn.Module]:
@@ -71,8 +72,7 @@ def trainable_parameters(modules: dict[str, torch.nn.Module]) -> dict[str, list[
 
 def peft_state(modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
     """All adapter weights, keys prefixed by part (``unet.``/``text_encoder.``/``text_encoder_2.``)."""
-    from peft.utils import get_peft_model_state_dict
-
+    get_peft_model_state_dict = deferred.peft().utils.get_peft_model_state_dict
     out = {}
     for name, module in modules.items():
         for k, v in get_peft_model_state_dict(module, adapter_name=ADAPTER).items():
@@ -81,8 +81,7 @@ def peft_state(modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
 
 
 def load_peft_state(modules: dict[str, torch.nn.Module], state: dict[str, torch.Tensor]) -> None:
-    from peft.utils import set_peft_model_state_dict
-
+    set_peft_model_state_dict = deferred.peft().utils.set_peft_model_state_dict
     for name, module in modules.items():
         prefix = f"{name}."
         part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
@@ -100,18 +99,17 @@ def export(
     info: KohyaInfo | None = None,
 ) -> Path:
     """Write the diffusers-format LoRA folder (and the kohya file, described by ``info``); returns the folder."""
-    from diffusers import StableDiffusionXLPipeline
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft.utils import get_peft_model_state_dict
-
+    diffusers = import_diffusers()
+    to_diffusers = diffusers.utils.convert_state_dict_to_diffusers
+    get_peft_model_state_dict = deferred.peft().utils.get_peft_model_state_dict
     layers: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
     for name, module in modules.items():
         sd = get_peft_model_state_dict(module, adapter_name=ADAPTER)
-        layers[f"{name}_lora_layers"] = convert_state_dict_to_diffusers({k: v.detach().float().cpu() for k, v in sd.items()})
+        layers[f"{name}_lora_layers"] = to_diffusers({k: v.detach().float().cpu() for k, v in sd.items()})
         metadata[f"{name}_lora_adapter_metadata"] = _peft_config(module).to_dict()
     folder.mkdir(parents=True, exist_ok=True)
-    StableDiffusionXLPipeline.save_lora_weights(folder, safe_serialization=True, **layers, **metadata)
+    diffusers.StableDiffusionXLPipeline.save_lora_weights(folder, safe_serialization=True, **layers, **metadata)
     if kohya_file is not None:
         write_kohya(modules, kohya_file, info)
     return folder
@@ -221,8 +219,6 @@ def kohya_metadata(modules: dict[str, torch.nn.Module], info: KohyaInfo | None =
 
 
 def write_kohya(modules: dict[str, torch.nn.Module], target: Path, info: KohyaInfo | None = None) -> Path:
-    from safetensors.torch import save_file
-
     tmp = target.with_suffix(".tmp")
     save_file(kohya_state(modules), str(tmp), metadata=kohya_metadata(modules, info))
     os.replace(tmp, target)

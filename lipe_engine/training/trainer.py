@@ -10,6 +10,7 @@ same updates as one that never stopped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -19,19 +20,22 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from PIL import Image
 
 from ..devices import VAE_DTYPE, pick_device, training_precision
 from ..errors import Cancelled, InputError
 from ..images import to_pil
-from ..models.loader import LoadedModel, load_sdxl
+from ..models.loader import LoadedModel, import_diffusers, load_sdxl
 from ..models.prompts import encode_sdxl_prompts
 from ..models.vae import decode_latents
 from ..owned_outputs import OwnedFolder
+from ..photo_reader import open_photo
 from ..progress import CancelToken, ProgressCallback, ProgressReporter, as_reporter
-from . import checkpoint, lora
+from . import checkpoint, deferred, lora
 from .config import TrainingConfig
-from .data import Example, Item, encode_latents, load_examples, open_image
+from .data import Example, Item, encode_latents, load_examples
 from .output_lock import LOCK_NAME, training_output_lock
 
 
@@ -47,12 +51,9 @@ def _make_optimizer(params: dict[str, list[torch.nn.Parameter]], cfg: TrainingCo
     groups += [{"params": params[k], "lr": cfg.lr_text} for k in ("text_encoder", "text_encoder_2") if k in params]
     kwargs: dict[str, Any] = dict(betas=cfg.adam_betas, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw8bit":
-        try:
-            import bitsandbytes as bnb  # type: ignore[import-not-found]
-
+        bnb = deferred.bitsandbytes()
+        if bnb is not None:  # else AdamW, recorded in training.json as the optimizer actually used
             return bnb.optim.AdamW8bit(groups, **kwargs), "adamw8bit"
-        except ImportError:
-            pass  # recorded in training.json as the optimizer actually used
     return torch.optim.AdamW(groups, **kwargs), "adamw"
 
 
@@ -60,8 +61,6 @@ def _accelerator(factory: Any, mixed_precision: str, device: torch.device) -> An
     """An ``Accelerator`` for this run. accelerate keeps one process-wide state and refuses a second
     precision in the same process (the app, a queue worker and the tests train runs of different
     precisions one after another), so a state of another precision is cleared first."""
-    from accelerate.state import AcceleratorState
-
     state = AcceleratorState._shared_state
     if state and str(state.get("_mixed_precision", mixed_precision)) != mixed_precision:
         AcceleratorState._reset_state()
@@ -127,7 +126,7 @@ class TrainingJob:
         claim_output(self.output_dir)
         with training_output_lock(self.output_dir):  # before the model loads: a second run is refused at once
             for image, _text in self._paths_of(self.instance_items):
-                open_image(image, "reference photo")  # a damaged or bomb photo: one line before gigabytes load
+                open_photo(image, "reference photo")  # a damaged or bomb photo: one line before gigabytes load
             return self._run()
 
     @staticmethod
@@ -174,8 +173,6 @@ class TrainingJob:
                             off()
 
     def _fingerprint(self, model: LoadedModel, instances: list[Example], classes: list[Example]) -> str:
-        import hashlib
-
         h = hashlib.sha256(self.config.fingerprint().encode())
         h.update(model.model_id.encode())
         for ex in instances + classes:
@@ -184,9 +181,6 @@ class TrainingJob:
 
     def _train(self, pipe, device, mp, weight_dtype, modules, instances, classes, inst_lat, cls_lat,
                fingerprint, resume_from, res) -> Path:
-        from accelerate import Accelerator
-        from diffusers import DDPMScheduler
-
         cfg = self.config
         accelerator = _accelerator(Accelerator, mp, device)
         if cfg.gradient_checkpointing:
@@ -205,7 +199,7 @@ class TrainingJob:
                 accelerator.scaler.load_state_dict(opt_state["scaler"])
             self.start_step = int(state["step"])
             self.losses = list(state.get("losses", []))[: self.start_step]
-        noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+        noise_scheduler = import_diffusers().DDPMScheduler.from_config(pipe.scheduler.config)
         all_params = [p for group in params.values() for p in group]
         for m in modules.values():
             m.train()

@@ -171,8 +171,7 @@ def test_the_dialog_says_what_is_missing_and_waits_for_a_queued_prior(window, qt
 
 
 def test_redo_ticked_discards_and_queues_the_photo_again_with_other_seeds(window, qtbot) -> None:
-    from lipe_engine.editing.job import enqueue_edit
-    from lipe_engine.jobs import run_queue
+    from lipe_engine.jobs import enqueue_edit, run_queue
 
     lib = window.ctx.library
     photo = lib.list_photos()[3]

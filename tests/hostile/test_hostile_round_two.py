@@ -393,14 +393,13 @@ def test_photos_with_a_malformed_orientation_tag_are_imported_like_a_viewer_show
 def test_a_transparent_png_looks_the_same_to_every_reader(tmp_path) -> None:
     from lipe_engine.images import prepare_image
     from lipe_engine.library.thumbs import render_thumbnail
-    from lipe_engine.photo_reader import open_unloaded
-    from lipe_engine.training.data import open_image
+    from lipe_engine.photo_reader import open_photo, open_unloaded
 
     img = Image.new("RGBA", (32, 32), (255, 0, 0, 0))
     img.paste((0, 0, 255, 255), (8, 8, 24, 24))
     path = tmp_path / "cutout.png"
     img.save(path)
-    trainer = open_image(path, "reference photo")
+    trainer = open_photo(path, "reference photo")
     editor = prepare_image(path, 32, 8).original
     thumb = render_thumbnail(open_unloaded(path), 32)
     assert trainer.getpixel((0, 0)) == editor.getpixel((0, 0)) == thumb.getpixel((0, 0)) == (255, 255, 255)

@@ -10,9 +10,8 @@ import pytest
 from PIL import Image
 
 from lipe_engine.cli import main
-from lipe_engine.editing.job import enqueue_edit
 from lipe_engine.errors import Cancelled, InputError
-from lipe_engine.jobs import enqueue, run_queue
+from lipe_engine.jobs import enqueue, enqueue_edit, run_queue
 from lipe_engine.jobs import queue as q
 from lipe_engine.library import Library, LibraryError
 from lipe_engine.progress import CancelToken
