@@ -58,7 +58,7 @@ CONFIG = TinySDXLConfig(
 )
 # NIMA settings written next to the model: as the shipped model's, but the attention is recorded at
 # latent/4 (16x16 cells on a 64x64 latent, 4 px each, like the /2 model's latent/2).
-EDIT_PARAMS = {**TOY_EDIT_PARAMS, "record_downsample": 4}
+EDIT_PARAMS = dict(TOY_EDIT_PARAMS)  # record_downsample 4
 SUBJECT_WEIGHT = 3.0  # extra weight of sprite pixels in the VAE loss: the markings are the identity
 
 

@@ -21,9 +21,11 @@ TOY_MODEL_DIR = toy_model_dir()
 # gives 16x16 cells, like SDXL's 32x32 at 1024 px relative to the subject. Threshold 0.4 (of the
 # min-max normalised map): 0.5 fits the sprite more tightly but leaves the new pose too little room
 # (18 edits, 3 individuals: pose reached 56% vs 83%); no dilation: one cell is 4 px of a small sprite.
-# 30 steps, skip 3: what the demo and the behavioural tests use.
+# 30 steps, skip 3: what the demo and the behavioural tests use. The v2 model (shipped since
+# session 6) has a full-resolution latent (64x64) and attention only at latent/4 and /8: it records
+# at latent/4, the same 16x16 cells of 4 px (its lipe_edit_defaults.json says so too).
 TOY_EDIT_PARAMS: dict[str, float | int] = {
-    "steps": 30, "skip": 3, "mask_threshold": 0.4, "mask_dilate": 0, "record_downsample": 2,
+    "steps": 30, "skip": 3, "mask_threshold": 0.4, "mask_dilate": 0, "record_downsample": 4,
 }
 
 

@@ -1,6 +1,6 @@
 """A saved edit records the settings the engine used: the model's shipped ones included.
 
-The toy model ships ``lipe_edit_defaults.json`` (record_downsample 2, mask_dilate 0, threshold 0.4):
+The toy model ships ``lipe_edit_defaults.json`` (record_downsample 4, mask_dilate 0, threshold 0.4):
 the desktop used to save its Advanced box's widget values, so a saved edit did not say what made it.
 """
 
@@ -54,9 +54,9 @@ def _as_saved(values: dict) -> dict:
 
 def _check_recorded(edit, result) -> None:
     shipped = read_edit_defaults(TOY)
-    assert shipped["record_downsample"] == 2 and shipped["mask_dilate"] == 0  # what this test is about
+    assert shipped["record_downsample"] == 4 and shipped["mask_dilate"] == 0  # what this test is about
     assert edit.params == _as_saved(result.params_of(0))
-    assert edit.params["record_downsample"] == 2 and edit.params["mask_dilate"] == 0
+    assert edit.params["record_downsample"] == 4 and edit.params["mask_dilate"] == 0
     assert edit.params["mask_threshold"] == pytest.approx(shipped["mask_threshold"])
     assert len(edit.mask_paths) == 2 and all(Path(p).is_file() for p in edit.mask_paths)
 

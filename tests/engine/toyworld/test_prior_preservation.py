@@ -15,13 +15,20 @@ by ``CLASS_MARGIN`` (drop the class term from the loss and they are the same tra
 identity is learned about as well (swap the instance and class halves of the batch, so that the
 "sks" captions meet other dogs' photos, and it is not).
 
-Measured on these cases with the shipped toy model (2026-12-04; the margins sit between the correct
-code and its two mutations, so they were set knowing these numbers): 40 steps at lr 4e-3: class
-0.969 with vs 0.994 without (class term dropped from the loss: 0.987), identity 0.674 vs 0.653
-(halves swapped: 0.703). 300 steps at lr 1e-3 (the ablation's prior; with a mutated trainer's run as
-"without"): class 0.956 vs 0.986, identity 0.626 vs 0.622 (swapped 0.654). The margins are small
-(about 1% of the error): the class term's effect on a 40-step prior is small, and no larger one was
-found in this session.
+The errors are taken over the sprite's pixels only (its ground-truth mask, at latent size): the v2
+toy model (shipped since session 6) already draws its world's backgrounds well, and over the whole
+photo a prior's effect on the subject drowned in them (identity ratio 0.950 with the prior vs 0.956
+with the halves swapped).
+
+Measured on these cases with the v2 toy model (2026-12-04, session 6; the margins sit between the
+correct code and its two mutations, so they were set knowing these numbers): 120 steps at lr 2e-3,
+sprite pixels: class 1.058 with the class term vs 1.077 without class images; class term dropped
+from the loss (prior_loss_weight 0): 1.074; instance/class photos swapped: 1.074. Identity 0.918 with,
+0.908 without, 0.915 dropped, 0.930 swapped. On v2 a 4-photo prior makes *other* dogs slightly worse
+under their own captions (ratios above 1) and the class term holds about a fifth of that drift back;
+both mutations lose it. The margins are small (about 1% of the error) and the identity check is
+loose (a prior lowers its sprite's error by at least 5%): the swapped mutation is caught by the class
+check, not the identity one. (v1 model, whole photo, 40 steps at lr 4e-3: class 0.969 vs 0.994.)
 """
 
 from __future__ import annotations
@@ -38,8 +45,9 @@ from lipe_engine.toyworld.world import Individual
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 INDIVIDUAL = Individual("dog", "red", "striped", "white", "blue", layout=12345)
-CLASS_MARGIN = 0.015  # class error ratio with the class term at least this much below without it
+CLASS_MARGIN = 0.012  # class error ratio with the class term at least this much below without it
 IDENTITY_SLACK = 0.035  # identity error ratio with the class term at most this much above without it
+IDENTITY_LEARNED = 0.95  # the prior lowers its own sprite's denoising error by at least 5%
 
 
 def _model():  # type: ignore[no-untyped-def]
@@ -51,7 +59,9 @@ def _model():  # type: ignore[no-untyped-def]
 
 @torch.no_grad()
 def denoising_error(model, scenes: list, captions: list[str], repeats: int = 4) -> float:  # type: ignore[no-untyped-def]
-    """Mean epsilon-prediction error over ``scenes`` at fixed noise and timesteps (seeded)."""
+    """Mean epsilon-prediction error on the sprites' pixels of ``scenes`` (their ground-truth masks at
+    latent size) at fixed noise and timesteps (seeded)."""
+    import torch.nn.functional as F
     from diffusers import DDPMScheduler
 
     from lipe_engine.models.prompts import encode_sdxl_prompts
@@ -60,8 +70,11 @@ def denoising_error(model, scenes: list, captions: list[str], repeats: int = 4) 
 
     pipe = model.pipe
     sched = DDPMScheduler.from_config(SDXL_SCHEDULER_CONFIG)
-    x = torch.stack([torch.from_numpy(s.render_arrays()[0]).permute(2, 0, 1) * 2 - 1 for s in scenes])
+    arrays = [s.render_arrays() for s in scenes]
+    x = torch.stack([torch.from_numpy(rgb).permute(2, 0, 1) * 2 - 1 for rgb, _ in arrays])
     z = encode_pixels(pipe.vae, x)
+    mask = F.interpolate(torch.stack([torch.from_numpy(m).float()[None] for _, m in arrays]),
+                         size=z.shape[-2:], mode="area")
     embeds, pooled = encode_sdxl_prompts(pipe, captions)
     side = float(model.native_size)
     time_ids = torch.tensor([[side, side, 0.0, 0.0, side, side]]).repeat(len(z), 1)
@@ -72,7 +85,7 @@ def denoising_error(model, scenes: list, captions: list[str], repeats: int = 4) 
         t = torch.randint(50, 950, (len(z),), generator=g)
         pred = pipe.unet(sched.add_noise(z, noise, t), t, encoder_hidden_states=embeds,
                          added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids}).sample
-        errors.append(float(((pred - noise) ** 2).mean()))
+        errors.append(float((((pred - noise) ** 2) * mask).sum() / (mask.sum() * z.shape[1])))
     return float(np.mean(errors))
 
 
@@ -104,14 +117,14 @@ def check_prior_preservation(tmp: Path, steps: int, lr: float, class_margin: flo
     without_cls, without_id = trained_ratios(tmp, False, steps, lr)
     numbers = (f"class error ratio {with_cls:.3f} with the class term vs {without_cls:.3f} without; "
                f"identity {with_id:.3f} vs {without_id:.3f}")
-    assert with_id <= 0.85, "the prior did not learn the individual: " + numbers
+    assert with_id <= IDENTITY_LEARNED, "the prior did not learn the individual: " + numbers
     assert with_cls <= without_cls - class_margin, "the class term did not keep the class: " + numbers
     assert with_id <= without_id + IDENTITY_SLACK, "the identity was learned worse with class images: " + numbers
 
 
 def test_class_term_keeps_other_individuals_and_the_identity_is_still_learned(tmp_path: Path) -> None:
-    """Cheap version (two 40-step priors, ~20 s on one core)."""
-    check_prior_preservation(tmp_path, steps=40, lr=4e-3, class_margin=CLASS_MARGIN)
+    """Cheap version (two 120-step priors)."""
+    check_prior_preservation(tmp_path, steps=120, lr=2e-3, class_margin=CLASS_MARGIN)
 
 
 @pytest.mark.slow
