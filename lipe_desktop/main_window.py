@@ -179,8 +179,27 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
 
         self.banner.show_for(is_toy_model(self.ctx.settings.model_source()), self.gpu_gb)
 
-    def add_toy_album(self) -> Worker:
-        """"Try it on toy photos": a folder of toy-world photos and an identity of their dog, shown."""
+    def _toy_album_folder(self) -> Any:
+        """The toy album already in the library (its folder still on disk with photos), if any."""
+        from lipe_engine.locations import DataLayout
+
+        base = DataLayout(self.ctx.data_dir).toy_album
+        for f in self.ctx.library.list_folders():
+            p = Path(f.path)
+            if p.parent == base.parent and p.name.startswith(base.name) and p.is_dir() and not f.missing:
+                return f
+        return None
+
+    def add_toy_album(self) -> Worker | None:
+        """"Try it on toy photos": a folder of toy-world photos and an identity of their dog, shown.
+        Pressed again, the album already made is shown (not a second copy with a second "Rex")."""
+        existing = self._toy_album_folder()
+        if existing is not None:
+            self.tabs.setCurrentWidget(self.album)
+            self.album.sidebar.select_source(("folder", existing.id))
+            self.statusBar().showMessage(
+                f"The toy photos are already in your library ({Path(existing.path).name}): shown", 8000)
+            return None
         w = Worker("Making toy photos", bridge.add_toy_album, self.ctx.data_dir)
 
         def shown(_r: object) -> None:
@@ -203,7 +222,12 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         except Exception as exc:  # noqa: BLE001
             self.show_error(user_message(exc))
             return
-        self.scan([folder.id])
+
+        def show_it(_r: object) -> None:  # the photos just added, not the top of "All photos"
+            self.tabs.setCurrentWidget(self.album)
+            self.album.sidebar.select_source(("folder", folder.id))
+
+        self.scan([folder.id]).succeeded.connect(show_it)
 
     def album_search(self) -> None:
         """Ctrl+F: the album's search field, focused, its text selected."""

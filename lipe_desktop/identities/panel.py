@@ -162,7 +162,9 @@ class IdentitiesPanel(QWidget):
         for ident in self.ctx.library.list_identities():
             n = len(self.ctx.library.identity_photos(ident.id, role="reference"))
             lora = " · prior trained" if self.ctx.library.latest_lora(ident.id) else ""
-            it = QListWidgetItem(f"{ident.name}\n{ident.instance_prompt} · {ident.kind} · {n} ref{lora}")
+            # the class word, not the rare token ("sks dog"): the token is the model's word, not the user's
+            it = QListWidgetItem(f"{ident.name}\na {ident.class_word} ({ident.kind}) · {n} reference photo(s){lora}")
+            it.setToolTip(f"Prompts name it '{ident.instance_prompt}' (a rare word the prior learns for it)")
             it.setData(Qt.ItemDataRole.UserRole, ident.id)
             self.list.addItem(it)
             if ident.id == current:

@@ -330,9 +330,11 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
 
     def _show_running(self, listed: list[Job]) -> None:
         job = next((j for j in listed if j.state == "running"), None)
-        if job is None:
+        if job is None:  # "0%" under a finished job read as "it did nothing"
             self.bar.setValue(0)
+            self.bar.setFormat("nothing running")
             return
+        self.bar.setFormat("%p%")
         self.bar.setValue(int(round(job.progress * 1000)))
         line = f"{self.name_of(job)}: {job.progress * 100:.0f}%, {job.message}"
         self.status.setText(f"Training {line}")
