@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
         from PySide6.QtCore import QTimer
-        from PySide6.QtWidgets import QApplication, QMessageBox
+        from PySide6.QtWidgets import QApplication
     except ImportError as exc:
         print(
             f"lipe-desktop: PySide6 cannot be loaded ({exc}): install the 'gui' extra and the Qt system "
@@ -94,18 +94,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lipe_engine.errors import LipeError
 
     from .context import AppContext
+    from .library_refused import open_or_ask
     from .logs import setup_logging
 
     app = QApplication.instance() or QApplication([DESKTOP_FILE_NAME])
     configure_application(app)
-    try:
-        ctx = AppContext.open(args.data_dir)
-    except LipeError as exc:
-        if args.smoke:
+    if args.smoke:
+        try:
+            ctx = AppContext.open(args.data_dir)
+        except LipeError as exc:
             print(f"lipe-desktop: {exc}", file=sys.stderr)
-        else:
-            QMessageBox.critical(None, "LIPE Desktop", str(exc))
-        return 2
+            return 2
+    else:  # refused: the reason, and a way on (a new library, another folder) besides quitting
+        opened = open_or_ask(args.data_dir)
+        if opened is None:
+            return 2
+        ctx = opened
     try:
         log_path: object = setup_logging()
     except OSError as exc:  # an unwritable log folder must not keep the app from starting
