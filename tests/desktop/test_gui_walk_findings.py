@@ -154,3 +154,20 @@ def test_settings_say_an_empty_model_field_means_the_toy_model(open_window, qtbo
     qtbot.keyClick(win.album.grid, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: bool(seen), timeout=3000)
     assert "toy model" in seen[0], seen
+
+
+def test_a_tile_keeps_its_whole_file_name_when_the_folder_name_is_long(open_window) -> None:
+    """"data1-toy-photos/toy_005.png" was cut in the middle to "data1-toy-p…toy_005.png" (in the
+    identity grid "data1-to…_005.png"): the folder gives way first now."""
+    from lipe_desktop.album.grid import fit_tile_name, tile_name
+
+    win = open_window(1)
+    metrics = win.album.grid.fontMetrics()
+    name = tile_name("/home/me/Holiday photos from the seaside 2024/IMG_0042.jpg")
+    for width in (120, 160):  # an identity tile, an album tile
+        shown = fit_tile_name(name, metrics, width)
+        assert metrics.horizontalAdvance(shown) <= width and shown.endswith("/IMG_0042.jpg"), shown
+        assert shown.startswith("Ho") and "…" in shown
+    assert fit_tile_name("dog/00.jpg", metrics, 150) == "dog/00.jpg"  # short names stay whole
+    tiny = fit_tile_name(name, metrics, 40)  # no room for any folder: the file name, cut in the middle
+    assert "/" not in tiny and metrics.horizontalAdvance(tiny) <= 40
