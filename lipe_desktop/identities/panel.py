@@ -90,6 +90,7 @@ class IdentitiesPanel(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.list = IdentityList(self)
+        self.list.setWordWrap(True)  # a long name wraps instead of scrolling the narrow list sideways
         new_btn = QPushButton("New identity…", self)
         del_btn = QPushButton("Delete", self)
         new_btn.clicked.connect(lambda: self.new_identity([]))
@@ -161,9 +162,10 @@ class IdentitiesPanel(QWidget):
         self.list.clear()
         for ident in self.ctx.library.list_identities():
             n = len(self.ctx.library.identity_photos(ident.id, role="reference"))
-            lora = " · prior trained" if self.ctx.library.latest_lora(ident.id) else ""
-            # the class word, not the rare token ("sks dog"): the token is the model's word, not the user's
-            it = QListWidgetItem(f"{ident.name}\na {ident.class_word} ({ident.kind}) · {n} reference photo(s){lora}")
+            lora = "\nprior trained" if self.ctx.library.latest_lora(ident.id) else ""
+            # the class word, not the rare token ("sks dog"): the token is the model's word, not the user's;
+            # short lines: the list is narrow and a longer one scrolled sideways
+            it = QListWidgetItem(f"{ident.name}\n{ident.class_word} · {n} reference{'' if n == 1 else 's'}{lora}")
             it.setToolTip(f"Prompts name it '{ident.instance_prompt}' (a rare word the prior learns for it)")
             it.setData(Qt.ItemDataRole.UserRole, ident.id)
             self.list.addItem(it)
