@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from lipe_engine.resources import resource_path
 
 from . import bridge
-from .album.page import AlbumPage, LooseFile
+from .album.page import AlbumPage, EditedVersion, LooseFile
 from .context import AppContext
 from .identities import IdentitiesPanel
 from .install_check import InstallCheckLabel
@@ -315,11 +315,34 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         if library_photos:
             remove = "Remove from identity…" if self.album.source[0] == "identity" else "Remove from library…"
             menu.addAction(remove, lambda: self.album.remove_photos(library_photos))
+        versions = [p for p in photos if isinstance(p, EditedVersion)]
+        if versions:  # a version the user does not want (a smear, a wrong pose) could not be deleted
+            menu.addAction("Delete version…" if len(versions) == 1 else f"Delete {len(versions)} versions…",
+                           lambda: self.delete_versions(versions))
         menu.addAction(
             "Show in folder",
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(photos[0].path).parent))),
         )
         return menu
+
+    def delete_versions(self, versions: list[Any]) -> int:
+        """Delete edited versions (their records and the image and mask files the app wrote) after
+        asking; the originals are untouched. Returns how many were deleted."""
+        names = ", ".join(Path(v.path).name for v in versions[:3]) + (" …" if len(versions) > 3 else "")
+        if not self.album.confirm("Delete versions", f"Delete {len(versions)} edited version(s) ({names})? Their "
+                                  "files are deleted; the original photos stay untouched."):
+            return 0
+        done = 0
+        for v in versions:
+            try:
+                self.ctx.library.delete_edit(v.edit_id)
+                done += 1
+            except Exception as exc:  # noqa: BLE001 - e.g. deleted meanwhile by `lipe versions`
+                self.show_error(user_message(exc))
+                break
+        self.statusBar().showMessage(f"{done} version(s) deleted; the originals are untouched", 8000)
+        self.ctx.libraryChanged.emit()
+        return done
 
     def _adder(self, identity_id: int, photos: list[Any], role: str) -> Any:
         return lambda: self.add_to_identity(identity_id, photos, role)

@@ -173,3 +173,56 @@ def test_a_tile_keeps_its_whole_file_name_when_the_folder_name_is_long(open_wind
     assert fit_tile_name("dog/00.jpg", metrics, 150) == "dog/00.jpg"  # short names stay whole
     tiny = fit_tile_name(name, metrics, 40)  # no room for any folder: the file name, cut in the middle
     assert "/" not in tiny and metrics.horizontalAdvance(tiny) <= 40
+
+
+def test_an_edited_version_can_be_deleted_from_its_right_click_menu(open_window, qtbot) -> None:
+    """"Edited versions" showed each version with no way to delete one (a smear, a wrong pose)."""
+    from PIL import Image
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtGui import QContextMenuEvent
+    from PySide6.QtWidgets import QApplication, QMenu
+
+    made: list[Path] = []
+
+    def with_a_version(ctx) -> None:  # type: ignore[no-untyped-def]
+        lib = ctx.library
+        photo = lib.list_photos()[0]
+        out = lib.new_edit_path(photo.id)
+        Image.new("RGB", (32, 24), (200, 30, 30)).save(out)
+        lib.record_edit(photo.id, out, source_prompt="a dog", target_prompt="a dog sitting")
+        made.append(out)
+
+    win = open_window(2, setup=with_a_version)
+    original = Path(win.ctx.library.list_photos()[0].path)
+    before = original.read_bytes()
+    asked: list[str] = []
+    win.album.confirm = lambda _title, text: asked.append(text) or True  # the user says Yes
+    sidebar = win.album.sidebar
+    qtbot.mouseClick(sidebar.viewport(), Qt.MouseButton.LeftButton,
+                     pos=sidebar.visualItemRect(sidebar._edits).center())
+    grid = win.album.grid
+    qtbot.waitUntil(lambda: win.album.source[0] == "edits" and win.album.model.rowCount() == 2, timeout=3000)
+    rect = grid.visualRect(win.album.model.index(1, 0))  # "v1", after its original
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    seen: list[list[str]] = []
+
+    def choose() -> None:
+        menu = QApplication.activePopupWidget()
+        if not isinstance(menu, QMenu):
+            QTimer.singleShot(30, choose)
+            return
+        seen.append([a.text() for a in menu.actions() if a.text()])
+        item = next((a for a in menu.actions() if a.text() == "Delete version…"), None)
+        if item is None:  # not offered: the menu closes and the test fails below
+            menu.close()
+            return
+        qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(item).center())
+
+    QTimer.singleShot(30, choose)
+    QApplication.sendEvent(grid.viewport(), QContextMenuEvent(QContextMenuEvent.Reason.Mouse, rect.center(),
+                                                              grid.viewport().mapToGlobal(rect.center())))
+    qtbot.waitUntil(lambda: not win.ctx.library.list_edits(), timeout=3000)
+    assert seen and "Remove from library…" not in seen[0]  # a version is not a library photo
+    assert asked and made[0].name in asked[0]
+    assert not made[0].exists() and original.read_bytes() == before  # the version's file only
+    qtbot.waitUntil(lambda: win.album.model.rowCount() == 0, timeout=3000)
