@@ -284,6 +284,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         running = {j.id for j in rows if j.state == "running"}
         if code is not None or running != self._was_running:
             self._runner_changed(code, running)
+            self._update_buttons()  # the runner ended: Stop off, Start on (the rows may not have changed)
         if shown != self._shown:
             self.refresh(rows)
 

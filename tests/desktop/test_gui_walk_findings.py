@@ -226,3 +226,45 @@ def test_an_edited_version_can_be_deleted_from_its_right_click_menu(open_window,
     assert asked and made[0].name in asked[0]
     assert not made[0].exists() and original.read_bytes() == before  # the version's file only
     qtbot.waitUntil(lambda: win.album.model.rowCount() == 0, timeout=3000)
+
+
+def test_skipped_files_are_explained_without_library_names(open_window, qtbot, tmp_path: Path, monkeypatch) -> None:
+    """A text file named notes.jpg was listed as "not an image Pillow can read": a library's name
+    means nothing to the user."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtGui import QContextMenuEvent
+    from PySide6.QtWidgets import QApplication, QFileDialog, QMenu
+
+    from lipe_engine.testing.libraries import make_photos
+
+    win = open_window(1)
+    mixed = tmp_path / "Mixed"
+    make_photos(mixed, 2)
+    (mixed / "notes.jpg").write_text("a shopping list, not a photo")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *_a, **_k: str(mixed)))
+    _click_menu_item(qtbot, win, "File", "Add folder…")
+    lib = win.ctx.library
+    qtbot.waitUntil(lambda: lib.count_photos() == 3 and not win.ctx.pool.running, timeout=20_000)
+    folder = next(f for f in lib.list_folders() if Path(f.path) == mixed)
+    told: list[str] = []
+    win.album.inform = lambda _title, text: told.append(text)
+    sidebar = win.album.sidebar
+    qtbot.waitUntil(lambda: sidebar.folder_item(folder.id) is not None, timeout=3000)
+    rect = sidebar.visualItemRect(sidebar.folder_item(folder.id))
+
+    def choose() -> None:
+        menu = QApplication.activePopupWidget()
+        if not isinstance(menu, QMenu):
+            QTimer.singleShot(30, choose)
+            return
+        item = next((a for a in menu.actions() if a.text().startswith("Show skipped files")), None)
+        if item is None:
+            menu.close()
+            return
+        qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(item).center())
+
+    QTimer.singleShot(30, choose)
+    QApplication.sendEvent(sidebar.viewport(), QContextMenuEvent(QContextMenuEvent.Reason.Mouse, rect.center(),
+                                                                 sidebar.viewport().mapToGlobal(rect.center())))
+    qtbot.waitUntil(lambda: bool(told), timeout=3000)
+    assert "notes.jpg" in told[0] and "Pillow" not in told[0]

@@ -170,6 +170,8 @@ def test_tiny_training_shows_progress_and_stops_mid_job(window, qtbot) -> None:
     _wait_runner_gone(panel, qtbot)
     assert Path(job.config["output_dir"], "checkpoints").is_dir()
     qtbot.waitUntil(lambda: panel.table.item(0, 3).text() == "cancelled", timeout=5000)
+    qtbot.waitUntil(lambda: not panel.buttons["stop"].isEnabled(), timeout=3000)  # no stale Stop once it ended
+    assert panel.table.item(0, 5).text() == "stopped: resume to continue"  # not "stops at its next step"
     panel.select_job(job.id)
     assert panel.buttons["resume"].isEnabled()
     # Resume continues in the same row and starts the runner; pressed twice it is still one job

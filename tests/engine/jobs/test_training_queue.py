@@ -131,6 +131,7 @@ def test_cancel_from_another_connection_stops_a_running_job(data: Path) -> None:
 
         done = execute_job(lib, job.id, progress=cancel_at_2)
         assert done.state == "cancelled"
+        assert done.message == "stopped: resume to continue"  # not "the runner stops at its next step", stale
         summary_missing = not (Path(job.config["output_dir"]) / "training.json").exists()
         ckpts = sorted(Path(job.config["output_dir"], "checkpoints").glob("step_*"))
         assert summary_missing and ckpts and int(ckpts[-1].name.split("_")[1]) < 40
