@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, Signal
@@ -236,9 +237,15 @@ class IdentitiesPanel(QWidget):
         iid = self.current_id()
         if iid is None:
             return
-        ident = self.ctx.library.get_identity(iid)
+        lib = self.ctx.library
+        ident = lib.get_identity(iid)
+        prior = lib.latest_lora(iid)
+        # say what is forgotten: a trained prior (hours of training on a GPU) used to go unmentioned
+        goes = "its photo links and captions" + (" and its trained prior" if prior is not None else "")
+        kept = "the photos stay in the library" + (
+            f"; the prior's files stay on disk ({Path(prior.path).parent})" if prior is not None else "")
         answer = QMessageBox.question(
-            self, "Delete identity", f"Delete '{ident.name}'? Photos stay in the library."
+            self, "Delete identity", f"Delete '{ident.name}'? The app forgets {goes}; {kept}."
         )
         if answer == QMessageBox.StandardButton.Yes:
             self.ctx.library.delete_identity(iid)

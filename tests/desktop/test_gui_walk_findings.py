@@ -268,3 +268,28 @@ def test_skipped_files_are_explained_without_library_names(open_window, qtbot, t
                                                                  sidebar.viewport().mapToGlobal(rect.center())))
     qtbot.waitUntil(lambda: bool(told), timeout=3000)
     assert "notes.jpg" in told[0] and "Pillow" not in told[0]
+
+
+def test_deleting_an_identity_says_its_trained_prior_is_forgotten(open_window, qtbot, monkeypatch) -> None:
+    """"Delete 'Rex'? Photos stay in the library." said nothing of the trained prior that went too."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    def with_a_prior(ctx) -> None:  # type: ignore[no-untyped-def]
+        lib = ctx.library
+        ident = lib.create_identity("Rex", "dog")
+        lib.add_identity_photos(ident, lib.list_photos()[:2], role="reference")
+        weights = ctx.data_dir / "loras" / "rex" / "lora.safetensors"
+        weights.parent.mkdir(parents=True)
+        weights.write_bytes(b"weights")
+        lib.record_lora(ident, weights, "toy")
+
+    win = open_window(3, setup=with_a_prior)
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda _p, _t, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.No))
+    _click_tab(qtbot, win, win.identities)
+    delete = next(b for b in win.identities.findChildren(type(win.identities.train_btn)) if b.text() == "Delete")
+    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
+    assert asked and "trained prior" in asked[0] and "stay on disk" in asked[0]
+    assert [i.name for i in win.ctx.library.list_identities()] == ["Rex"]  # "No": nothing deleted
