@@ -293,3 +293,33 @@ def test_deleting_an_identity_says_its_trained_prior_is_forgotten(open_window, q
     qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
     assert asked and "trained prior" in asked[0] and "stay on disk" in asked[0]
     assert [i.name for i in win.ctx.library.list_identities()] == ["Rex"]  # "No": nothing deleted
+
+
+def test_the_new_identity_dialog_shows_its_hints_whole(open_window, qtbot) -> None:
+    """The class word's hint was cut ("a plain noun: dog, cat, pers…") in a dialog 260 px wide."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from lipe_desktop.identities.dialog import NewIdentityDialog
+
+    win = open_window(1)
+    _click_tab(qtbot, win, win.identities)
+    cut: list[str] = []
+
+    def look() -> None:
+        dlg = QApplication.activeModalWidget()
+        if not isinstance(dlg, NewIdentityDialog):
+            QTimer.singleShot(30, look)
+            return
+        for edit in (dlg.name, dlg.class_word):
+            room = edit.width() - 12  # frame and text margins
+            if edit.fontMetrics().horizontalAdvance(edit.placeholderText()) > room:
+                cut.append(edit.placeholderText())
+        cut.append("looked")
+        dlg.reject()
+
+    QTimer.singleShot(30, look)
+    new = next(b for b in win.identities.findChildren(type(win.identities.train_btn)) if b.text() == "New identity…")
+    qtbot.mouseClick(new, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "looked" in cut, timeout=3000)
+    assert cut == ["looked"], cut
