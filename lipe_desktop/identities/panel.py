@@ -92,6 +92,7 @@ class IdentitiesPanel(QWidget):
         self.ctx = ctx
         self.list = IdentityList(self)
         self.list.setWordWrap(True)  # a long name wraps instead of scrolling the narrow list sideways
+        self.list.setSpacing(3)  # two- and three-line entries ran into each other
         new_btn = QPushButton("New identity…", self)
         del_btn = QPushButton("Delete", self)
         new_btn.clicked.connect(lambda: self.new_identity([]))
