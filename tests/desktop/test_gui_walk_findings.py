@@ -323,3 +323,48 @@ def test_the_new_identity_dialog_shows_its_hints_whole(open_window, qtbot) -> No
     qtbot.mouseClick(new, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "looked" in cut, timeout=3000)
     assert cut == ["looked"], cut
+
+
+def test_describe_with_llava_is_offered_only_with_a_llava_model(open_window, qtbot, monkeypatch) -> None:
+    """Ticked with no LLaVA set, the training quietly used the plain prompt (said only in its log)."""
+    from PySide6.QtCore import Qt
+
+    for var in ("LIPE_LLAVA_GGUF", "LIPE_LLAVA_MMPROJ"):
+        monkeypatch.delenv(var, raising=False)
+    win = open_window(1)
+    _click_tab(qtbot, win, win.training)
+    box = win.training.caption_first
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+    assert not box.isEnabled() and not box.isChecked() and "Settings" in box.toolTip()
+    settings = win.ctx.settings
+    settings.llava_gguf, settings.llava_mmproj = "/models/llava.gguf", "/models/mmproj.gguf"
+    win.ctx.save_settings(settings)  # what Settings' OK does
+    assert box.isEnabled() and box.isChecked()
+
+
+def test_removing_a_stopped_training_asks_first(open_window, qtbot, monkeypatch) -> None:
+    """Remove on a stopped training's row deleted it at once: it could no longer be resumed."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    def with_stopped_training(ctx) -> None:  # type: ignore[no-untyped-def]
+        ident = ctx.library.create_identity("Rex", "dog")
+        out = ctx.data_dir / "loras" / "rex-run"
+        (out / "checkpoints" / "step_40").mkdir(parents=True)
+        job = ctx.library.create_job("train", {"preset": "toy", "output_dir": str(out)}, identity=ident.id)
+        ctx.library.update_job(job.id, state="cancelled", progress=0.4, message="stopped: resume to continue")
+
+    win = open_window(1, setup=with_stopped_training)
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda _p, _t, text, *a, **k: asked.append(text) or answers[len(asked) - 1]))
+    _click_tab(qtbot, win, win.training)
+    panel = win.training
+    table = panel.table
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(table.item(0, 1)).center())
+    qtbot.mouseClick(panel.buttons["remove"], Qt.MouseButton.LeftButton)
+    assert asked and "can then no longer be resumed" in asked[0]
+    assert len(win.ctx.library.list_jobs()) == 1  # "No": still there
+    qtbot.mouseClick(panel.buttons["remove"], Qt.MouseButton.LeftButton)
+    assert len(asked) == 2 and win.ctx.library.list_jobs() == []
