@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, QUrl
+from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -23,13 +23,14 @@ from PySide6.QtWidgets import (
 from lipe_engine.resources import resource_path
 
 from . import bridge
-from .album.page import AlbumPage, EditedVersion, LooseFile
+from .album.page import AlbumPage, LooseFile
 from .context import AppContext
 from .identities import IdentitiesPanel
 from .install_check import InstallCheckLabel
 from .job_status import JobStatus
 from .logs import log_file, user_message
 from .machine_banner import MachineBanner
+from .photo_actions import PhotoActionsMixin
 from .training import TrainingPanel
 from .window_state import WindowLifecycleMixin
 from .workers import Worker
@@ -61,7 +62,7 @@ def opened_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
     return list(dict.fromkeys(files)), problems
 
 
-class MainWindow(WindowLifecycleMixin, QMainWindow):
+class MainWindow(WindowLifecycleMixin, PhotoActionsMixin, QMainWindow):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
@@ -293,83 +294,6 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
     def scan(self, folder_ids: list[int] | None) -> Worker:
         w = Worker("Scanning photos", bridge.scan_library, self.ctx.data_dir, folder_ids)
         return self.run_job(w, on_success=lambda _r: self.ctx.libraryChanged.emit())
-
-    def show_photo_menu(self, photos: list[Any], pos: QPoint) -> None:
-        menu = self.build_photo_menu(photos)
-        menu.exec(pos)
-
-    def build_photo_menu(self, photos: list[Any]) -> QMenu:
-        menu = QMenu(self)
-        library_photos = [p for p in photos if getattr(p, "content_hash", None)]
-        edit = menu.addAction("Edit pose…", lambda: self.open_editor(photos))
-        edit.setEnabled(bool(photos))
-        menu.addAction("Open in viewer", lambda: self.album.open_viewer(photos[0]))
-        if library_photos:
-            sub = menu.addMenu("Add to identity")
-            for ident in self.ctx.library.list_identities():
-                for role in ("reference", "target"):
-                    sub.addAction(f"{ident.name} — {role}", self._adder(ident.id, library_photos, role))
-            sub.addSeparator()
-            sub.addAction("New identity…", lambda: self.identities.new_identity(library_photos))
-        menu.addAction("Export copy…", lambda: self.export_photos(photos))
-        if library_photos:
-            remove = "Remove from identity…" if self.album.source[0] == "identity" else "Remove from library…"
-            menu.addAction(remove, lambda: self.album.remove_photos(library_photos))
-        versions = [p for p in photos if isinstance(p, EditedVersion)]
-        if versions:  # a version the user does not want (a smear, a wrong pose) could not be deleted
-            menu.addAction("Delete version…" if len(versions) == 1 else f"Delete {len(versions)} versions…",
-                           lambda: self.delete_versions(versions))
-        menu.addAction(
-            "Show in folder",
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(photos[0].path).parent))),
-        )
-        return menu
-
-    def delete_versions(self, versions: list[Any]) -> int:
-        """Delete edited versions (their records and the image and mask files the app wrote) after
-        asking; the originals are untouched. Returns how many were deleted."""
-        names = ", ".join(Path(v.path).name for v in versions[:3]) + (" …" if len(versions) > 3 else "")
-        if not self.album.confirm("Delete versions", f"Delete {len(versions)} edited version(s) ({names})? Their "
-                                  "files are deleted; the original photos stay untouched."):
-            return 0
-        done = 0
-        for v in versions:
-            try:
-                self.ctx.library.delete_edit(v.edit_id)
-                done += 1
-            except Exception as exc:  # noqa: BLE001 - e.g. deleted meanwhile by `lipe versions`
-                self.show_error(user_message(exc))
-                break
-        self.statusBar().showMessage(f"{done} version(s) deleted; the originals are untouched", 8000)
-        self.ctx.libraryChanged.emit()
-        return done
-
-    def _adder(self, identity_id: int, photos: list[Any], role: str) -> Any:
-        return lambda: self.add_to_identity(identity_id, photos, role)
-
-    def add_to_identity(self, identity_id: int, photos: list[Any], role: str) -> None:
-        try:
-            n = self.ctx.library.add_identity_photos(identity_id, photos, role=role)
-        except Exception as exc:  # noqa: BLE001
-            self.show_error(user_message(exc))
-            return
-        self.statusBar().showMessage(f"{n} photo(s) added as {role}", 5000)
-        self.ctx.libraryChanged.emit()
-
-    def export_selected(self) -> None:
-        photos = self.album.selected_photos()
-        if photos:
-            self.export_photos(photos)
-
-    def export_photos(self, photos: list[Any]) -> None:
-        if len(photos) == 1:
-            name, _ = QFileDialog.getSaveFileName(self, "Export a copy", Path(photos[0].path).name)
-            pairs = [(Path(photos[0].path), Path(name))] if name else []
-        else:
-            folder = QFileDialog.getExistingDirectory(self, "Export copies to")
-            pairs = [(Path(p.path), Path(folder) / Path(p.path).name) for p in photos] if folder else []
-        for src, dest in pairs:
-            self.run_job(Worker(f"Exporting {src.name}", bridge.export_copy, src, dest))
 
     def open_editor(self, photos: list[Any]) -> Any:
         """One photo: the edit window; several: one dialog that edits them all (edit/batch_dialog.py)."""
