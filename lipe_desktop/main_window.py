@@ -136,7 +136,7 @@ class MainWindow(WindowLifecycleMixin, PhotoActionsMixin, QMainWindow):
         self._action(e, "Find…", self.album_search, QKeySequence.StandardKey.Find)
         e.addAction(self.album.remove_action)  # Delete, while the album has the focus
         e.addSeparator()
-        self._action(e, "Edit pose of selected photos…", lambda: self.open_editor(self.album.selected_photos()))
+        self._action(e, "Edit pose of selected photos…", self.edit_selected)
         self._action(e, "Edit pose of an identity's photos…", self.open_identity_edit)
         self._action(e, "Review edited photos…", self.open_review)
         h = self.menuBar().addMenu("&Help")

@@ -90,10 +90,21 @@ class PhotoActionsMixin:
         self.statusBar().showMessage(f"{n} photo(s) added as {role}", 5000)
         self.ctx.libraryChanged.emit()
 
-    def export_selected(self) -> None:
+    def _selected_or_say(self, doing: str) -> list[Any]:
+        """The album's selected photos; none: said in the status bar (the menu item did nothing visible)."""
         photos = self.album.selected_photos()
+        if not photos:
+            self.statusBar().showMessage(f"Select photos in the album first, then {doing}", 8000)
+        return list(photos)
+
+    def export_selected(self) -> None:
+        photos = self._selected_or_say("export them (File > Export selected…, Ctrl+E)")
         if photos:
             self.export_photos(photos)
+
+    def edit_selected(self) -> Any:
+        photos = self._selected_or_say("edit their pose (Edit > Edit pose of selected photos…)")
+        return self.open_editor(photos) if photos else None
 
     def export_photos(self, photos: list[Any]) -> None:
         if len(photos) == 1:

@@ -368,3 +368,16 @@ def test_removing_a_stopped_training_asks_first(open_window, qtbot, monkeypatch)
     assert len(win.ctx.library.list_jobs()) == 1  # "No": still there
     qtbot.mouseClick(panel.buttons["remove"], Qt.MouseButton.LeftButton)
     assert len(asked) == 2 and win.ctx.library.list_jobs() == []
+
+
+def test_menu_items_for_selected_photos_say_so_when_none_is_selected(open_window, qtbot) -> None:
+    """Edit > Edit pose of selected photos… and File > Export selected… did nothing visible with no
+    photo selected."""
+    win = open_window(3)
+    win.album.grid.clearSelection()
+    _click_menu_item(qtbot, win, "Edit", "Edit pose of selected photos…")
+    qtbot.waitUntil(lambda: "Select photos" in win.statusBar().currentMessage(), timeout=2000)
+    assert not win.edit_windows
+    win.statusBar().clearMessage()
+    _click_menu_item(qtbot, win, "File", "Export selected…")
+    qtbot.waitUntil(lambda: "Select photos" in win.statusBar().currentMessage(), timeout=2000)
