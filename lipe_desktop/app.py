@@ -31,6 +31,7 @@ else:
     QT_MISSING = None
     from .context import AppContext
     from .first_run import run_at_start
+    from .library_refused import open_or_ask
     from .main_window import ICON, MainWindow
 
 log = logging.getLogger("lipe_desktop")
@@ -96,14 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     app = QApplication.instance() or QApplication([DESKTOP_FILE_NAME])
     configure_application(app)
-    try:
-        ctx = AppContext.open(args.data_dir)
-    except LipeError as exc:
-        if args.smoke:
+    if args.smoke:
+        try:
+            ctx = AppContext.open(args.data_dir)
+        except LipeError as exc:
             print(f"lipe-desktop: {exc}", file=sys.stderr)
-        else:
-            QMessageBox.critical(None, "LIPE Desktop", str(exc))
-        return 2
+            return 2
+    else:  # refused: the reason, and a way on (a new library, another folder) besides quitting
+        opened = open_or_ask(args.data_dir)
+        if opened is None:
+            return 2
+        ctx = opened
     try:
         log_path: object = setup_logging()
     except OSError as exc:  # an unwritable log folder must not keep the app from starting

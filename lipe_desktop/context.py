@@ -29,8 +29,8 @@ class AppContext(QObject):
         self.models: object | None = None  # edit.engine's model holder, created on the first edit
 
     @classmethod
-    def open(cls, data_dir: str | Path | None = None) -> AppContext:
-        lib = Library.open(data_dir)
+    def open(cls, data_dir: str | Path | None = None, *, new: bool = False) -> AppContext:
+        lib = Library.open(data_dir, new=new)
         return cls(lib, AppSettings.load(lib.data_dir, lib))
 
     @property

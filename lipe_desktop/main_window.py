@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, QUrl
+from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -35,6 +35,7 @@ from .install_check import InstallCheckLabel
 from .job_status import JobStatus
 from .logs import log_file, user_message
 from .machine_banner import MachineBanner
+from .photo_actions import PhotoActionsMixin
 from .review.window import open_review
 from .settings_dialog import SettingsDialog
 from .training import TrainingPanel
@@ -66,7 +67,7 @@ def opened_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
     return list(dict.fromkeys(files)), problems
 
 
-class MainWindow(WindowLifecycleMixin, QMainWindow):
+class MainWindow(WindowLifecycleMixin, PhotoActionsMixin, QMainWindow):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
@@ -140,7 +141,7 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         self._action(e, "Find…", self.album_search, QKeySequence.StandardKey.Find)
         e.addAction(self.album.remove_action)  # Delete, while the album has the focus
         e.addSeparator()
-        self._action(e, "Edit pose of selected photos…", lambda: self.open_editor(self.album.selected_photos()))
+        self._action(e, "Edit pose of selected photos…", self.edit_selected)
         self._action(e, "Edit pose of an identity's photos…", self.open_identity_edit)
         self._action(e, "Review edited photos…", self.open_review)
         h = self.menuBar().addMenu("&Help")
@@ -182,8 +183,27 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
     def _show_machine(self) -> None:
         self.banner.show_for(is_toy_model(self.ctx.settings.model_source()), self.gpu_gb)
 
-    def add_toy_album(self) -> Worker:
-        """"Try it on toy photos": a folder of toy-world photos and an identity of their dog, shown."""
+    def _toy_album_folder(self) -> Any:
+        """The toy album already in the library (its folder still on disk with photos), if any."""
+        from lipe_engine.locations import DataLayout
+
+        base = DataLayout(self.ctx.data_dir).toy_album
+        for f in self.ctx.library.list_folders():
+            p = Path(f.path)
+            if p.parent == base.parent and p.name.startswith(base.name) and p.is_dir() and not f.missing:
+                return f
+        return None
+
+    def add_toy_album(self) -> Worker | None:
+        """"Try it on toy photos": a folder of toy-world photos and an identity of their dog, shown.
+        Pressed again, the album already made is shown (not a second copy with a second "Rex")."""
+        existing = self._toy_album_folder()
+        if existing is not None:
+            self.tabs.setCurrentWidget(self.album)
+            self.album.sidebar.select_source(("folder", existing.id))
+            self.statusBar().showMessage(
+                f"The toy photos are already in your library ({Path(existing.path).name}): shown", 8000)
+            return None
         w = Worker("Making toy photos", bridge.add_toy_album, self.ctx.data_dir)
 
         def shown(_r: object) -> None:
@@ -206,7 +226,12 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
         except Exception as exc:  # noqa: BLE001
             self.show_error(user_message(exc))
             return
-        self.scan([folder.id])
+
+        def show_it(_r: object) -> None:  # the photos just added, not the top of "All photos"
+            self.tabs.setCurrentWidget(self.album)
+            self.album.sidebar.select_source(("folder", folder.id))
+
+        self.scan([folder.id]).succeeded.connect(show_it)
 
     def album_search(self) -> None:
         """Ctrl+F: the album's search field, focused, its text selected."""
@@ -272,60 +297,6 @@ class MainWindow(WindowLifecycleMixin, QMainWindow):
     def scan(self, folder_ids: list[int] | None) -> Worker:
         w = Worker("Scanning photos", bridge.scan_library, self.ctx.data_dir, folder_ids)
         return self.run_job(w, on_success=lambda _r: self.ctx.libraryChanged.emit())
-
-    def show_photo_menu(self, photos: list[Any], pos: QPoint) -> None:
-        menu = self.build_photo_menu(photos)
-        menu.exec(pos)
-
-    def build_photo_menu(self, photos: list[Any]) -> QMenu:
-        menu = QMenu(self)
-        library_photos = [p for p in photos if getattr(p, "content_hash", None)]
-        edit = menu.addAction("Edit pose…", lambda: self.open_editor(photos))
-        edit.setEnabled(bool(photos))
-        menu.addAction("Open in viewer", lambda: self.album.open_viewer(photos[0]))
-        if library_photos:
-            sub = menu.addMenu("Add to identity")
-            for ident in self.ctx.library.list_identities():
-                for role in ("reference", "target"):
-                    sub.addAction(f"{ident.name} — {role}", self._adder(ident.id, library_photos, role))
-            sub.addSeparator()
-            sub.addAction("New identity…", lambda: self.identities.new_identity(library_photos))
-        menu.addAction("Export copy…", lambda: self.export_photos(photos))
-        if library_photos:
-            remove = "Remove from identity…" if self.album.source[0] == "identity" else "Remove from library…"
-            menu.addAction(remove, lambda: self.album.remove_photos(library_photos))
-        menu.addAction(
-            "Show in folder",
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(photos[0].path).parent))),
-        )
-        return menu
-
-    def _adder(self, identity_id: int, photos: list[Any], role: str) -> Any:
-        return lambda: self.add_to_identity(identity_id, photos, role)
-
-    def add_to_identity(self, identity_id: int, photos: list[Any], role: str) -> None:
-        try:
-            n = self.ctx.library.add_identity_photos(identity_id, photos, role=role)
-        except Exception as exc:  # noqa: BLE001
-            self.show_error(user_message(exc))
-            return
-        self.statusBar().showMessage(f"{n} photo(s) added as {role}", 5000)
-        self.ctx.libraryChanged.emit()
-
-    def export_selected(self) -> None:
-        photos = self.album.selected_photos()
-        if photos:
-            self.export_photos(photos)
-
-    def export_photos(self, photos: list[Any]) -> None:
-        if len(photos) == 1:
-            name, _ = QFileDialog.getSaveFileName(self, "Export a copy", Path(photos[0].path).name)
-            pairs = [(Path(photos[0].path), Path(name))] if name else []
-        else:
-            folder = QFileDialog.getExistingDirectory(self, "Export copies to")
-            pairs = [(Path(p.path), Path(folder) / Path(p.path).name) for p in photos] if folder else []
-        for src, dest in pairs:
-            self.run_job(Worker(f"Exporting {src.name}", bridge.export_copy, src, dest))
 
     def open_editor(self, photos: list[Any]) -> Any:
         """One photo: the edit window; several: one dialog that edits them all (edit/batch_dialog.py)."""

@@ -31,13 +31,13 @@ _PATHS = (
     (
         "sdxl_model",
         "SDXL model",
-        "Diffusers folder, .safetensors file or Hugging Face id (empty: the shipped toy model)",
+        "empty: the shipped toy model; or a diffusers folder, .safetensors file, Hugging Face id",
         "any",
     ),
     ("llava_gguf", "LLaVA (captions)", "LLaVA .gguf used to caption photos", "file"),
     ("llava_mmproj", "LLaVA projector", "the matching mmproj .gguf", "file"),
     ("llm_gguf", "LLM (prompts)", ".gguf language model that writes edit prompts", "file"),
-    ("clip_model", CLIP_LABEL, "CLIP folder used by 'Suggest similar photos' and the evaluation metrics", "dir"),
+    ("clip_model", CLIP_LABEL, "CLIP folder or id ('Suggest similar photos', metrics)", "dir"),
 )
 
 

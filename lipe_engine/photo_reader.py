@@ -125,7 +125,7 @@ def decode_error(exc: BaseException, name: str, what: str = "image") -> InputErr
         return InputError(f"{what} '{name}' is too large to decode safely ({str(exc).rstrip('.')})",
                           "downscale it (at most about 178 megapixels) and use the copy")
     if isinstance(exc, UnidentifiedImageError):
-        return InputError(f"{what} '{name}' is not an image Pillow can read", "give a JPEG, PNG or WebP file")
+        return InputError(f"{what} '{name}' is not an image this app can read", "give a JPEG, PNG or WebP file")
     if isinstance(exc, MemoryError):
         return InputError(f"{what} '{name}' needs more memory to decode than is free", "downscale it first")
     detail = str(exc).split("\n")[0] or type(exc).__name__

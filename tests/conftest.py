@@ -59,36 +59,3 @@ def dreambooth_dir() -> Path:
     if not d.is_dir():
         pytest.skip("shared/data/dreambooth not present")
     return d
-
-
-@pytest.fixture
-def open_window(qtbot, tmp_path: Path, monkeypatch):
-    """The GUI tests' main window on a generated library: ``open_window(n_photos, warnings=True,
-    setup=fn(ctx))`` (``warnings``: message boxes go to ``win.shown_errors``); closed after the test."""
-    opened = []
-
-    def make(n_photos: int = 12, *, warnings: bool = False, setup=None):  # type: ignore[no-untyped-def]
-        from PySide6.QtWidgets import QMessageBox
-
-        from lipe_desktop.context import AppContext
-        from lipe_desktop.main_window import MainWindow
-        from lipe_engine.testing.libraries import make_library
-
-        shown: list[str] = []
-        if warnings:
-            monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, _t, msg, *a, **k: shown.append(msg)))
-        data, _folder = make_library(tmp_path, n_photos)
-        ctx = AppContext.open(data)
-        if setup is not None:
-            setup(ctx)
-        win = MainWindow(ctx)
-        win.shown_errors = shown
-        qtbot.addWidget(win)
-        win.show()
-        opened.append((win, ctx))
-        return win
-
-    yield make
-    for win, ctx in reversed(opened):
-        win.close()
-        ctx.close()

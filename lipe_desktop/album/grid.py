@@ -84,6 +84,18 @@ def tile_name(path: Any) -> str:
     return f"{p.parent.name}/{p.name}" if p.parent.name else p.name
 
 
+def fit_tile_name(name: str, metrics: Any, width: int) -> str:
+    """The tile label cut to ``width``: the folder gives way first ("data1-to…/toy_005.png"), since
+    eliding the middle of "data1-toy-photos/toy_005.png" cut the file name the user looks for."""
+    if metrics.horizontalAdvance(name) <= width:
+        return name
+    folder, slash, file = name.rpartition("/")
+    room = width - metrics.horizontalAdvance(slash + file)
+    if folder and room >= metrics.horizontalAdvance("…") * 2:
+        return metrics.elidedText(folder, Qt.TextElideMode.ElideRight, room) + slash + file
+    return str(metrics.elidedText(file, Qt.TextElideMode.ElideMiddle, width))
+
+
 class PhotoListModel(QAbstractListModel):
     """Rows are photo records (anything with ``id`` and ``path``); the filter keeps the photos whose
     path, date taken and badge contain every typed word."""
@@ -249,7 +261,7 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(QColor("white"))
             painter.drawText(b, Qt.AlignmentFlag.AlignCenter, badge)
         painter.setPen(pal.highlightedText().color() if selected else pal.text().color())
-        name = painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, r.width())
+        name = fit_tile_name(name, painter.fontMetrics(), r.width())
         painter.drawText(
             QRect(r.x(), r.bottom() - self.LABEL_H, r.width(), self.LABEL_H),
             Qt.AlignmentFlag.AlignCenter,

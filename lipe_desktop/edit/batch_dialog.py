@@ -84,7 +84,7 @@ class BatchEditDialog(QDialog):
         self.close_btn = QPushButton("Cancel", self)
         self._build()
         for ident in ctx.library.list_identities():
-            self.identity.addItem(f"{ident.name} ({ident.instance_prompt})", ident.id)
+            self.identity.addItem(f"{ident.name} (a {ident.class_word})", ident.id)
         chosen = identity_id if identity_id is not None else linked_identity(ctx.library, self.given)
         if chosen is not None:
             self.identity.setCurrentIndex(max(0, self.identity.findData(chosen)))

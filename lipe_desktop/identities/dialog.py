@@ -19,6 +19,7 @@ class NewIdentityDialog(QDialog):
     def __init__(self, parent: Any = None, photos: int = 0) -> None:
         super().__init__(parent)
         self.setWindowTitle("New identity")
+        self.setMinimumWidth(420)  # the class word's hint ("a plain noun: dog, cat, person, toy…") was cut
         self.name = QLineEdit(self)
         self.name.setPlaceholderText("e.g. Rex")
         self.class_word = QLineEdit(self)
@@ -37,6 +38,10 @@ class NewIdentityDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
+        why = QLabel("The class word is what the subject is (dog, cat, person, mug): the prior keeps it a "
+                     "dog while learning what makes it this one.", self)
+        why.setWordWrap(True)
+        lay.addWidget(why)
         if photos:
             lay.addWidget(QLabel(f"The {photos} selected photo(s) become its reference photos.", self))
         lay.addLayout(form)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, Signal
@@ -90,6 +91,8 @@ class IdentitiesPanel(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.list = IdentityList(self)
+        self.list.setWordWrap(True)  # a long name wraps instead of scrolling the narrow list sideways
+        self.list.setSpacing(3)  # two- and three-line entries ran into each other
         new_btn = QPushButton("New identity…", self)
         del_btn = QPushButton("Delete", self)
         new_btn.clicked.connect(lambda: self.new_identity([]))
@@ -161,8 +164,11 @@ class IdentitiesPanel(QWidget):
         self.list.clear()
         for ident in self.ctx.library.list_identities():
             n = len(self.ctx.library.identity_photos(ident.id, role="reference"))
-            lora = " · prior trained" if self.ctx.library.latest_lora(ident.id) else ""
-            it = QListWidgetItem(f"{ident.name}\n{ident.instance_prompt} · {ident.kind} · {n} ref{lora}")
+            lora = "\nprior trained" if self.ctx.library.latest_lora(ident.id) else ""
+            # the class word, not the rare token ("sks dog"): the token is the model's word, not the user's;
+            # short lines: the list is narrow and a longer one scrolled sideways
+            it = QListWidgetItem(f"{ident.name}\n{ident.class_word} · {n} reference{'' if n == 1 else 's'}{lora}")
+            it.setToolTip(f"Prompts name it '{ident.instance_prompt}' (a rare word the prior learns for it)")
             it.setData(Qt.ItemDataRole.UserRole, ident.id)
             self.list.addItem(it)
             if ident.id == current:
@@ -232,9 +238,15 @@ class IdentitiesPanel(QWidget):
         iid = self.current_id()
         if iid is None:
             return
-        ident = self.ctx.library.get_identity(iid)
+        lib = self.ctx.library
+        ident = lib.get_identity(iid)
+        prior = lib.latest_lora(iid)
+        # say what is forgotten: a trained prior (hours of training on a GPU) used to go unmentioned
+        goes = "its photo links and captions" + (" and its trained prior" if prior is not None else "")
+        kept = "the photos stay in the library" + (
+            f"; the prior's files stay on disk ({Path(prior.path).parent})" if prior is not None else "")
         answer = QMessageBox.question(
-            self, "Delete identity", f"Delete '{ident.name}'? Photos stay in the library."
+            self, "Delete identity", f"Delete '{ident.name}'? The app forgets {goes}; {kept}."
         )
         if answer == QMessageBox.StandardButton.Yes:
             self.ctx.library.delete_identity(iid)

@@ -93,18 +93,29 @@ class ResultsTable(QTableWidget):
     def set_results(self, results: list[Any], placeholder: QIcon) -> list[QTableWidgetItem]:
         """Lay out ``results`` (targets x seeds, in the order they were made); returns their cells."""
         targets = list(dict.fromkeys(r.target_prompt for r in results))
-        seeds = list(dict.fromkeys(r.seed for r in results))
+        # column k: each change's k-th result. A random seed is recorded as None: keyed by seed, two
+        # random results of one change fell into one cell and the header read "seed –"
+        column: dict[int, int] = {}
+        made: dict[str, int] = {}
+        for r in results:
+            column[r.id] = made.get(r.target_prompt, 0)
+            made[r.target_prompt] = column[r.id] + 1
+        width = max(made.values(), default=0)
         self.setRowCount(len(targets))
-        self.setColumnCount(len(seeds))
+        self.setColumnCount(width)
         changes = {r.target_prompt: r.recipe.get("change") or r.target_prompt for r in results}
         self.setVerticalHeaderLabels([changes[t] for t in targets])
-        self.setHorizontalHeaderLabels([f"seed {s if s is not None else '–'}" for s in seeds])
+        headers = []
+        for k in range(width):
+            seeds = {r.seed for r in results if column[r.id] == k}
+            headers.append(f"seed {seeds.pop()}" if len(seeds) == 1 and None not in seeds else f"result {k + 1}")
+        self.setHorizontalHeaderLabels(headers)
         for r in results:
             item = QTableWidgetItem(placeholder, "")
-            item.setToolTip(f"{r.target_prompt} (seed {r.seed if r.seed is not None else '–'})")
+            item.setToolTip(f"{r.target_prompt} ({f'seed {r.seed}' if r.seed is not None else 'random seed'})")
             item.setData(Qt.ItemDataRole.UserRole, r.id)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsSelectable)
-            self.setItem(targets.index(r.target_prompt), seeds.index(r.seed), item)
+            self.setItem(targets.index(r.target_prompt), column[r.id], item)
             self._items.append(item)
         return list(self._items)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lipe_engine import locations
 from lipe_engine.jobs import queue
 
 from ..context import AppContext
@@ -81,10 +83,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         self.preset_help.setWordWrap(True)
         self.add_btn = QPushButton("Add to queue", self)
         self.caption_first = QCheckBox("Describe photos without a caption first (LLaVA)", self)
-        self.caption_first.setChecked(bool(ctx.settings.llava_gguf))
-        self.caption_first.setToolTip(
-            "Editing-oriented captions, as in the paper; skipped if LLaVA is not set"
-        )
+        self._show_captioner()
         self.steps = QSpinBox(self)
         self.steps.setRange(1, 1_000_000)
         self.steps.setToolTip("Training steps (one photo and one class image each)")
@@ -188,6 +187,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         self._was_running: set[int] = set()
         ctx.libraryChanged.connect(self._fill_identities)
         ctx.settingsChanged.connect(self._preset_changed)
+        ctx.settingsChanged.connect(self._show_captioner)
         self._fill_identities()
         self._preset_changed()
         self.recover()
@@ -271,6 +271,16 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
             self.status.setText(f"{self.name_of(job)} is queued: training starts after the current job.")
         return job
 
+    def _show_captioner(self) -> None:
+        """The LLaVA box is offered only with a LLaVA model set: ticked without one, the job quietly
+        trained on the plain prompt (said only in the runner's log)."""
+        ready = bool(locations.configured("llava_gguf", self.ctx.settings.llava_gguf))
+        self.caption_first.setEnabled(ready)
+        self.caption_first.setChecked(ready)
+        self.caption_first.setToolTip(
+            "Editing-oriented captions, as in the paper" if ready
+            else "Set the LLaVA model in Settings to describe photos before training")
+
     # --- the queue as the library has it -------------------------------------------------------------
 
     def rows(self) -> list[Job]:
@@ -284,6 +294,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         running = {j.id for j in rows if j.state == "running"}
         if code is not None or running != self._was_running:
             self._runner_changed(code, running)
+            self._update_buttons()  # the runner ended: Stop off, Start on (the rows may not have changed)
         if shown != self._shown:
             self.refresh(rows)
 
@@ -330,9 +341,11 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
 
     def _show_running(self, listed: list[Job]) -> None:
         job = next((j for j in listed if j.state == "running"), None)
-        if job is None:
+        if job is None:  # "0%" under a finished job read as "it did nothing"
             self.bar.setValue(0)
+            self.bar.setFormat("nothing running")
             return
+        self.bar.setFormat("%p%")
         self.bar.setValue(int(round(job.progress * 1000)))
         line = f"{self.name_of(job)}: {job.progress * 100:.0f}%, {job.message}"
         self.status.setText(f"Training {line}")
@@ -384,6 +397,14 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         if job.state == "running":
             return
         folder = (job.config or {}).get("output_dir")
+        if job.state in ("cancelled", "failed") and folder and (Path(folder) / "checkpoints").is_dir():
+            # a stopped training with its checkpoints: removed at once, it could no longer be resumed
+            answer = QMessageBox.question(
+                self, "Remove from the queue",
+                f"Remove the stopped training of {self.name_of(job)}? It can then no longer be resumed "
+                f"from the queue; its checkpoints stay in {folder}.")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
         for other in lib.list_jobs(kind=queue.KIND):  # the row is the whole training: its earlier runs too
             if other.state != "running" and (other.id == jid or (folder and (other.config or {}).get("output_dir") == folder)):
                 lib.delete_job(other.id)

@@ -116,6 +116,9 @@ def describe_settings(job: Job) -> str:
             + (f" + {cfg['class_images']} class" if cfg.get("class_images") else ""))
 
 
+STOPPED_MESSAGE = "stopped: resume to continue"
+
+
 def cancel_job(lib: Library, job_id: int) -> Job:
     job = lib.get_job(job_id)
     if job.finished:
@@ -286,11 +289,13 @@ def execute_job(lib: Library, job_id: int, *, model: str | None = None, device: 
     except Cancelled:
         if mirror.cancelled_in_db or lib.get_job(job_id).finished:
             note("cancelled (checkpoint kept)")
+            if lib.get_job(job_id).state == "cancelled":  # "stops at its next step" has happened: say so
+                lib.update_job(job_id, message=STOPPED_MESSAGE)
             return lib.get_job(job_id)
         if on_stop == "requeue":
             lib.update_job(job_id, state="queued", message="interrupted: resumes from its checkpoint", log="interrupted")
         else:
-            lib.update_job(job_id, state="cancelled", message="stopped: resume to continue", log="stopped")
+            lib.update_job(job_id, state="cancelled", message=STOPPED_MESSAGE, log="stopped")
         raise
     except LipeError as exc:
         _fail(lib, job_id, str(exc))

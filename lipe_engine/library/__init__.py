@@ -81,6 +81,7 @@ from . import backup
 from .captions import CaptionEditedError
 from .db import SCHEMA_VERSION, LibraryError
 from .library import ENV_DATA_DIR, Library, default_data_dir
+from .opening import MissingLibraryError
 from .records import (
     Caption,
     Edit,
@@ -109,6 +110,7 @@ __all__ = [
     "Library",
     "LibraryError",
     "Lora",
+    "MissingLibraryError",
     "Photo",
     "ScanReport",
     "default_data_dir",

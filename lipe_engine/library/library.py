@@ -50,8 +50,9 @@ class Library(VersionsMixin, JobsMixin):
             self._backup_quietly()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None) -> Library:
-        """Open (creating and migrating if needed) the library in ``path`` or the default data dir."""
+    def open(cls, path: str | os.PathLike[str] | None = None, *, new: bool = False) -> Library:
+        """Open (creating and migrating if needed) the library in ``path`` or the default data dir;
+        ``new``: start a new library where a deleted one left its traces (see ``__init__``)."""
         d = check_path_text(path, "data folder").expanduser() if path is not None else default_data_dir()
         if d.exists() and not d.is_dir():
             raise LibraryError(
@@ -68,7 +69,7 @@ class Library(VersionsMixin, JobsMixin):
             raise LibraryError(
                 f"data folder '{d}' is not writable", f"set {ENV_DATA_DIR} to a writable folder"
             )
-        return cls(d.absolute())
+        return cls(d.absolute(), new=new)
 
     @property
     def db_path(self) -> Path:

@@ -50,14 +50,19 @@ def _quick_check(conn: sqlite3.Connection, db_path: Path) -> None:
         raise damaged_error(db_path, "; ".join(rows)[:200])
 
 
-def _missing_error(db_path: Path) -> LibraryError:
+class MissingLibraryError(LibraryError):
+    """The library file is gone from a folder that held a library: the user may restore it or
+    start a new library there on purpose (``Library(..., new=True)``)."""
+
+
+def _missing_error(db_path: Path) -> MissingLibraryError:
     """A library file gone from a folder that shows a library lived there (its backups, thumbnails...)."""
     traces = ", ".join(f"{sub.name}/" for sub in DataLayout(db_path.parent).library_traces()
                        if sub.is_dir() and any(sub.iterdir()))
     found = len(backup.list_backups(db_path.parent))
     fix = (f"restore the newest of its {found} backups with `lipe library restore` (it lists them)" if found else
            "put the file back (`lipe library restore` lists backups), or move the folder aside to start a new library")
-    return LibraryError(f"library database '{db_path}' is missing, but this folder held a library ({traces}); "
+    return MissingLibraryError(f"library database '{db_path}' is missing, but this folder held a library ({traces}); "
                         "a new empty one is not made in its place", fix)
 
 

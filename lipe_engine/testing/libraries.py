@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -32,6 +33,23 @@ def make_library(root: Path, n: int = 12) -> tuple[Path, Path]:
         f = lib.add_folder(folder)
         lib.scan([f.id])
     return data, folder
+
+
+HELPER_MODEL_VARIABLES = ("LIPE_LLAVA_GGUF", "LIPE_LLAVA_MMPROJ", "LIPE_LLM_GGUF", "LIPE_SDXL_MODEL")
+
+
+def add_rex(lib: Any, references: int = 3, targets: int = 2, caption: str | None = "a dog sitting on grass") -> Any:
+    """Identity "Rex" (a dog) of the library's first photos: ``references`` to train on, the next
+    ``targets`` to edit; with ``caption``, every photo of the library gets it. Returns the identity."""
+    photos = lib.list_photos()
+    rex = lib.create_identity("Rex", "dog")
+    lib.add_identity_photos(rex, photos[:references], role="reference")
+    if targets:
+        lib.add_identity_photos(rex, photos[references:references + targets], role="target")
+    if caption is not None:
+        for p in photos:
+            lib.set_caption(p, caption)
+    return rex
 
 
 def make_big_library(root: Path, n: int, distinct: int = 8, originals: list[Path] | None = None) -> Path:

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 
 from lipe_engine.library import Library
-from lipe_engine.testing.libraries import make_library
+from lipe_engine.testing.libraries import add_rex
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -31,27 +31,11 @@ def fast_model(tmp_path_factory, tiny_sdxl_dir: Path) -> Path:
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path: Path, fast_model: Path):
-    from lipe_desktop.context import AppContext
-    from lipe_desktop.main_window import MainWindow
+def window(open_window, fast_model: Path):
+    def with_rex(ctx) -> None:  # type: ignore[no-untyped-def]
+        add_rex(ctx.library)  # 3 references, 2 targets, all captioned (as the edit-job tests' library)
 
-    data, _ = make_library(tmp_path, 6)
-    with Library.open(data) as lib:
-        photos = lib.list_photos()
-        rex = lib.create_identity("Rex", "dog")
-        lib.add_identity_photos(rex, photos[:3], role="reference")
-        lib.add_identity_photos(rex, photos[3:5], role="target")
-        for p in photos:
-            lib.set_caption(p, "a dog sitting on grass")
-    ctx = AppContext.open(data)
-    ctx.settings.sdxl_model = str(fast_model)
-    ctx.settings.device = "cpu"
-    win = MainWindow(ctx)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    ctx.close()
+    return open_window(6, model=fast_model, setup=with_rex)
 
 
 def _select_rows(win, rows: list[int]) -> list:

@@ -11,21 +11,16 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from lipe_engine.edit_settings import PREVIEW_FIRST, preview_schedule  # noqa: E402
-from lipe_engine.testing.libraries import make_library  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("one_torch_thread")]
 
 
-def test_preview_first_then_refine(qtbot, tmp_path: Path, tiny_sdxl_dir: Path) -> None:
+def test_preview_first_then_refine(qtbot, app_context, tiny_sdxl_dir: Path) -> None:
     from PySide6.QtCore import Qt
 
-    from lipe_desktop.context import AppContext
     from lipe_desktop.edit.window import EditWindow
 
-    data, _ = make_library(tmp_path, 1)
-    ctx = AppContext.open(data)
-    ctx.settings.sdxl_model = str(tiny_sdxl_dir)
-    ctx.settings.device = "cpu"
+    ctx = app_context(1, model=tiny_sdxl_dir)
     ed = EditWindow(ctx, ctx.library.list_photos()[0])
     qtbot.addWidget(ed)
     ed.show()
@@ -51,4 +46,3 @@ def test_preview_first_then_refine(qtbot, tmp_path: Path, tiny_sdxl_dir: Path) -
     assert ed.run_btn.text() == "Edit" and ed.status.text().startswith("Done")
     ed.confirm = lambda *_question: True  # closing with unsaved results may ask: the test answers yes
     ed.close()
-    ctx.close()

@@ -202,53 +202,51 @@ def test_photo_context_menu_by_right_click(open_window, qtbot, closer, errors_lo
     ed.close()
 
 
-def test_an_unexpected_error_leaves_its_traceback_in_the_log_it_points_to(tmp_path: Path) -> None:
+@pytest.fixture()
+def app_log(tmp_path: Path):
+    """The app's log file in ``tmp_path`` (``logs.setup_logging``), taken down after the test."""
     from lipe_desktop import logs
 
     path = logs.setup_logging(tmp_path)
+    yield path
+    for h in list(logging.getLogger().handlers):
+        if getattr(h, "_lipe_desktop", False):
+            logging.getLogger().removeHandler(h)
+            h.close()
+    logs._log_file = None
+
+
+def test_an_unexpected_error_leaves_its_traceback_in_the_log_it_points_to(app_log: Path) -> None:
+    from lipe_desktop import logs
+
+    path = app_log
     try:
-        try:
-            iter(True)  # type: ignore[call-overload]  # the save bug's error
-        except TypeError as exc:
-            message = logs.user_message(exc)
-        assert f"Details are in {path}" in message
-        for h in logging.getLogger().handlers:
-            h.flush()
-        text = path.read_text(encoding="utf-8")
-        assert "Traceback" in text and "iter(True)" in text and text.count("Traceback") == 1
-        try:
-            raise ValueError("logged by the worker")
-        except ValueError as exc:
-            logs.log_exception(exc, "Saving")
-            logs.user_message(exc)  # not logged a second time
-        for h in logging.getLogger().handlers:
-            h.flush()
-        assert path.read_text(encoding="utf-8").count("Traceback") == 2
-    finally:
-        for h in list(logging.getLogger().handlers):
-            if getattr(h, "_lipe_desktop", False):
-                logging.getLogger().removeHandler(h)
-                h.close()
-        logs._log_file = None
+        iter(True)  # type: ignore[call-overload]  # the save bug's error
+    except TypeError as exc:
+        message = logs.user_message(exc)
+    assert f"Details are in {path}" in message
+    for h in logging.getLogger().handlers:
+        h.flush()
+    text = path.read_text(encoding="utf-8")
+    assert "Traceback" in text and "iter(True)" in text and text.count("Traceback") == 1
+    try:
+        raise ValueError("logged by the worker")
+    except ValueError as exc:
+        logs.log_exception(exc, "Saving")
+        logs.user_message(exc)  # not logged a second time
+    for h in logging.getLogger().handlers:
+        h.flush()
+    assert path.read_text(encoding="utf-8").count("Traceback") == 2
 
 
-def test_clips_77_token_warning_is_logged_once(tmp_path: Path) -> None:
-    from lipe_desktop import logs
-
-    path = logs.setup_logging(tmp_path)
+def test_clips_77_token_warning_is_logged_once(app_log: Path) -> None:
+    path = app_log
     noisy = logging.getLogger("lipe_desktop.training.child")  # any logger reaching the log file (the runner propagates diffusers' too)
-    try:
-        for i in range(50):  # what rendering 50 class images used to log
-            noisy.warning("The following part of your input was truncated because CLIP can only handle "
-                          "sequences up to 77 tokens: ['prompt %d']", i)
-        logging.getLogger("lipe_desktop").warning("something else")
-        for h in logging.getLogger().handlers:
-            h.flush()
-        text = path.read_text(encoding="utf-8")
-        assert text.count("can only handle sequences") == 1 and "something else" in text
-    finally:
-        for h in list(logging.getLogger().handlers):
-            if getattr(h, "_lipe_desktop", False):
-                logging.getLogger().removeHandler(h)
-                h.close()
-        logs._log_file = None
+    for i in range(50):  # what rendering 50 class images used to log
+        noisy.warning("The following part of your input was truncated because CLIP can only handle "
+                      "sequences up to 77 tokens: ['prompt %d']", i)
+    logging.getLogger("lipe_desktop").warning("something else")
+    for h in logging.getLogger().handlers:
+        h.flush()
+    text = path.read_text(encoding="utf-8")
+    assert text.count("can only handle sequences") == 1 and "something else" in text

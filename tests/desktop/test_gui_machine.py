@@ -42,12 +42,21 @@ def test_no_gpu_toy_model_and_a_toy_album_in_one_click(open_window, qtbot) -> No
     folder = Path(max(lib.list_folders(), key=lambda f: f.id).path)
     assert folder.parent == win.ctx.data_dir.parent and folder.name.startswith(win.ctx.data_dir.name)  # beside it
     assert album.source == ("folder", max(f.id for f in lib.list_folders()))
-    # a second click makes a second album in a new folder: nothing is overwritten
+    # a second click shows the album already made: no second copy of the photos, no "Rex (toy dog) 1"
+    album.sidebar.select_source(("all", None))
     qtbot.mouseClick(win.banner.try_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: (lib.count_photos() == 48 and not win.ctx.pool.running) or bool(win.shown_errors),
-                    timeout=60_000)
+    qtbot.wait(200)
+    assert not win.ctx.pool.running and lib.count_photos() == 24 and len(lib.list_identities()) == 1
+    assert album.source == ("folder", max(f.id for f in lib.list_folders()))
+    assert "already in your library" in win.statusBar().currentMessage()
+    # once that folder left the library, a click makes a new album in a new folder: nothing is overwritten
+    album.confirm = lambda *_a: True
+    album.remove_folder(max(f.id for f in lib.list_folders()))
+    qtbot.mouseClick(win.banner.try_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: (lib.count_photos() == 24 and len(lib.list_folders()) == 2
+                             and not win.ctx.pool.running) or bool(win.shown_errors), timeout=60_000)
     assert not win.shown_errors
-    assert len(lib.list_folders()) == 3 and len(lib.list_identities()) == 2  # + the empty "pictures"
+    assert Path(max(lib.list_folders(), key=lambda f: f.id).path) != folder and folder.is_dir()
     qtbot.mouseClick(win.banner.close_btn, Qt.MouseButton.LeftButton)
     assert win.banner.isHidden()
 

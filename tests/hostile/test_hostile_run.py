@@ -32,14 +32,14 @@ def test_the_quick_hostile_run_is_clean(tmp_path: Path) -> None:
 def test_the_judge_sees_a_traceback_lost_data_and_a_written_original(tmp_path: Path, monkeypatch) -> None:
     """The run's own checks can fail: a case that breaks each rule on purpose is caught."""
     run = _script()
-    real_step = run._run_step
+    real_step = run.judging._run_step
 
     def step(sb, st, parallel):
         if st.argv == ["-c"]:  # stands for a command that crashed
             return 1, "Traceback (most recent call last):\n  ...\nKeyError: 'x'\n"
         return real_step(sb, st, parallel)
 
-    monkeypatch.setattr(run, "_run_step", step)
+    monkeypatch.setattr(run.judging, "_run_step", step)  # where run_case looks it up
 
     def breaks_everything(sb):
         photos = sb.library(2, identity=False)

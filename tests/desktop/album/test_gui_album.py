@@ -75,7 +75,8 @@ def test_add_folder_scans_in_background(window, qtbot, tmp_path: Path) -> None:
     make_photos(more, 5)
     with qtbot.waitSignal(window.ctx.libraryChanged, timeout=20_000):
         window.add_folder(str(more))
-    assert window.album.model.rowCount() == 17
+    assert window.ctx.library.count_photos() == 17
+    qtbot.waitUntil(lambda: window.album.model.rowCount() == 5, timeout=5000)  # the folder just added is shown
     assert window.album.sidebar.topLevelItem(1).childCount() == 2
 
 

@@ -12,23 +12,16 @@ pytest.importorskip("pytestqt")
 
 from qt_images import solid_image as _img  # noqa: E402
 
-from lipe_engine.testing.libraries import make_library  # noqa: E402
-
 pytestmark = pytest.mark.gui
 
 
-
-
-def test_compare_slider_shows_before_left_after_right(qtbot) -> None:
+def test_compare_slider_shows_before_left_after_right(qtbot, show_widget) -> None:
     from PySide6.QtCore import QPoint, Qt
 
     from lipe_desktop.edit.compare import CompareSlider
 
-    w = CompareSlider()
-    qtbot.addWidget(w)
-    w.resize(400, 300)
+    w = show_widget(CompareSlider(), 400, 300)
     w.set_images(_img(40, 30, "red"), _img(40, 30, "blue"))
-    w.show()
     qtbot.mouseClick(w, Qt.MouseButton.LeftButton, pos=QPoint(100, 150))
     assert w.split() == pytest.approx(0.25, abs=0.01)
     grab = w.grab().toImage()
@@ -36,13 +29,10 @@ def test_compare_slider_shows_before_left_after_right(qtbot) -> None:
     assert grab.pixelColor(300, 150).blue() > 200  # after, right of it
 
 
-def test_canvas_overlays_and_side_by_side_sync(qtbot) -> None:
+def test_canvas_overlays_and_side_by_side_sync(qtbot, show_widget) -> None:
     from lipe_desktop.edit.canvas import SOURCE_MASK, STEP_MASK, EditCanvas
 
-    c = EditCanvas()
-    qtbot.addWidget(c)
-    c.resize(800, 500)
-    c.show()
+    c = show_widget(EditCanvas(), 800, 500)
     c.set_before(_img(64, 64, "gray"))
     src = np.zeros((8, 8), np.float32)
     src[2:6, 2:6] = 1
@@ -80,18 +70,11 @@ def holder(one_torch_thread):
 
 
 @pytest.fixture()
-def editor(qtbot, tmp_path: Path, tiny_sdxl_dir: Path, holder):
-    from lipe_desktop.context import AppContext
-    from lipe_desktop.main_window import MainWindow
+def editor(qtbot, open_window, tiny_sdxl_dir: Path, holder):
+    def shared_model(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.models = holder
 
-    data, _ = make_library(tmp_path, 3)
-    ctx = AppContext.open(data)
-    ctx.settings.sdxl_model = str(tiny_sdxl_dir)
-    ctx.settings.device = "cpu"
-    ctx.models = holder
-    win = MainWindow(ctx)
-    qtbot.addWidget(win)
-    win.show()
+    win = open_window(3, model=tiny_sdxl_dir, setup=shared_model)
     photo = win.album.model.photo(0)
     menu = win.build_photo_menu([photo])
     action = next(a for a in menu.actions() if a.text() == "Edit pose…")
@@ -101,8 +84,6 @@ def editor(qtbot, tmp_path: Path, tiny_sdxl_dir: Path, holder):
     ed.confirm = lambda *_a: True  # "discard the results?" when a test leaves some unsaved
     yield win, ed
     ed.close()
-    win.close()
-    ctx.close()
 
 
 def _fast(ed, steps: int) -> None:
@@ -194,17 +175,15 @@ def test_cancel_mid_edit_and_errors_are_readable(editor, qtbot, monkeypatch) -> 
     assert msgs and "Settings" in msgs[0] and "Traceback" not in msgs[0]
 
 
-def test_edit_window_starts_from_the_models_own_settings(qtbot, tmp_path: Path) -> None:
+def test_edit_window_starts_from_the_models_own_settings(qtbot, app_context, tmp_path: Path) -> None:
     """A model folder's lipe_edit_defaults.json (the toy model ships one) fills the Advanced box;
     a broken one is reported in the window's status line, in one line naming the file."""
     import json
 
-    from lipe_desktop.context import AppContext
     from lipe_desktop.edit.window import EditWindow
     from lipe_engine.models.edit_defaults import EDIT_DEFAULTS_FILE
 
-    data, _ = make_library(tmp_path, 1)
-    ctx = AppContext.open(data)
+    ctx = app_context(1)
     model = tmp_path / "model"
     model.mkdir()
     (model / EDIT_DEFAULTS_FILE).write_text(json.dumps({"steps": 30, "skip": 3, "mask_threshold": 0.45,
@@ -223,7 +202,6 @@ def test_edit_window_starts_from_the_models_own_settings(qtbot, tmp_path: Path) 
     assert ed2.advanced.values()["steps"] == 100
     ed.close()
     ed2.close()
-    ctx.close()
 
 
 def test_several_target_prompts_and_seeds_give_a_grid_from_one_inversion(editor, qtbot) -> None:

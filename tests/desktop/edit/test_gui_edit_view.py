@@ -14,20 +14,13 @@ pytest.importorskip("pytestqt")
 
 from qt_images import solid_image as _img  # noqa: E402
 
-from lipe_engine.testing.libraries import make_library  # noqa: E402
-
 pytestmark = pytest.mark.gui
 
 
-
-
-def test_mask_is_an_outline_and_a_translucent_fill_over_a_visible_photo(qtbot) -> None:
+def test_mask_is_an_outline_and_a_translucent_fill_over_a_visible_photo(qtbot, show_widget) -> None:
     from lipe_desktop.edit.canvas import NO_MASK, SOURCE_MASK, TARGET_MASK, UNION_MASK, EditCanvas
 
-    c = EditCanvas()
-    qtbot.addWidget(c)
-    c.resize(700, 520)
-    c.show()
+    c = show_widget(EditCanvas(), 700, 520)
     c.set_before(_img(128, 128, "#208020"))
     src = np.zeros((16, 16), np.float32)
     src[4:12, 4:12] = 1
@@ -92,18 +85,13 @@ def test_toy_world_photo_detection_on_real_and_toy_photos(tmp_path: Path, dreamb
 
 
 @pytest.fixture()
-def ctx(tmp_path: Path):
-    from lipe_desktop.context import AppContext
+def ctx(app_context):
+    """Two generated photos and a toy-world one ("toy.jpg")."""
+    def with_toy_photo(c) -> None:  # type: ignore[no-untyped-def]
+        _toy_photo(Path(c.library.list_folders()[0].path))
+        c.library.scan()
 
-    data, folder = make_library(tmp_path, 2)
-    _toy_photo(folder)
-    from lipe_engine.library import Library
-
-    with Library.open(data) as lib:
-        lib.scan()
-    c = AppContext.open(data)
-    yield c
-    c.close()
+    return app_context(2, setup=with_toy_photo)
 
 
 def test_toy_model_on_a_real_photo_is_said_before_edit_with_a_way_to_settings(qtbot, ctx, tmp_path,

@@ -170,6 +170,8 @@ def test_tiny_training_shows_progress_and_stops_mid_job(window, qtbot) -> None:
     _wait_runner_gone(panel, qtbot)
     assert Path(job.config["output_dir"], "checkpoints").is_dir()
     qtbot.waitUntil(lambda: panel.table.item(0, 3).text() == "cancelled", timeout=5000)
+    qtbot.waitUntil(lambda: not panel.buttons["stop"].isEnabled(), timeout=3000)  # no stale Stop once it ended
+    assert panel.table.item(0, 5).text() == "stopped: resume to continue"  # not "stops at its next step"
     panel.select_job(job.id)
     assert panel.buttons["resume"].isEnabled()
     # Resume continues in the same row and starts the runner; pressed twice it is still one job
@@ -189,11 +191,8 @@ def test_tiny_training_shows_progress_and_stops_mid_job(window, qtbot) -> None:
     _wait_runner_gone(panel, qtbot)
 
 
-def test_closing_asks_and_training_goes_on_in_the_background(window, qtbot) -> None:
+def test_closing_asks_and_training_goes_on_in_the_background(window, qtbot, reopen_window) -> None:
     """Closing while training: "keep" leaves the runner going; the next window shows it and stops it."""
-    from lipe_desktop.context import AppContext
-    from lipe_desktop.main_window import MainWindow
-
     lib, panel, data = window.ctx.library, window.training, window.ctx.data_dir
     _ident, job = _queue_tiny(window, lib, max_steps=400)
     _run_until_step(window, qtbot, job.id, 1)
@@ -209,12 +208,9 @@ def test_closing_asks_and_training_goes_on_in_the_background(window, qtbot) -> N
     assert time.monotonic() - t0 < 3  # quitting does not wait for training
     assert asked == ["Rex", "Rex"]
     step_at_close = _step_of(lib.get_job(job.id))
-    ctx2 = AppContext.open(data)
     try:
-        win2 = MainWindow(ctx2)
-        qtbot.addWidget(win2)
-        win2.ask_training_on_close = lambda _n: "stop"
-        win2.show()
+        win2 = reopen_window(data)
+        ctx2 = win2.ctx
         p2 = win2.training
         assert p2.runner.busy and p2.runner.info["pid"] == pid  # the same process, still running
         assert "Training of Rex continues in the background" in p2.notice.text() and not p2.notice.isHidden()
@@ -225,19 +221,15 @@ def test_closing_asks_and_training_goes_on_in_the_background(window, qtbot) -> N
         assert Path(job.config["output_dir"], "checkpoints").is_dir()
     finally:
         _kill_runner(data)
-        ctx2.close()
 
 
 @pytest.mark.slow
-def test_a_killed_runner_resumes_from_its_checkpoint_at_the_next_start(window, qtbot) -> None:
+def test_a_killed_runner_resumes_from_its_checkpoint_at_the_next_start(window, qtbot, reopen_window) -> None:
     """A machine restart (the runner killed mid-job): the next start says so and continues the job
     from its checkpoint in the background, to the end; the prior is recorded."""
     import json
     import os
     import signal
-
-    from lipe_desktop.context import AppContext
-    from lipe_desktop.main_window import MainWindow
 
     lib, panel, data = window.ctx.library, window.training, window.ctx.data_dir
     ident, job = _queue_tiny(window, lib)
@@ -249,12 +241,9 @@ def test_a_killed_runner_resumes_from_its_checkpoint_at_the_next_start(window, q
     if panel.runner.proc is not None:
         panel.runner.proc.wait(10)
     assert lib.get_job(job.id).state == "running"
-    ctx2 = AppContext.open(data)
     try:
-        win2 = MainWindow(ctx2)
-        qtbot.addWidget(win2)
-        win2.ask_training_on_close = lambda _n: "stop"
-        win2.show()
+        win2 = reopen_window(data)
+        ctx2 = win2.ctx
         p2 = win2.training
         assert "Training of Rex was interrupted" in p2.notice.text()
         assert "continues from its last checkpoint" in p2.notice.text()
@@ -268,7 +257,6 @@ def test_a_killed_runner_resumes_from_its_checkpoint_at_the_next_start(window, q
         win2.close()
     finally:
         _kill_runner(data)
-        ctx2.close()
 
 
 def jobs_of(lib):

@@ -15,6 +15,7 @@ from lipe_engine.jobs import enqueue, enqueue_edit, run_queue
 from lipe_engine.jobs import queue as q
 from lipe_engine.library import Library, LibraryError
 from lipe_engine.progress import CancelToken
+from lipe_engine.testing.libraries import add_rex
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 FAST = {"steps": 4, "skip": 1}
@@ -22,20 +23,11 @@ TINY_TRAIN = {"resolution": 32, "rank": 4, "checkpoint_every": 1, "max_steps": 2
 
 
 @pytest.fixture()
-def data(tmp_path: Path, monkeypatch, tiny_sdxl_dir: Path) -> Path:
-    from lipe_engine.testing.libraries import make_library
-
-    for var in ("LIPE_LLAVA_GGUF", "LIPE_LLAVA_MMPROJ", "LIPE_LLM_GGUF", "LIPE_SDXL_MODEL"):
-        monkeypatch.delenv(var, raising=False)
-    data, _ = make_library(tmp_path, 5)
+def data(tiny_model_library) -> Path:
+    """5 photos: Rex's 3 references and 2 targets, all captioned."""
+    data = tiny_model_library(5)
     with Library.open(data) as lib:
-        lib.set_setting("sdxl_model", str(tiny_sdxl_dir))
-        photos = lib.list_photos()
-        rex = lib.create_identity("Rex", "dog")
-        lib.add_identity_photos(rex, photos[:3], role="reference")
-        lib.add_identity_photos(rex, photos[3:5], role="target")
-        for p in photos:
-            lib.set_caption(p, "a dog sitting on grass")
+        add_rex(lib)
     return data
 
 

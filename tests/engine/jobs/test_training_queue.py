@@ -24,14 +24,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture()
-def data(tmp_path: Path, monkeypatch, tiny_sdxl_dir: Path) -> Path:
-    from lipe_engine.testing.libraries import make_library
-
-    for var in ("LIPE_LLAVA_GGUF", "LIPE_LLAVA_MMPROJ", "LIPE_LLM_GGUF", "LIPE_SDXL_MODEL"):
-        monkeypatch.delenv(var, raising=False)
-    data, _ = make_library(tmp_path, 6)
+def data(tiny_model_library) -> Path:
+    """6 photos: Rex (3 references), Tom (2), Ghost (none)."""
+    data = tiny_model_library(6)
     with Library.open(data) as lib:
-        lib.set_setting("sdxl_model", str(tiny_sdxl_dir))  # what `--model` would say, stored once
         photos = lib.list_photos()
         for name, cls, refs in (("Rex", "dog", photos[:3]), ("Tom", "cat", photos[3:5]), ("Ghost", "dog", [])):
             ident = lib.create_identity(name, cls)
@@ -135,6 +131,7 @@ def test_cancel_from_another_connection_stops_a_running_job(data: Path) -> None:
 
         done = execute_job(lib, job.id, progress=cancel_at_2)
         assert done.state == "cancelled"
+        assert done.message == "stopped: resume to continue"  # not "the runner stops at its next step", stale
         summary_missing = not (Path(job.config["output_dir"]) / "training.json").exists()
         ckpts = sorted(Path(job.config["output_dir"], "checkpoints").glob("step_*"))
         assert summary_missing and ckpts and int(ckpts[-1].name.split("_")[1]) < 40
