@@ -110,6 +110,24 @@ def describe_settings(job: Job) -> str:
             + (f" + {cfg['class_images']} class" if cfg.get("class_images") else ""))
 
 
+def job_title(job: Job) -> str:
+    """What a job does, by its kind, in a few words for a status line: "Training Rex", "Editing 3
+    photo(s) of Rex (sitting, facing left)"."""
+    cfg = job.config or {}
+    who = str(cfg.get("identity_name") or "") or None
+    if job.kind == EDIT_KIND:
+        changes = [str(c) for c in (*(cfg.get("changes") or []), *(cfg.get("exact_targets") or []))]
+        toward = f" ({', '.join(changes)})" if changes else ""
+        if len(toward) > 60:
+            toward = toward[:58] + "…)"
+        n = len(cfg.get("photos") or [])
+        of = f" of {who}" if who else f" (job {job.id})"
+        return f"Editing {n} photo(s){of}{toward}"
+    if job.kind == KIND:
+        return f"Training {who}" if who else f"Training job {job.id}"
+    return f"{job.kind.capitalize()} job {job.id}" + (f" of {who}" if who else "")
+
+
 def cancel_job(lib: Library, job_id: int) -> Job:
     job = lib.get_job(job_id)
     if job.finished:
