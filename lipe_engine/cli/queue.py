@@ -111,9 +111,10 @@ def _row(lib, job) -> dict:
             name = lib.get_identity(job.identity_id).name
         except Exception:  # noqa: BLE001 - an identity deleted after queueing still lists its job
             name = f"#{job.identity_id}"
-    from ..jobs.queue import describe_settings
+    from ..jobs.queue import describe_settings, waiting
 
-    return {"id": job.id, "kind": job.kind, "settings": describe_settings(job), "state": job.state,
+    waits = waiting(lib, job) if job.state == "queued" else None
+    return {"id": job.id, "kind": job.kind, "settings": describe_settings(job), "state": job.state, "waits_for": waits,
             "identity": name, "progress": round(job.progress, 3),
             "message": job.message, "runner": (job.config or {}).get("runner"), "created_at": job.created_at,
             "finished_at": job.finished_at, "result": job.result if job.state == "done" else None}
@@ -132,7 +133,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         print(f"{r['id']:>5}  {r['kind']:<5} {r['state']:<9} {r['progress'] * 100:5.1f}%  {str(r['identity']):<16} "
-              f"{r['message'] or r['settings']}")
+              f"{r['message'] or r['settings']}" + (f" (waits for training job {r['waits_for']})" if r["waits_for"] else ""))
     print(f"{len(rows)} job(s)", file=sys.stderr)
     return 0
 
