@@ -460,7 +460,8 @@ class EditWindow(SourcePromptMixin, QWidget):
         return dest
 
     def has_unsaved_results(self) -> bool:
-        return self.result is not None and not self.saved_edits
+        """Results nobody saved or agreed to discard (closing this window asked already)."""
+        return self.result is not None and not self.saved_edits and not self.discard_ok
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.has_unsaved_results() and not self.discard_ok and not self.confirm(
@@ -470,6 +471,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         ):
             event.ignore()
             return
+        self.discard_ok = self.result is not None  # the user said so: quitting the app does not ask again
         for w in (self.worker, self.caption_worker):
             if w is not None:
                 w.cancel()

@@ -123,3 +123,35 @@ def test_edit_window_says_a_gone_photo_in_one_line(open_window, qtbot, tiny_sdxl
     message = win.shown_errors[-1]
     assert "gone from disk" in message and photo.path.name in message and "restore" in message
     assert len(message.splitlines()) == 1 and ed.status.text() == message
+
+
+def test_results_discarded_when_the_edit_window_closed_are_not_asked_about_again(
+        open_window, qtbot, tiny_sdxl_dir, tmp_path, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+    from PIL import Image
+    from PySide6.QtCore import Qt
+
+    import lipe_desktop.edit.window as window_module
+
+    def quick_run(_holder: Any, req: Any, **_kw: Any) -> Any:  # one result, as the engine returns it
+        mask = np.zeros((8, 8), np.float32)
+        return SimpleNamespace(images=[Image.new("RGB", (64, 64), "white")], prompts=list(req.target_prompts),
+                               seeds=[None], source_mask=mask, target_masks=[mask], mask_history=[[mask]],
+                               union_masks=[mask], params=SimpleNamespace(steps=8, skip=1))
+
+    monkeypatch.setattr(window_module, "run_edit", quick_run)
+    win = open_window(6, warnings=True, setup=_setup(tmp_path, tiny_sdxl_dir))
+    ed = _open_editor(win, qtbot, win.ctx.library.list_photos(order="path")[3].id)
+    qtbot.mouseClick(_chip(ed, "sitting"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(ed.run_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ed.worker is None and ed.result is not None, timeout=10_000)
+    asked: list[str] = []
+    ed.confirm = lambda title, _text: asked.append(title) or True
+    ed.close()  # "Discard the results?" -> yes
+    assert asked == ["Discard the results?"]
+    win.ask_unsaved_edits = lambda n: asked.append(f"quit with {n}") or False
+    win.ask_training_on_close = lambda _names: "keep"
+    assert win.close()  # quitting does not ask about the results again
+    assert asked == ["Discard the results?"]
