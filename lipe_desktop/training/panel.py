@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from lipe_engine.library.records import Job
 
 log = logging.getLogger(__name__)
-COLUMNS = ("Job", "Identity", "Preset", "State", "Progress", "Message")
+COLUMNS = ("Job", "Identity", "Settings", "State", "Progress", "Message")  # a training, an edit or captioning
 
 
 class _Presets(QObject):
