@@ -29,6 +29,7 @@ from .engine import caption_for_edit, suggestions_for
 
 TOY_NOTICE = "The toy demo model cannot edit real photos."
 TOY_NOTICE_BUTTON = "Settings…"
+NO_DESCRIPTION = "Nothing describes this photo yet: type the subject words, or describe the photo in the source prompt."
 SOURCE_NOTES = {IDENTITY_CAPTION: "From the photo's caption.", GENERIC_CAPTION: "From the photo's caption.",
                 VERSION_PROMPT: "From this version's edit prompt."}
 
@@ -89,6 +90,10 @@ class SourcePromptMixin:
         """The engine's source prompt for this photo, identity and subject words (no LLaVA run here:
         ``describe_photo`` runs it on a worker); None with the reason in the note when it cannot say."""
         base, version = self._photo_and_version()
+        if self.identity_id() is None and not self.subject.text().strip() and version is None \
+                and not self.ctx.library.get_caption(base):
+            self.source_note.setText(NO_DESCRIPTION)  # the engine's line names command-line flags
+            return None
         try:
             return plan_source(self.ctx.library, base, self.identity_id(), subject=self.subject.text().strip() or None,
                                version=version, describe=False)

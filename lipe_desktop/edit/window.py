@@ -261,6 +261,8 @@ class EditWindow(SourcePromptMixin, QWidget):
         if not s.model_source().strip():
             raise InputError("no SDXL model is set", "open Settings and choose the SDXL model folder or file")
         base, version = self._photo_and_version()
+        if self.identity_id() is None and not self.subject.text().strip():  # (the engine's line names CLI flags)
+            raise InputError("nothing names the subject", "choose an identity, or type the subject words")
         return plan_edit(self.ctx.library, base, self.identity_id(), [], exact_targets=self.targets.prompts(),
                          source_prompt=self.source_prompt.text(), subject=self.subject.text().strip() or None,
                          version=version, describe=False, model=s.model_source(), params=self.advanced.values())

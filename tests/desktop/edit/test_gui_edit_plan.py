@@ -155,3 +155,25 @@ def test_results_discarded_when_the_edit_window_closed_are_not_asked_about_again
     win.ask_training_on_close = lambda _names: "keep"
     assert win.close()  # quitting does not ask about the results again
     assert asked == ["Discard the results?"]
+
+
+def test_no_identity_and_no_subject_words_are_said_in_the_apps_words(open_window, qtbot, tiny_sdxl_dir, tmp_path,
+                                                                    monkeypatch) -> None:
+    from PySide6.QtCore import Qt
+
+    import lipe_desktop.edit.window as window_module
+
+    ran: list[Any] = []
+    monkeypatch.setattr(window_module, "run_edit", lambda *a, **k: ran.append(a))
+    win = open_window(6, warnings=True, setup=_setup(tmp_path, tiny_sdxl_dir))
+    photo = win.ctx.library.list_photos(order="path")[5]  # no identity, no caption
+    ed = _open_editor(win, qtbot, photo.id)
+    assert ed.identity_id() is None and ed.source_prompt.text() == "a photo of a subject"
+    ed.subject.selectAll()
+    qtbot.keyClick(ed.subject, Qt.Key.Key_Delete)  # the user clears the subject words
+    ed.source_prompt.selectAll()
+    qtbot.keyClick(ed.source_prompt, Qt.Key.Key_Delete)
+    qtbot.keyClicks(ed.prompt, "a photo of a dog sitting")
+    qtbot.mouseClick(ed.run_btn, Qt.MouseButton.LeftButton)
+    assert not ran and "subject words" in win.shown_errors[-1]
+    assert not any("--" in text for text in (win.shown_errors[-1], ed.source_note.text()))  # no CLI flags here
