@@ -132,7 +132,7 @@ def _list(args: argparse.Namespace) -> int:
         print()
         return 0
     for r in rows:
-        print(f"{r['id']:>5}  {r['kind']:<5} {r['state']:<9} {r['progress'] * 100:5.1f}%  {str(r['identity']):<16} "
+        print(f"{r['id']:>5}  {r['kind']:<7} {r['state']:<9} {r['progress'] * 100:5.1f}%  {str(r['identity']):<16} "
               f"{r['message'] or r['settings']}" + (f" (waits for training job {r['waits_for']})" if r["waits_for"] else ""))
     print(f"{len(rows)} job(s)", file=sys.stderr)
     return 0
