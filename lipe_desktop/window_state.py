@@ -55,8 +55,8 @@ class WindowLifecycleMixin:
     def ask_training_on_close(self, names: str) -> str:
         """Closing while training runs: "keep" (in the background), "stop" (after the current
         checkpoint) or "cancel" (do not close). Tests answer it themselves."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Training is running",
-                          f"Training of {names} is running. It can go on without this window: the next "
+        box = QMessageBox(QMessageBox.Icon.Question, "The queue is running",
+                          f"{names} is running. It can go on without this window: the next "
                           "start shows its progress again.", parent=cast(QWidget, self))
         keep = box.addButton("Keep training in the background", QMessageBox.ButtonRole.AcceptRole)
         stop = box.addButton("Stop after the current checkpoint", QMessageBox.ButtonRole.DestructiveRole)
@@ -75,7 +75,7 @@ class WindowLifecycleMixin:
         # asked also while the runner is starting up and has not taken a job yet
         if self.training is not None and self.training.runner.busy:
             running = self.training.runner.running_jobs()
-            names = ", ".join(self.training.name_of(j) for j in running) or "the queued identities"
+            names = ", ".join(self.training.title_of(j) for j in running) or "The queue"
             answer = self.ask_training_on_close(names)
             if answer == "cancel":
                 return False

@@ -23,6 +23,7 @@ from lipe_engine.toyworld.world import ACTION_PHRASE
 from ..bridge import download_model, needs_download
 
 if TYPE_CHECKING:
+    from lipe_engine.editing.plan import EditPlan
     from lipe_engine.library import Library
     from lipe_engine.library.records import Photo
     from lipe_engine.nima import EditResult
@@ -71,6 +72,15 @@ class EditRequest:
     cache_dir: Path | None = None
     allow_downloads: bool = False  # fetch a hub id that is not cached (the user allowed it)
     loaded: Any = None  # the model the edit ran with (set by run_edit; its recipe names it)
+    plan: EditPlan | None = None  # the engine's plan this request runs (its recipe is the plan's)
+
+    @classmethod
+    def from_plan(cls, plan: EditPlan, **options: Any) -> EditRequest:
+        """The request that runs ``plan`` (``options``: device, precision, preview, cache_dir...)."""
+        return cls(photo_path=plan.photo_path, model=plan.model, source_prompt=plan.source_prompt,
+                   target_prompts=list(plan.target_prompts), identity_prompt=plan.identity_prompt,
+                   params=dict(plan.params), lora_path=str(plan.lora_path) if plan.lora_path else None,
+                   plan=plan, **options)
 
 
 class ModelHolder:
@@ -158,7 +168,9 @@ def run_edit(
 
 def plan_of_request(library: Library, photo: Photo, result: EditResult, req: EditRequest,
                     identity_id: int | None, lora_id: int | None) -> Any:
-    """The engine's plan of an edit the window ran (its prompts as the user left them)."""
+    """The plan of a request made without one (scripts, tests): its prompts as given."""
+    from lipe_engine.editing.plan import EditPlan
+
     ident = library.get_identity(identity_id) if identity_id is not None else None
     targets = tuple(dict.fromkeys(result.prompts))
     return EditPlan(
@@ -182,8 +194,8 @@ def save_version(
     result: EditResult,
     index: int,
     req: EditRequest,
-    identity_id: int | None,
-    lora_id: int | None,
+    identity_id: int | None = None,
+    lora_id: int | None = None,
 ) -> Any:
     """Output ``index`` as a new version of ``photo``, an honest file with its recipe (the engine's
     ``editing.run.save_version``: the settings the engine used, model and prior hashes, device...);
@@ -193,13 +205,14 @@ def save_version(
 
     if req.loaded is None:  # not run through run_edit (nothing names the model): the settings only
         return save_edit_version(library, photo, result, index, source_prompt=req.source_prompt,
-                                 identity=identity_id, lora_id=lora_id)
-    plan = plan_of_request(library, photo, result, req, identity_id, lora_id)
+                                 identity=req.plan.identity_id if req.plan else identity_id,
+                                 lora_id=req.plan.lora_id if req.plan else lora_id)
+    plan = req.plan or plan_of_request(library, photo, result, req, identity_id, lora_id)
     return save_engine_version(library, plan, req.loaded, result, index)
 
 
 def export_result(library: Library, photo: Photo, result: EditResult, index: int, req: EditRequest,
-                  identity_id: int | None, lora_id: int | None, dest: Path) -> Path:
+                  dest: Path) -> Path:
     """Output ``index`` exported to ``dest`` (a new file) with XMP, the recipe and the original's
     date, orientation and colour profile."""
     from lipe_engine.editing.run import write_output
@@ -208,6 +221,6 @@ def export_result(library: Library, photo: Photo, result: EditResult, index: int
         original = read_original(photo.path, photo.taken_at)
         save_with_provenance(result.images[index], dest, FORMATS.get(dest.suffix.lower(), "PNG"), None, original)
         return dest
-    plan = plan_of_request(library, photo, result, req, identity_id, lora_id)
+    plan = req.plan or plan_of_request(library, photo, result, req, None, None)
     write_output(library, plan, req.loaded, result, index, dest, masks=False, overwrite=dest.exists())
     return dest

@@ -1,9 +1,9 @@
 """The edit window's source prompt and model notice (a mixin of ``EditWindow``).
 
-The source prompt is the photo's own description, as in the paper: this identity's caption of the
-photo, else its generic caption naming the identity, an edited version's own prompt, else LLaVA's
-description (on a worker thread, with progress and Cancel), else the subject words. Suggestions
-change only the pose (or view) phrase inside it. When the shipped toy model would edit a photo that
+The source prompt is the engine's (``lipe_engine.editing.plan.plan_source``, the same rules as
+``lipe edit --identity`` and the queue's edit jobs): the photo's own description, as in the paper;
+a photo nobody described is described by LLaVA here, on a worker thread with progress and Cancel.
+Suggestions are the engine's target prompts (``target_prompt``: only the pose or view phrase changes). When the shipped toy model would edit a photo that
 is not from its toy world, a one-line notice with a Settings button says so before Edit is pressed.
 """
 
@@ -12,17 +12,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lipe_engine.editing.plan import source_from_library, style_source
+from lipe_engine.editing.plan import (
+    GENERIC_CAPTION,
+    IDENTITY_CAPTION,
+    VERSION_PROMPT,
+    SourceChoice,
+    plan_source,
+    target_prompt,
+)
 from lipe_engine.errors import LipeError
-from lipe_engine.prompts.actions import with_phrase
 from lipe_engine.toyworld.photos import is_toy_model, looks_like_toy_photo
 
+from ..logs import user_message
 from ..settings_dialog import SettingsDialog
 from ..workers import Worker
 from .engine import caption_for_edit, suggestions_for
 
 TOY_NOTICE = "The toy demo model cannot edit real photos."
 TOY_NOTICE_BUTTON = "Settings…"
+NO_DESCRIPTION = "Nothing describes this photo yet: type the subject words, or describe the photo in the source prompt."
+SOURCE_NOTES = {IDENTITY_CAPTION: "From the photo's caption.", GENERIC_CAPTION: "From the photo's caption.",
+                VERSION_PROMPT: "From this version's edit prompt."}
 
 
 class SourcePromptMixin:
@@ -76,30 +86,31 @@ class SourcePromptMixin:
                 self.ctx.save_settings(dlg.result_settings())
         self.refresh_model_notice()
 
+    def planned_source(self) -> SourceChoice | None:
+        """The engine's source prompt for this photo, identity and subject words (no LLaVA run here:
+        ``describe_photo`` runs it on a worker); None with the reason in the note when it cannot say."""
+        base, version = self._photo_and_version()
+        if self.identity_id() is None and not self.subject.text().strip() and version is None \
+                and not self.ctx.library.get_caption(base):
+            self.source_note.setText(NO_DESCRIPTION)  # the engine's line names command-line flags
+            return None
+        try:
+            return plan_source(self.ctx.library, base, self.identity_id(), subject=self.subject.text().strip() or None,
+                               version=version, describe=False)
+        except LipeError as exc:
+            self.source_note.setText(user_message(exc))
+            return None
+
     def _fill_source_prompt(self) -> None:
-        """The photo's caption (this identity's, else its generic one naming the subject), an edited
-        version's own prompt, else LLaVA's description (started here), else the subject words."""
-        text, note = None, ""
-        iid = self.identity_id()
-        edit_id = getattr(self.photo, "edit_id", None)
-        if edit_id is not None:  # an edited version: its target prompt describes it
-            try:
-                text, note = self.ctx.library.get_edit(edit_id).target_prompt, "From this version's edit prompt."
-            except LipeError:
-                text = None
-        elif getattr(self.photo, "content_hash", None):  # the engine's rule (lipe_engine.editing.plan)
-            ident = self.ctx.library.get_identity(iid) if iid is not None else None
-            try:
-                found = source_from_library(self.ctx.library, self.photo, ident)
-            except LipeError:
-                found = None
-            if found is not None:
-                text, note = found[0], "From the photo's caption."
-        if text:
-            self._set_source(text, note, auto=False)
+        """The plan's source prompt (``lipe_engine.editing.plan.plan_source``); a photo nobody described
+        is described by LLaVA when it is set (started here, on a worker)."""
+        choice = self.planned_source()
+        if choice is None:
             return
-        self._set_source(self._fallback_source(), "", auto=True)
-        if self.llava_configured() and iid is not None and edit_id is None:
+        self._set_source(choice.text, SOURCE_NOTES.get(choice.origin, ""), auto=choice.describable)
+        if not choice.describable:
+            return
+        if self.llava_configured() and self.identity_id() is not None:
             self.describe_photo()
         else:
             self.source_note.setText(
@@ -107,17 +118,12 @@ class SourcePromptMixin:
                 "to have it described), so the edit changes only the pose."
             )
 
-    def _fallback_source(self) -> str:
-        """The identity's caption style with its token ("a photo of a sks dog", the engine's), while the
-        subject words are the identity's; else the subject words as typed."""
-        iid = self.identity_id()
-        if iid is not None:
-            ident = self.ctx.library.get_identity(iid)
-            if self.subject.text().strip() == ident.instance_prompt:
-                return style_source(self.ctx.library, ident)
-        subject = self.subject.text().strip() or "subject"
-        article = "an" if subject[:1].lower() in "aeiou" else "a"
-        return f"a photo of {article} {subject}"
+    def _photo_and_version(self) -> tuple[Any, int | None]:
+        """The library photo and, for an edited version, its version id."""
+        edit_id = getattr(self.photo, "edit_id", None)
+        if edit_id is not None:
+            return self.ctx.library.get_photo(self.photo.photo_id), edit_id
+        return self.photo, None
 
     def _set_source(self, text: str, note: str, auto: bool) -> None:
         self.source_prompt.setText(text)
@@ -126,11 +132,17 @@ class SourcePromptMixin:
 
     def _on_subject(self, _text: str) -> None:
         if self.source_prompt.text() == self._auto_source:  # still the made-up one: follow the words
-            self._set_source(self._fallback_source(), self.source_note.text(), auto=True)
+            choice = self.planned_source()
+            if choice is not None:
+                self._set_source(choice.text, self.source_note.text(), auto=choice.describable)
 
     def use_suggestion(self, suggestion: str) -> None:
-        """The source prompt with its pose (or view) phrase changed; the scene words stay."""
-        self.prompt.setText(with_phrase(self.source_prompt.text(), self.subject.text().strip(), suggestion))
+        """The engine's target prompt for ``suggestion``: the source prompt with its pose (or view)
+        phrase changed, the scene words kept."""
+        iid = self.identity_id()
+        ident = self.ctx.library.get_identity(iid) if iid is not None else None
+        subject = self.subject.text().strip() or (ident.instance_prompt if ident is not None else "subject")
+        self.prompt.setText(target_prompt(self.source_prompt.text(), suggestion, ident, subject))
 
     def llava_configured(self) -> bool:
         s = self.ctx.settings

@@ -1,6 +1,10 @@
 """The edit window ("Edit pose…"): the photo's own caption as the source prompt, suggestions that
 change only its action, a batch of target prompts x seeds from one inversion, the results as a
-grid to pick from, the canvas (masks, before/after, side by side), save and export."""
+grid to pick from, the canvas (masks, before/after, side by side), save and export.
+
+What is edited with what is the engine's plan (``lipe_engine.editing.plan``: source prompt, target
+prompts, identity prompt, prior, model and settings), the same planner as ``lipe edit --identity``
+and the queue's edit jobs; the window shows it and lets the user change the prompts."""
 
 from __future__ import annotations
 
@@ -29,7 +33,8 @@ from PySide6.QtWidgets import (
 
 from lipe_engine import locations
 from lipe_engine.edit_settings import PREVIEW_FIRST, PREVIEW_HELP
-from lipe_engine.errors import LipeError
+from lipe_engine.editing.plan import EditPlan, plan_edit, plan_prior
+from lipe_engine.errors import InputError, LipeError
 from lipe_engine.models.edit_defaults import read_edit_defaults
 
 from ..album.viewer import _Loaded, read_image_async
@@ -233,15 +238,11 @@ class EditWindow(SourcePromptMixin, QWidget):
         if iid is None:
             self.subject.setText(self.subject.text() or "subject")
         else:
-            ident = self.ctx.library.get_identity(iid)
-            lora = self.ctx.library.latest_lora(iid)
-            self.identity_note.setText(
-                "Personalized prior trained."
-                if lora
-                else "No prior trained yet: queue training in the Training tab "
-                "(edits use the base model until then)."
-            )
-            self.subject.setText(ident.instance_prompt)
+            self.subject.setText(self.ctx.library.get_identity(iid).instance_prompt)
+            try:  # the engine's choice of prior, as the CLI and the queue make it
+                self.identity_note.setText(plan_prior(self.ctx.library, iid).summary())
+            except LipeError as exc:
+                self.identity_note.setText(user_message(exc))
         self.refresh_model_notice()
         self._fill_source_prompt()
 
@@ -253,19 +254,24 @@ class EditWindow(SourcePromptMixin, QWidget):
 
     # --- running ----------------------------------------------------------------------------------
 
+    def plan(self) -> EditPlan:
+        """The engine's plan of the edit as the window stands (``plan_edit``, as the CLI and the
+        queue plan theirs): the prompts as typed, the identity's prior, the model and its settings."""
+        s = self.ctx.settings
+        if not s.model_source().strip():
+            raise InputError("no SDXL model is set", "open Settings and choose the SDXL model folder or file")
+        base, version = self._photo_and_version()
+        if self.identity_id() is None and not self.subject.text().strip():  # (the engine's line names CLI flags)
+            raise InputError("nothing names the subject", "choose an identity, or type the subject words")
+        return plan_edit(self.ctx.library, base, self.identity_id(), [], exact_targets=self.targets.prompts(),
+                         source_prompt=self.source_prompt.text(), subject=self.subject.text().strip() or None,
+                         version=version, describe=False, model=s.model_source(), params=self.advanced.values())
+
     def build_request(self) -> EditRequest:
         s = self.ctx.settings
-        iid = self.identity_id()
-        lora = self.ctx.library.latest_lora(iid) if iid is not None else None
-        return EditRequest(
-            photo_path=Path(self.photo.path),
-            model=s.model_source(),
+        return EditRequest.from_plan(
+            self.plan(),
             allow_downloads=s.allow_downloads,
-            source_prompt=self.source_prompt.text().strip(),
-            target_prompts=self.targets.prompts(),
-            identity_prompt=self.subject.text().strip(),
-            params=self.advanced.values(),
-            lora_path=str(lora.path) if lora else None,
             device=s.device,
             precision=s.precision,
             cache_dir=locations.inversion_cache_dir(),  # the one inversion cache, shared with `lipe edit`
@@ -289,9 +295,17 @@ class EditWindow(SourcePromptMixin, QWidget):
         ):
             self.status.setText("Not run: choose the SDXL model in Settings to edit real photos.")
             return None
+        if not self.targets.prompts():
+            self.status.setText("Type a target prompt or press a suggestion first.")
+            return None
+        try:
+            request = self.build_request()
+        except LipeError as exc:  # a bad input: said at once, in one line, nothing runs
+            self._on_failed(user_message(exc))
+            return None
         if self.caption_worker is not None:
             self.caption_worker.cancel()  # the user chose to edit with the prompt as it is
-        self.request = self.build_request()
+        self.request = request
         w = Worker("Editing photo", run_edit, self.holder(), self.request)
         w.progress.connect(self._on_progress)
         w.succeeded.connect(self._on_result)
@@ -401,15 +415,12 @@ class EditWindow(SourcePromptMixin, QWidget):
         if self.result is None or self.request is None:
             return None
         picked = indexes if indexes is not None else (self.grid.checked() or [self.canvas.current_index()])
-        iid = self.identity_id()
-        lora = self.ctx.library.latest_lora(iid) if iid is not None else None
         saved = []
         try:
             # an edit of an edited version is recorded as another version of the original photo
             base = self._base_photo()
             for index in picked:
-                saved.append(save_version(self.ctx.library, base, self.result, index, self.request, iid,
-                                          lora.id if lora else None))
+                saved.append(save_version(self.ctx.library, base, self.result, index, self.request))
         except Exception as exc:  # noqa: BLE001
             self.status.setText(user_message(exc))
             QMessageBox.warning(self, "Save failed", user_message(exc))
@@ -442,10 +453,8 @@ class EditWindow(SourcePromptMixin, QWidget):
             return None
         dest = Path(path)
         try:  # an honest file: XMP (made by a generative model), the recipe, the original's date and profile
-            iid = self.identity_id()
-            lora = self.ctx.library.latest_lora(iid) if iid is not None else None
             export_result(self.ctx.library, self._base_photo(), self.result, self.canvas.current_index(),
-                          self.request, iid, lora.id if lora else None, dest)
+                          self.request, dest)
         except Exception as exc:  # noqa: BLE001
             self.status.setText(user_message(exc))
             return None
@@ -453,7 +462,8 @@ class EditWindow(SourcePromptMixin, QWidget):
         return dest
 
     def has_unsaved_results(self) -> bool:
-        return self.result is not None and not self.saved_edits
+        """Results nobody saved or agreed to discard (closing this window asked already)."""
+        return self.result is not None and not self.saved_edits and not self.discard_ok
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.has_unsaved_results() and not self.discard_ok and not self.confirm(
@@ -463,6 +473,7 @@ class EditWindow(SourcePromptMixin, QWidget):
         ):
             event.ignore()
             return
+        self.discard_ok = self.result is not None  # the user said so: quitting the app does not ask again
         for w in (self.worker, self.caption_worker):
             if w is not None:
                 w.cancel()

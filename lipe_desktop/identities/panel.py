@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lipe_engine.jobs.queue import job_title
+
 from ..album.grid import IdentityDropTarget, PhotoGrid, PhotoListModel, accepts_photos, dropped_photo_refs
 from ..album.page import thumbnail_path
 from ..album.thumbnails import ThumbnailLoader
@@ -108,6 +110,9 @@ class IdentitiesPanel(QWidget):
         self.save_caption_btn = QPushButton("Save caption", self)
         self.caption_btn = QPushButton("Caption", self)
         self.caption_btn.setToolTip("Write editing-oriented captions for the photos (LLaVA from Settings)")
+        self.queue_caption_btn = QPushButton("Queue captioning", self)
+        self.queue_caption_btn.setToolTip("Describe the photos without a caption with the queue (Training queue "
+                                          "tab): tonight, before the trainings and edits queued after it")
         self.suggest_btn = QPushButton("Suggest similar photos", self)
         self.suggest_btn.setToolTip(
             "Find photos that look like this identity's (CLIP from Settings); they show with a '?' badge"
@@ -124,7 +129,7 @@ class IdentitiesPanel(QWidget):
         lw = QWidget(self)
         lw.setLayout(left)
         actions = QHBoxLayout()
-        for b in (self.caption_btn, self.suggest_btn, self.train_btn):
+        for b in (self.caption_btn, self.queue_caption_btn, self.suggest_btn, self.train_btn):
             actions.addWidget(b)
         actions.addStretch(1)
         cap_row = QHBoxLayout()
@@ -151,6 +156,7 @@ class IdentitiesPanel(QWidget):
         self.grid.selectionModel().selectionChanged.connect(lambda *_a: self._load_caption())
         self.save_caption_btn.clicked.connect(self.save_caption)
         self.caption_btn.clicked.connect(self.run_caption)
+        self.queue_caption_btn.clicked.connect(lambda: self.queue_caption())
         self.suggest_btn.clicked.connect(self.run_suggest)
         self.train_btn.clicked.connect(self._request_training)
         ctx.libraryChanged.connect(self.reload)
@@ -195,7 +201,7 @@ class IdentitiesPanel(QWidget):
 
     def show_identity(self) -> None:
         iid = self.current_id()
-        for b in (self.caption_btn, self.suggest_btn, self.train_btn):
+        for b in (self.caption_btn, self.queue_caption_btn, self.suggest_btn, self.train_btn):
             b.setEnabled(iid is not None)
         if iid is None:
             self.model.set_photos([])
@@ -356,6 +362,21 @@ class IdentitiesPanel(QWidget):
                 "Captioning photos", tasks.caption_photos, self.ctx.data_dir, iid, asdict(self.ctx.settings)
             )
         )
+
+    def queue_caption(self) -> Any:
+        """A caption job of the identity in the one queue (the engine's ``caption`` kind)."""
+        iid = self.current_id()
+        if iid is None:
+            return None
+        try:
+            job = tasks.queue_captions(self.ctx.library, iid, asdict(self.ctx.settings))
+        except Exception as exc:  # noqa: BLE001 - a bad input: said in one line, nothing queued
+            self.task_note.setText(user_message(exc))
+            self._error(exc)
+            return None
+        self.task_note.setText(f"{job_title(job)}: queued (Training queue tab; it runs with the queue).")
+        self.ctx.libraryChanged.emit()
+        return job
 
     def _error(self, exc: BaseException) -> None:
         QMessageBox.warning(self, "Identities", user_message(exc))

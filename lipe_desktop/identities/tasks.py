@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from lipe_engine import captioning, locations, similarity
 from lipe_engine.errors import LipeError
@@ -22,15 +23,29 @@ def suggest_similar(
         return f"{len(found)} similar photo(s) suggested: confirm or reject them (right-click)"
 
 
+def _llava_set(lib: Library, settings: dict) -> None:
+    if not (locations.resolve("llava_gguf", settings.get("llava_gguf") or None, lib)
+            and locations.resolve("llava_mmproj", settings.get("llava_mmproj") or None, lib)):
+        # the engine's own line names command-line flags and variables; here it is a setting
+        raise LipeError("no LLaVA model configured to describe photos",
+                        "choose the LLaVA .gguf file (and its projector) in Settings, or write captions by hand")
+
+
+def queue_captions(lib: Library, identity_id: int, settings: dict) -> Any:
+    """Queue describing the identity's photos (the queue's ``caption`` job, LLaVA from Settings)."""
+    from lipe_engine.captioning.job import enqueue_caption
+
+    _llava_set(lib, settings)
+    return enqueue_caption(lib, identity_id, llava=settings.get("llava_gguf") or None,
+                           mmproj=settings.get("llava_mmproj") or None, runner="desktop")
+
+
 def caption_photos(
     data_dir: Path, identity_id: int, settings: dict, *, progress: ProgressCallback, cancel: CancelToken
 ) -> str:
     """Caption the identity's photos with the engine's captioner (LLaVA from Settings)."""
     with Library.open(data_dir) as lib:
-        if not locations.resolve("llava_gguf", settings.get("llava_gguf") or None, lib):
-            # the engine's own line names command-line flags and variables; here it is a setting
-            raise LipeError("no LLaVA model configured to describe photos",
-                            "choose the LLaVA .gguf file (and its projector) in Settings, or write captions by hand")
+        _llava_set(lib, settings)
         n = captioning.caption_identity(
             lib,
             identity_id,

@@ -80,15 +80,17 @@ def live_runner(lib: Library) -> dict[str, Any] | None:
 
 
 def run_until_stopped(lib: Library, model: str, device: str, token: CancelToken) -> int:
-    """Run queued training jobs until none is left, a stop is asked or ``token`` is cancelled; how many ran."""
+    """Run queued jobs (trainings, edits, captioning) until none is left, a stop is asked or ``token`` is cancelled; how many ran."""
+    from lipe_engine.jobs.queue import job_title
+
     n = 0
     while not token.cancelled and lib.get_setting(STOP_KEY) != "1":
         job = claim_next(lib)
         if job is None:
             break
-        log.info("training job %s (%s)", job.id, (job.config or {}).get("identity_name", "?"))
+        log.info("job %s: %s", job.id, job_title(job))  # a training, an edit or captioning
         done = execute_job(lib, job.id, model=model, device=device, cancel=token, on_stop="cancelled")
-        log.info("training job %s: %s %s", job.id, done.state, done.message)
+        log.info("job %s: %s %s", job.id, done.state, done.message)
         n += 1
     return n
 

@@ -47,6 +47,8 @@ def preset_gb(name: str | None) -> int:
 def preset_steps(name: str | None, n_refs: int) -> tuple[int, int]:
     """(training steps, class images) of a preset for an identity with ``n_refs`` reference photos."""
     config = sys.modules.get("lipe_engine.training.config")
+    if config is not None and getattr(getattr(config, "__spec__", None), "_initializing", False):
+        config = None  # the presets thread is importing it right now: not usable yet
     class_images = _PAPER_CLASS_IMAGES
     if config is not None:
         if name in config.RECIPES:

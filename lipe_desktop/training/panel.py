@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from lipe_engine.library.records import Job
 
 log = logging.getLogger(__name__)
-COLUMNS = ("Job", "Identity", "Preset", "State", "Progress", "Message")
+COLUMNS = ("Job", "Identity", "Settings", "State", "Progress", "Message")  # a training, an edit or captioning
 
 
 class _Presets(QObject):
@@ -200,19 +200,19 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         lib = self.ctx.library
         said = ""
         if self.runner.busy:
-            names = ", ".join(self.name_of(j) for j in self.runner.running_jobs()) or "the queue"
-            said = f"Training of {names} continues in the background: it kept running while the app was closed."
+            names = ", ".join(self.title_of(j) for j in self.runner.running_jobs()) or "The queue"
+            said = f"{names} continues in the background: it kept running while the app was closed."
         else:
             resumed = []
-            for job in lib.list_jobs(kind=queue.KIND, states=["running"]):
+            for job in self.runner.running_jobs():
                 if queue.orphaned(job):
                     lib.update_job(job.id, state="failed", message="interrupted: continued by a new run",
                                    log="interrupted (runner gone): continued from its checkpoint")
                     resumed.append(queue.retry(lib, job.id))
             if resumed:
-                names = ", ".join(self.name_of(j) for j in resumed)
-                said = (f"Training of {names} was interrupted (the computer restarted or the training "
-                        "process stopped); it continues from its last checkpoint now.")
+                names = ", ".join(self.title_of(j) for j in resumed)
+                said = (f"{names} was interrupted (the computer restarted or the background process "
+                        "stopped); it continues from its last checkpoint now.")
                 problem = self.runner.start()
                 if problem:
                     said += f" It cannot start yet: {problem}"
@@ -224,6 +224,10 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
 
     def name_of(self, job: Job) -> str:
         return str((job.config or {}).get("identity_name") or f"job {job.id}")
+
+    def title_of(self, job: Job) -> str:
+        """The job by its kind: "Training Rex", "Editing 3 photo(s) of Rex (sitting)" (the engine's words)."""
+        return queue.job_title(job)
 
     # --- what to queue ------------------------------------------------------------------------------
 
@@ -302,8 +306,8 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         lib = self.ctx.library
         for jid in self._was_running - running:
             job = lib.get_job(jid)
-            self.status.setText(f"{self.name_of(job)}: {job.state} — {job.message}")
-            self.jobStatus.emit(f"Training {self.name_of(job)}: {job.state}")
+            self.status.setText(f"{self.title_of(job)}: {job.state} — {job.message}")
+            self.jobStatus.emit(f"{self.title_of(job)}: {job.state}")
             if job.state == "done":
                 self.ctx.libraryChanged.emit()
         if code is not None and not self.runner.busy:
@@ -311,7 +315,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
                 if queue.orphaned(job):
                     why = f"the training process stopped unexpectedly (code {code})"
                     lib.update_job(job.id, state="failed", message=f"{why}: press Resume to continue")
-                    self.status.setText(f"{self.name_of(job)}: {why}. Press Resume to continue from its checkpoint.")
+                    self.status.setText(f"{self.title_of(job)}: {why}. Press Resume to continue from its checkpoint.")
         self._was_running = running
 
     def refresh(self, rows: list[Job] | None = None) -> None:
@@ -347,10 +351,10 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
             return
         self.bar.setFormat("%p%")
         self.bar.setValue(int(round(job.progress * 1000)))
-        line = f"{self.name_of(job)}: {job.progress * 100:.0f}%, {job.message}"
-        self.status.setText(f"Training {line}")
-        self.jobStatus.emit(f"Training {line.split(' · ')[0]}" + (f" · {job.message.split(' · ')[-1]}"
-                                                                  if " · " in job.message else ""))
+        line = f"{self.title_of(job)}: {job.progress * 100:.0f}%, {job.message}"
+        self.status.setText(line)
+        self.jobStatus.emit(line.split(" · ")[0] + (f" · {job.message.split(' · ')[-1]}"
+                                                    if " · " in job.message else ""))
 
     def selected_job_id(self) -> int | None:
         items = self.table.selectedItems()
@@ -426,7 +430,7 @@ class TrainingPanel(PresetChoiceMixin, QWidget):
         if problem:
             self._show_problem(problem)
         else:
-            self.status.setText(f"{self.name_of(job)} continues from its last checkpoint.")
+            self.status.setText(f"{self.title_of(job)} continues from its last checkpoint.")
         self.refresh()
         return job
 

@@ -57,7 +57,8 @@ class TrainingRunner(QObject):
         return None
 
     def running_jobs(self) -> list[Any]:
-        return self.ctx.library.list_jobs(kind=queue.KIND, states=["running"])
+        """Running jobs of every kind the queue runs (trainings and edits): Stop and recovery are the same."""
+        return [j for j in self.ctx.library.list_jobs(states=["running"]) if j.kind in queue.KINDS]
 
     def start(self) -> str | None:
         """Work through the queue in the background; returns a readable reason when it cannot."""

@@ -184,6 +184,8 @@ def run_by_identity(args: argparse.Namespace) -> int:
                          model=args.model, source_prompt=args.prompt_source, identity_prompt_text=args.identity_prompt,
                          lora=args.lora[0] if args.lora else None, use_prior=not args.no_prior, version=args.version,
                          params=_settings(args))
+        if args.preview:  # the same edit on the preview schedule, as without --identity
+            plan = plan.preview()
         if args.plan:
             print(plan.summary())
             return 0

@@ -1,7 +1,8 @@
-"""``lipe queue add|add-edit|list|run|cancel|retry|show``: the one persistent job queue (library jobs).
+"""``lipe queue add|add-edit|add-caption|list|run|cancel|retry|show``: the one persistent job queue.
 
 ``add`` queues an identity's prior training, ``add-edit`` an edit of its photos (results wait for
-review: ``lipe versions review``); an edit queued behind its identity's training waits for it.
+review: ``lipe versions review``), ``add-caption`` describing its photos with LLaVA; an edit queued
+behind its identity's training waits for it.
 """
 
 from __future__ import annotations
@@ -72,6 +73,36 @@ def _add_edit(stub: argparse.Namespace) -> int:
     return 0
 
 
+def _caption_parser() -> argparse.ArgumentParser:
+    """``lipe queue add-caption``'s options (photos and options intermixed, as add-edit's)."""
+    p = argparse.ArgumentParser(prog="lipe queue add-caption", description="Queue describing an identity's photos "
+                                "with LLaVA (default: its reference photos and photos to edit); photos that already "
+                                "have a caption are skipped, captions you wrote are kept. Training uses the "
+                                "captions; an edit starts from its photo's.")
+    p.add_argument("identity", help="identity name (or id)")
+    p.add_argument("photos", nargs="*", metavar="PHOTO", help="photos to describe (default: the identity's)")
+    p.add_argument("--llava", default=None, help="LLaVA model .gguf (default: setting llava_gguf / $LIPE_LLAVA_GGUF)")
+    p.add_argument("--mmproj", default=None,
+                   help="its projector .gguf (default: setting llava_mmproj / $LIPE_LLAVA_MMPROJ)")
+    p.add_argument("--handler", default=None, help="chat handler: llava15, llava16, mtmd, ... (default: from the files)")
+    add_data_dir_option(p)
+    return p
+
+
+def _add_caption(stub: argparse.Namespace) -> int:
+    from ..captioning.job import enqueue_caption
+    from ..editing import photo_in_library
+
+    args = _caption_parser().parse_intermixed_args([stub.identity, *stub.rest])
+    with open_library(args) as lib:
+        ident = lib.get_identity(ident_ref(args.identity))
+        photos = [photo_in_library(lib, p) for p in args.photos]
+        job = enqueue_caption(lib, ident, photos, llava=args.llava, mmproj=args.mmproj, handler=args.handler)
+        print(f"job {job.id} queued: describe {len(job.config['photos'])} photo(s) of '{ident.name}' with "
+              f"{job.config['llava']}")
+    return 0
+
+
 def _row(lib, job) -> dict:
     name = None
     if job.identity_id is not None:
@@ -79,8 +110,10 @@ def _row(lib, job) -> dict:
             name = lib.get_identity(job.identity_id).name
         except Exception:  # noqa: BLE001 - an identity deleted after queueing still lists its job
             name = f"#{job.identity_id}"
+    from ..jobs.queue import waiting
 
-    return {"id": job.id, "kind": job.kind, "settings": describe_settings(job), "state": job.state,
+    waits = waiting(lib, job) if job.state == "queued" else None
+    return {"id": job.id, "kind": job.kind, "settings": describe_settings(job), "state": job.state, "waits_for": waits,
             "identity": name, "progress": round(job.progress, 3),
             "message": job.message, "runner": (job.config or {}).get("runner"), "created_at": job.created_at,
             "finished_at": job.finished_at, "result": job.result if job.state == "done" else None}
@@ -96,8 +129,8 @@ def _list(args: argparse.Namespace) -> int:
         print()
         return 0
     for r in rows:
-        print(f"{r['id']:>5}  {r['kind']:<5} {r['state']:<9} {r['progress'] * 100:5.1f}%  {str(r['identity']):<16} "
-              f"{r['message'] or r['settings']}")
+        print(f"{r['id']:>5}  {r['kind']:<7} {r['state']:<9} {r['progress'] * 100:5.1f}%  {str(r['identity']):<16} "
+              f"{r['message'] or r['settings']}" + (f" (waits for training job {r['waits_for']})" if r["waits_for"] else ""))
     print(f"{len(rows)} job(s)", file=sys.stderr)
     return 0
 
@@ -155,7 +188,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    q = subparsers.add_parser("queue", help="queue identity-prior trainings and edits, run them one after another")
+    q = subparsers.add_parser("queue", help="queue identity-prior trainings, edits and captioning, run them one after another")
     sub = q.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
 
     p = sub.add_parser("add", help="queue an identity (same options as `lipe train`)")
@@ -172,6 +205,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # list of positionals with options inside subcommands, so _edit_parser reads them intermixed
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=_add_edit)
+
+    caption = _caption_parser()
+    p = sub.add_parser("add-caption", help="queue describing an identity's photos with LLaVA (captions for training "
+                       "and editing)", usage=caption.format_usage().removeprefix("usage: "),
+                       description=caption.format_help().split("\n\n", 1)[-1],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("identity", help="identity name (or id)")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=_add_caption)
 
     p = sub.add_parser("list", help="jobs and their state")
     p.add_argument("--active", action="store_true", help="only queued and running jobs")

@@ -18,7 +18,7 @@ import json
 import sys
 
 from ..editing import photo_in_library
-from ..errors import InputError
+from ..errors import InputError, LipeError
 from . import _deferred
 from ._progress import TerminalProgress
 from .library import add_data_dir_option, open_library
@@ -58,8 +58,15 @@ def _redo(lib, ids: list[int], quiet: bool) -> int:
 
 def _review(lib, job: int | None) -> int:
     pending = lib.list_edit_results(job_id=job, status="pending")
+    names: dict[int, str] = {}
     for r in pending:
-        print(f"{r.id:>5}  photo {r.photo_id:<5} seed {r.seed if r.seed is not None else '-':<6} {r.target_prompt}  {r.path}")
+        if r.photo_id not in names:
+            try:
+                names[r.photo_id] = lib.get_photo(r.photo_id).path.name
+            except LipeError:  # removed from the library since: its id says which
+                names[r.photo_id] = f"#{r.photo_id}"
+        print(f"{r.id:>5}  {names[r.photo_id]:<16} seed {r.seed if r.seed is not None else '-':<6} "
+              f"{r.target_prompt}  {r.path}")
     print(f"{len(pending)} result(s) to review: `lipe versions keep ID...` / `lipe versions discard ID...`",
           file=sys.stderr)
     return 0

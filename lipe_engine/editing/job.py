@@ -69,7 +69,9 @@ def edit_job_config(lib: Library, identity: IdentityRef, changes: Sequence[str],
         raise InputError(f"{len(resolved)} photos in one edit job are too many", f"queue at most {MAX_PHOTOS}")
     gone = [p for p in resolved if p.missing or not Path(p.path).is_file()]
     if gone:
-        raise InputError(f"photo '{gone[0].path}' is gone from disk", "restore it, or leave it out of the edit")
+        fix = "restore it, or leave it out of the edit" if photos else (
+            f"restore it, or name the photos to edit: `lipe queue add-edit {ident.name} --to CHANGE PHOTO...`")
+        raise InputError(f"photo '{gone[0].path}' is gone from disk", fix)
     overrides = {k: v for k, v in (params or {}).items() if v is not None}
     edit_params_for(locations.sdxl_model(model, lib), **overrides)  # a bad setting fails at queue time
     if "seeds" in overrides:
@@ -117,7 +119,8 @@ def _check_prior(lib: Library, job: Job, ident: Identity, note: Any) -> None:
         return
     if trained.state != "done" and lib.latest_lora(ident.id) is None:
         raise InputError(f"the training of '{ident.name}' this edit waited for (job {after}) {trained.state}",
-                         f"retry it (`lipe queue retry {after}`), then retry this job")
+                         f"retry it (`lipe queue retry {after}`), then this edit (`lipe queue retry {job.id}`: "
+                         "it waits for the training)")
     if trained.state == "done":
         note(f"the prior of job {after} is ready")
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .. import locations
 from ..captioning import insert_token
 from ..captioning.photo import caption_photo
+from ..edit_settings import preview_schedule
 from ..errors import InputError
 from ..library import LibraryError
 from ..library.safe_paths import check_path_text
@@ -89,6 +90,46 @@ class EditPlan:
     def with_params(self, **params: Any) -> EditPlan:
         return replace(self, params={**self.params, **{k: v for k, v in params.items() if v is not None}})
 
+    def preview(self) -> EditPlan:
+        """The same edit on the preview schedule (``edit_settings.preview_schedule``: at most a
+        quarter of the UNet work); a version saved from it records the schedule it ran."""
+        steps, skip = preview_schedule(int(self.params["steps"]), int(self.params["skip"]))
+        note = f"preview: {steps - skip} of {int(self.params['steps']) - int(self.params['skip'])} sampled steps"
+        return replace(self, params={**self.params, "steps": steps, "skip": skip}, notes=(*self.notes, note))
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """The source prompt of a photo and where it came from (part of a plan: :func:`plan_source`)."""
+
+    text: str
+    origin: str  # EXPLICIT, IDENTITY_CAPTION, GENERIC_CAPTION, VERSION_PROMPT, DESCRIBED or STYLE
+    image: Path  # the image that is inverted (an edited version's file, else the original)
+    version_id: int | None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def describable(self) -> bool:
+        """Nobody described the photo: LLaVA (when set) would give a closer source prompt."""
+        return self.origin == STYLE
+
+
+@dataclass(frozen=True)
+class PriorChoice:
+    """The prior an edit of an identity uses (part of a plan: :func:`plan_prior`)."""
+
+    lora_id: int | None
+    lora_path: Path | None
+    waits_for_job: int | None
+    notes: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """One line for a window: which prior, or why none."""
+        if self.lora_path is not None:
+            return f"Personalized prior #{self.lora_id} is used." if self.lora_id is not None else \
+                f"Prior {self.lora_path.name} is used."
+        return self.notes[0] if self.notes else "No prior: the edit uses the base model."
+
 
 def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
@@ -96,7 +137,13 @@ def _article(word: str) -> str:
 
 def identity_prompt(ident: Identity) -> str:
     """How NIMA's identity-aware attention names the subject: "a sks dog"."""
-    return f"{_article(ident.token)} {ident.instance_prompt}"
+    return named(ident.instance_prompt)
+
+
+def named(subject: str) -> str:
+    """The subject words with their article: "sks dog" -> "a sks dog", "ohwx cat" -> "an ohwx cat"."""
+    subject = " ".join(subject.split())
+    return f"{_article(subject)} {subject}" if subject else ""
 
 
 def caption_style_prefix(captions: Sequence[str], ident: Identity) -> str:
@@ -121,16 +168,18 @@ def caption_style_prefix(captions: Sequence[str], ident: Identity) -> str:
     return prefix
 
 
-def style_source(lib: Library, ident: Identity) -> str:
-    """The source prompt of a photo nobody described: the identity's caption style with its token."""
+def style_source(lib: Library, ident: Identity, subject: str | None = None) -> str:
+    """The source prompt of a photo nobody described: the identity's caption style with its token
+    (``subject``: other words naming the subject, as a user typed them)."""
     captions = []
     for link in lib.identity_photos(ident.id, role="reference"):
         cap = lib.get_caption(link.photo, identity=ident.id, fallback_generic=False)
         if cap is not None:
             captions.append(cap.text)
     # "a photo of a" before "ohwx dog" reads "a photo of an ohwx dog"
-    prefix = re.sub(r"\b(an?)$", _article(ident.token), caption_style_prefix(captions, ident), flags=re.IGNORECASE)
-    return f"{prefix} {ident.instance_prompt}".strip()
+    words = " ".join((subject or "").split()) or ident.instance_prompt
+    prefix = re.sub(r"\b(an?)$", _article(words), caption_style_prefix(captions, ident), flags=re.IGNORECASE)
+    return f"{prefix} {words}".strip()
 
 
 def is_full_prompt(change: str, ident: Identity | None) -> bool:
@@ -201,39 +250,23 @@ def llava_configured(lib: Library) -> bool:
     return bool(locations.resolve("llava_gguf", None, lib) and locations.resolve("llava_mmproj", None, lib))
 
 
-def plan_edit(
+def plan_source(
     lib: Library,
     photo: PhotoRef,
     identity: IdentityRef | None,
-    changes: Sequence[str],
     *,
-    exact_targets: Sequence[str] = (),
-    model: str | None = None,
     source_prompt: str | None = None,
-    identity_prompt_text: str | None = None,
-    lora: str | Path | None = None,
-    use_prior: bool = True,
+    subject: str | None = None,
     version: int | None = None,
     describe: bool = True,
     captioner: Any = None,
     progress: Any = None,
     cancel: Any = None,
-    params: dict[str, Any] | None = None,
-) -> EditPlan:
-    """Decide the inputs of an edit of ``photo`` (see the module docstring); raises one-line errors.
-
-    ``exact_targets``: target prompts used word for word (the experts' ``--prompt-target``).
-    ``lora``: an explicit prior file/folder instead of the identity's newest (``use_prior=False``:
-    none). ``version``: an edited version of the photo to start from. ``describe``: LLaVA may be
-    run (it loads a model; ``captioner`` replaces it in tests). ``params``: user edit settings.
-    """
-    from ..nima import edit_params_for
-
-    exact = set(check_changes(exact_targets)) if exact_targets else set()
-    changes = check_changes(changes, exact_targets)
+) -> SourceChoice:
+    """The source prompt of an edit of ``photo`` (the module docstring's first rule that applies);
+    ``subject``: the words naming the subject when a user typed others than the identity's."""
     p = lib.get_photo(photo)
     ident = lib.get_identity(identity) if identity is not None else None
-    notes: list[str] = []
     image = _photo_file(p)
     version_prompt = None
     if version is not None:
@@ -245,7 +278,7 @@ def plan_edit(
             raise InputError(f"version {version}'s file '{edit.output_path}' is gone",
                              "edit the original photo instead, or delete the version")
         image, version_prompt = edit.output_path, edit.target_prompt
-    subject = ident.instance_prompt if ident is not None else ""
+    notes: list[str] = []
     if source_prompt is not None and source_prompt.strip():
         source, origin = " ".join(source_prompt.split()), EXPLICIT
     elif version_prompt:
@@ -261,52 +294,113 @@ def plan_edit(
             source, origin = cap.text, DESCRIBED
             notes.append("source prompt: described by LLaVA (stored as the photo's caption)")
         elif ident is not None:
-            source, origin = style_source(lib, ident), STYLE
+            source, origin = style_source(lib, ident, subject), STYLE
             notes.append("source prompt: the photo has no caption; the identity's caption style is used "
                          "(describe the photo, or set LLaVA, for a closer edit)")
+        elif subject and subject.strip():
+            source, origin = f"a photo of {named(subject)}", STYLE
+            notes.append("source prompt: the photo has no caption; the subject words are used "
+                         "(describe the photo for a closer edit)")
         else:
             raise InputError(f"photo '{p.path.name}' has no caption and no identity is given",
                              "pass --identity NAME, or --prompt-source describing the photo")
     if not source:
         raise InputError(f"the source prompt of '{p.path.name}' is empty", "describe the photo (--prompt-source)")
-    if ident is None and not subject:
-        subject = (identity_prompt_text or "").strip()
-        subject = re.sub(r"^(?:an?|the)\s+", "", subject, flags=re.IGNORECASE)
-    targets = tuple(c if c in exact else target_prompt(source, c, ident, subject) for c in changes)
+    return SourceChoice(source, origin, image, version, tuple(notes))
+
+
+def plan_prior(lib: Library, identity: IdentityRef | None, *, lora: str | Path | None = None,
+               use_prior: bool = True) -> PriorChoice:
+    """The prior of an edit: ``lora`` as given, else the identity's newest (none: the base model, and
+    the training job a queued edit would wait for)."""
+    if lora is not None:
+        path = Path(lora).expanduser()
+        if not path.exists():
+            raise InputError(f"LoRA '{lora}' does not exist", "give a LoRA folder or .safetensors file")
+        return PriorChoice(None, path, None)
+    if identity is None or not use_prior:
+        return PriorChoice(None, None, None, ("no prior: the edit uses the base model",))
+    ident = lib.get_identity(identity)
+    prior = lib.latest_lora(ident.id)
+    waits = training_in_queue(lib, ident.id)
+    if prior is not None:
+        if not prior.path.exists():
+            raise InputError(f"the prior of '{ident.name}' ({prior.path}) is gone from disk",
+                             f"train it again (`lipe queue add {ident.name}`)")
+        return PriorChoice(prior.id, prior.path, waits)
+    if waits is not None:
+        note = (f"'{ident.name}' has no prior yet; its training is job {waits}: a queued edit waits "
+                "for it, an edit now uses the base model")
+    else:
+        note = f"'{ident.name}' has no prior yet: the edit uses the base model (train one with `lipe queue add {ident.name}`)"
+    return PriorChoice(None, None, waits, (note,))
+
+
+def plan_edit(
+    lib: Library,
+    photo: PhotoRef,
+    identity: IdentityRef | None,
+    changes: Sequence[str],
+    *,
+    exact_targets: Sequence[str] = (),
+    model: str | None = None,
+    source_prompt: str | None = None,
+    identity_prompt_text: str | None = None,
+    subject: str | None = None,
+    lora: str | Path | None = None,
+    use_prior: bool = True,
+    version: int | None = None,
+    describe: bool = True,
+    captioner: Any = None,
+    progress: Any = None,
+    cancel: Any = None,
+    params: dict[str, Any] | None = None,
+) -> EditPlan:
+    """Decide the inputs of an edit of ``photo`` (see the module docstring); raises one-line errors.
+
+    ``exact_targets``: target prompts used word for word (the experts' ``--prompt-target``).
+    ``subject``: the words naming the subject, when not the identity's ("sks dog"); the identity
+    prompt is then "a " + them. ``lora``: an explicit prior file/folder instead of the identity's
+    newest (``use_prior=False``: none). ``version``: an edited version of the photo to start from.
+    ``describe``: LLaVA may be run (it loads a model; ``captioner`` replaces it in tests).
+    ``params``: user edit settings.
+    """
+    from ..nima import edit_params_for
+
+    exact = set(check_changes(exact_targets)) if exact_targets else set()
+    changes = check_changes(changes, exact_targets)
+    p = lib.get_photo(photo)
+    ident = lib.get_identity(identity) if identity is not None else None
+    typed = " ".join((subject or "").split())
+    if ident is not None and typed == ident.instance_prompt:
+        typed = ""  # the identity's own words: the identity's rules
+    words = typed
+    if ident is None and not words:  # the experts' identity prompt names the subject
+        words = re.sub(r"^(?:an?|the)\s+", "", (identity_prompt_text or "").strip(), flags=re.IGNORECASE)
+    chosen = plan_source(lib, p, ident.id if ident is not None else None, source_prompt=source_prompt,
+                         subject=typed or None, version=version, describe=describe, captioner=captioner,
+                         progress=progress, cancel=cancel)
+    source, notes = chosen.text, list(chosen.notes)
+    subject_words = words or (ident.instance_prompt if ident is not None else "")
+    targets = tuple(c if c in exact else target_prompt(source, c, ident, subject_words) for c in changes)
     for change, target in zip(changes, targets, strict=True):
         if target.strip().lower() == source.strip().lower():
             notes.append(f"'{change}' leaves the source prompt unchanged: that output will look like the photo")
-    ident_prompt = (identity_prompt_text or "").strip() or (identity_prompt(ident) if ident is not None else "")
+    ident_prompt = (identity_prompt_text or "").strip() or (
+        named(words) if words else identity_prompt(ident) if ident is not None else "")
     if not ident_prompt:
         raise InputError("no identity prompt", "pass --identity NAME (or --identity-prompt 'a sks dog')")
-
-    lora_id, lora_path, waits = None, None, None
-    if lora is not None:
-        lora_path = Path(lora).expanduser()
-        if not lora_path.exists():
-            raise InputError(f"LoRA '{lora}' does not exist", "give a LoRA folder or .safetensors file")
-    elif ident is not None and use_prior:
-        prior = lib.latest_lora(ident.id)
-        if prior is not None:
-            if not prior.path.exists():
-                raise InputError(f"the prior of '{ident.name}' ({prior.path}) is gone from disk",
-                                 f"train it again (`lipe queue add {ident.name}`)")
-            lora_id, lora_path = prior.id, prior.path
-        waits = training_in_queue(lib, ident.id)
-        if prior is None and waits is not None:
-            notes.append(f"'{ident.name}' has no prior yet; its training is job {waits}: a queued edit waits "
-                         "for it, an edit now uses the base model")
-        elif prior is None:
-            notes.append(f"'{ident.name}' has no prior yet: the edit uses the base model "
-                         f"(train one with `lipe queue add {ident.name}`)")
+    prior = plan_prior(lib, ident.id if ident is not None else None, lora=lora, use_prior=use_prior)
+    if ident is not None or lora is not None:
+        notes += [n for n in prior.notes if not n.startswith("no prior:")]
     source_model = locations.sdxl_model(model, lib)
     settings = edit_params_for(source_model, **(params or {})).to_dict()  # bad values fail here
     return EditPlan(
-        photo_id=p.id, photo_path=image, identity_id=ident.id if ident is not None else None,
-        identity_name=ident.name if ident is not None else None, source_prompt=source, source_origin=origin,
-        target_prompts=targets, changes=changes, identity_prompt=ident_prompt, subject=subject,
-        lora_id=lora_id, lora_path=lora_path, waits_for_job=waits, model=source_model, params=settings,
-        version_id=version, notes=tuple(notes),
+        photo_id=p.id, photo_path=chosen.image, identity_id=ident.id if ident is not None else None,
+        identity_name=ident.name if ident is not None else None, source_prompt=source, source_origin=chosen.origin,
+        target_prompts=targets, changes=changes, identity_prompt=ident_prompt, subject=subject_words,
+        lora_id=prior.lora_id, lora_path=prior.lora_path, waits_for_job=prior.waits_for_job if ident else None,
+        model=source_model, params=settings, version_id=version, notes=tuple(notes),
     )
 
 

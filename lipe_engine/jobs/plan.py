@@ -11,6 +11,7 @@ stable ("estimating…" before), and then moves smoothly.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -69,6 +70,31 @@ class JobPlan:
         return max(0.0, min(1.0, before + weights[kind] * max(0.0, min(1.0, inside))))
 
 
+# within one photo of an edit job: the inversion (one image) then the edit (every target x seed at
+# once); loading a model before a photo is no part of it done
+PHOTO_STAGES = (("load", 0.0, 0.0), ("inversion", 0.0, 0.3), ("editing", 0.3, 1.0))
+_PHOTO = re.compile(r"^photo (\d+)/(\d+): (.*)$")
+
+
+@dataclass(frozen=True)
+class PhotosPlan:
+    """Progress of a job made of photos done one after another (an edit job, a caption job): its
+    handler names each event "photo k/n: <stage>"; events before the first photo (loading a
+    captioner) count as nothing done."""
+
+    photos: int = 1
+
+    def fraction(self, ev: ProgressEvent) -> float:
+        m = _PHOTO.match(ev.stage or "")
+        if m is None:
+            return 0.0
+        k, n, stage = int(m.group(1)), max(1, int(m.group(2))), m.group(3).lower()
+        inside = ev.step / ev.total if ev.total else 0.0
+        low, high = next(((lo, hi) for prefix, lo, hi in PHOTO_STAGES if stage.startswith(prefix)), (0.0, 1.0))
+        within = low + (high - low) * max(0.0, min(1.0, inside))
+        return max(0.0, min(1.0, (min(k, n) - 1 + within) / n))
+
+
 class EtaSmoother:
     """Seconds left from the job's done fraction over time: None ("estimating…") until the rate has
     been seen for ``settle_s`` seconds over at least ``min_progress`` of the job, then an exponential
@@ -119,11 +145,14 @@ def eta_text(seconds: float | None) -> str:
     return f"about {m // 60} h {m % 60:02d} min left"
 
 
-def plan_for(lib, job) -> JobPlan:  # noqa: ANN001 - Library, Job (kept light: no import cycle)
-    """The plan of a training job from its config (the preset's steps for its reference photos)."""
+def plan_for(lib, job) -> JobPlan | PhotosPlan:  # noqa: ANN001 - Library, Job (kept light: no import cycle)
+    """The plan of a job: a training's from its config (the preset's steps for its reference
+    photos); an edit's or a caption job's, its photos."""
+    cfg = dict(job.config or {})
+    if job.kind != "train":
+        return PhotosPlan(max(1, len(cfg.get("photos") or [])))
     from ..training.config import config_from_preset
 
-    cfg = dict(job.config or {})
     n_refs = 1
     if job.identity_id is not None:
         try:

@@ -1,7 +1,8 @@
 """The one persistent job queue: library jobs of each kind in :data:`HANDLERS` run one after another.
 
-* Kinds: ``train`` (an identity prior, ``pipeline``) and ``edit`` (an identity's photos edited
-  toward changes, ``lipe_engine.editing.job``). An edit queued while its identity's training is
+* Kinds: ``train`` (an identity prior, ``pipeline``), ``edit`` (an identity's photos edited
+  toward changes, ``lipe_engine.editing.job``) and ``caption`` (its photos described by LLaVA,
+  ``lipe_engine.captioning.job``). An edit queued while its identity's training is
   queued or running waits for it (:func:`waiting`), whatever the order says.
 * ``enqueue`` (training) and ``enqueue_edit`` (its config from ``editing.job``) validate the
   settings and add a queued job; ``run_queue`` claims the next runnable job atomically (:func:`claim_next` records the worker
@@ -22,6 +23,7 @@ import os
 import socket
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..editing.job import KIND as EDIT_KIND  # the edit jobs' kind is declared with them
@@ -39,7 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 KIND = "train"
-KINDS = (KIND, EDIT_KIND)  # the kinds run_queue runs (each has a handler)
+CAPTION_KIND = "caption"
+KINDS = (KIND, EDIT_KIND, CAPTION_KIND)  # the kinds run_queue runs (each has a handler)
 # the queue's order (job ids) in the library settings; the name is from when only the desktop ordered
 # jobs, kept so a library's order survives the update
 ORDER_KEY = "desktop.train_order"
@@ -67,13 +70,15 @@ def retry(lib: Library, job_id: int) -> Job:
     if not job.finished:
         raise LipeError(f"job {job_id} is {job.state}", "retry only finished (failed or cancelled) jobs")
     if job.kind not in KINDS:
-        raise LipeError(f"job {job_id} is a {job.kind} job", "only training and edit jobs are queued")
+        raise LipeError(f"job {job_id} is a {job.kind} job", "only training, edit and caption jobs are queued")
     config = job.config
     if job.kind == EDIT_KIND:
         config = refreshed_config(lib, job)
     out = (job.config or {}).get("output_dir")
     for other in lib.list_jobs(kind=job.kind, states=["queued", "running"]):  # resume continues, never duplicates
         if out and (other.config or {}).get("output_dir") == out:
+            return other
+        if not out and other.identity_id == job.identity_id and other.config == config:
             return other
     return add_job(lib, job.kind, config, job.identity_id)
 
@@ -96,6 +101,10 @@ def handler(kind: str) -> Any:
         return run_pipeline
     if kind == EDIT_KIND:
         return run_edit_job
+    if kind == CAPTION_KIND:
+        from ..captioning.job import run_caption_job
+
+        return run_caption_job
     raise LipeError(f"job kind '{kind}' has no runner", f"the queue runs {', '.join(KINDS)} jobs")
 
 
@@ -112,11 +121,33 @@ def describe_settings(job: Job) -> str:
     if job.kind == EDIT_KIND:
         changes = [*(cfg.get("changes") or []), *(cfg.get("exact_targets") or [])]
         return f"edit {len(cfg.get('photos') or [])} photo(s): {', '.join(map(str, changes))}"[:80]
+    if job.kind == CAPTION_KIND:
+        return f"describe {len(cfg.get('photos') or [])} photo(s) ({Path(str(cfg.get('llava') or 'LLaVA')).name})"[:80]
     return ((cfg.get("preset") or ("custom" if cfg.get("overrides") else "paper"))
             + (f" + {cfg['class_images']} class" if cfg.get("class_images") else ""))
 
 
 STOPPED_MESSAGE = "stopped: resume to continue"
+
+
+def job_title(job: Job) -> str:
+    """What a job does, by its kind, in a few words for a status line: "Training Rex", "Editing 3
+    photo(s) of Rex (sitting, facing left)"."""
+    cfg = job.config or {}
+    who = str(cfg.get("identity_name") or "") or None
+    if job.kind == EDIT_KIND:
+        changes = [str(c) for c in (*(cfg.get("changes") or []), *(cfg.get("exact_targets") or []))]
+        toward = f" ({', '.join(changes)})" if changes else ""
+        if len(toward) > 60:
+            toward = toward[:58] + "…)"
+        n = len(cfg.get("photos") or [])
+        of = f" of {who}" if who else f" (job {job.id})"
+        return f"Editing {n} photo(s){of}{toward}"
+    if job.kind == KIND:
+        return f"Training {who}" if who else f"Training job {job.id}"
+    if job.kind == CAPTION_KIND:
+        return f"Describing {len(cfg.get('photos') or [])} photo(s)" + (f" of {who}" if who else f" (job {job.id})")
+    return f"{job.kind.capitalize()} job {job.id}" + (f" of {who}" if who else "")
 
 
 def cancel_job(lib: Library, job_id: int) -> Job:

@@ -153,7 +153,7 @@ class OutputsMixin(CaptionsMixin):
         row = self._one("SELECT * FROM edits WHERE id = ?", (edit_id,))
         if row is None:
             raise LibraryError(
-                f"edit {edit_id} does not exist", "list a photo's edits with Library.list_edits"
+                f"version (edit) {edit_id} does not exist", "list a photo's versions with `lipe versions PHOTO`"
             )
         return Edit.from_row(row)
 

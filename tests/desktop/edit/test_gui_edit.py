@@ -150,9 +150,11 @@ def test_tiny_edit_from_context_menu_shows_compare_and_saves_version(editor, qtb
 
 
 def test_cancel_mid_edit_and_errors_are_readable(editor, qtbot, monkeypatch) -> None:
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QMessageBox
 
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: None))
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _w, _t, text, *a, **k: warned.append(text)))
     win, ed = editor
     ed.use_suggestion("standing")
     _fast(ed, 60)
@@ -168,11 +170,9 @@ def test_cancel_mid_edit_and_errors_are_readable(editor, qtbot, monkeypatch) -> 
     # a missing model is a one-line message, not a traceback
     monkeypatch.setattr("lipe_desktop.settings.toy_model", lambda: "")  # no shipped toy model either
     win.ctx.settings.sdxl_model = ""
-    w = ed.start_edit()
-    msgs = []
-    w.failed.connect(msgs.append)
-    qtbot.waitUntil(lambda: ed.worker is None, timeout=10_000)
-    assert msgs and "Settings" in msgs[0] and "Traceback" not in msgs[0]
+    qtbot.mouseClick(ed.run_btn, Qt.MouseButton.LeftButton)  # planned before anything runs: said at once
+    assert ed.worker is None and warned and "Settings" in warned[-1] and "Traceback" not in warned[-1]
+    assert "Settings" in ed.status.text() and len(ed.status.text().splitlines()) == 1
 
 
 def test_edit_window_starts_from_the_models_own_settings(qtbot, app_context, tmp_path: Path) -> None:

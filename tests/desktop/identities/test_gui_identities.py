@@ -192,3 +192,27 @@ def test_suggest_similar_photos_with_clip_and_without(window, qtbot, tmp_path: P
     status = {link.photo.id: link.status for link in lib.identity_photos(ident.id, status=None)}
     assert status[suggested[0].id] == "confirmed" and status[suggested[1].id] == "rejected"
     assert panel.model.rowCount() == 5
+
+
+def test_queue_captioning_adds_a_caption_job_to_the_one_queue(window, qtbot, tmp_path: Path) -> None:
+    """"Queue captioning" puts a caption job in the queue the Training queue tab shows, named by its
+    kind; without LLaVA in Settings one line says where to set it and nothing is queued."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
+    from PySide6.QtCore import Qt
+
+    from lipe_engine.testing.gguf_models import build_tiny_llama_gguf, build_tiny_mmproj
+
+    panel, lib = window.identities, window.ctx.library
+    panel.new_identity([window.album.model.photo(0), window.album.model.photo(1)], ("Rex", "dog", None))
+    qtbot.mouseClick(panel.queue_caption_btn, Qt.MouseButton.LeftButton)
+    assert "Settings" in window.shown_errors[-1] and len(window.shown_errors[-1].splitlines()) == 1
+    assert lib.list_jobs(kind="caption") == []
+    window.ctx.settings.llava_gguf = str(build_tiny_llama_gguf(tmp_path / "tiny-llava.gguf"))
+    window.ctx.settings.llava_mmproj = str(build_tiny_mmproj(tmp_path / "mmproj-tiny.gguf"))
+    qtbot.mouseClick(panel.queue_caption_btn, Qt.MouseButton.LeftButton)
+    (job,) = lib.list_jobs(kind="caption")
+    assert job.config["llava"] == window.ctx.settings.llava_gguf and len(job.config["photos"]) == 2
+    assert panel.task_note.text().startswith("Describing 2 photo(s) of Rex: queued")
+    table = window.training.table
+    qtbot.waitUntil(lambda: any(table.item(r, 2) is not None and "describe 2 photo(s)" in table.item(r, 2).text()
+                                for r in range(table.rowCount())), timeout=5000)

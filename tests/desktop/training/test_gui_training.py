@@ -206,14 +206,14 @@ def test_closing_asks_and_training_goes_on_in_the_background(window, qtbot, reop
     t0 = time.monotonic()
     assert window.close()
     assert time.monotonic() - t0 < 3  # quitting does not wait for training
-    assert asked == ["Rex", "Rex"]
+    assert asked == ["Training Rex", "Training Rex"]  # the job by its kind
     step_at_close = _step_of(lib.get_job(job.id))
     try:
         win2 = reopen_window(data)
         ctx2 = win2.ctx
         p2 = win2.training
         assert p2.runner.busy and p2.runner.info["pid"] == pid  # the same process, still running
-        assert "Training of Rex continues in the background" in p2.notice.text() and not p2.notice.isHidden()
+        assert "Training Rex continues in the background" in p2.notice.text() and not p2.notice.isHidden()
         qtbot.waitUntil(lambda: _step_of(ctx2.library.get_job(job.id)) > step_at_close, timeout=60_000)
         qtbot.waitUntil(lambda: p2.bar.value() > 0 and "Training Rex" in p2.status.text(), timeout=5000)
         win2.close()  # "stop after the current checkpoint"
@@ -245,7 +245,7 @@ def test_a_killed_runner_resumes_from_its_checkpoint_at_the_next_start(window, q
         win2 = reopen_window(data)
         ctx2 = win2.ctx
         p2 = win2.training
-        assert "Training of Rex was interrupted" in p2.notice.text()
+        assert "Training Rex was interrupted" in p2.notice.text()
         assert "continues from its last checkpoint" in p2.notice.text()
         assert p2.runner.busy and p2.table.rowCount() == 1  # one row for the training, running again
         again = int(p2.table.item(0, 0).text())
@@ -316,3 +316,31 @@ def test_one_queue_for_the_desktop_and_lipe_queue(window, qtbot, capsys) -> None
     assert {r["id"] for r in rows} == {again, resumed} and resumed > cli
     assert lib.get_job(resumed).config == lib.get_job(cli).config
     qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=5000)
+
+
+def test_each_job_is_named_by_its_kind(window, qtbot) -> None:
+    """The queue runs trainings and edits: the panel and the status bar say which, of whom (an edit
+    job is not "Training ...")."""
+    from lipe_engine.editing.job import enqueue_edit
+    from lipe_engine.jobs import queue
+
+    lib = window.ctx.library
+    panel = window.training
+    photos = lib.list_photos(order="path")
+    rex = lib.create_identity("Rex", "dog")
+    lib.add_identity_photos(rex, photos[:2], role="reference")
+    lib.add_identity_photos(rex, photos[2:4], role="target")
+    train = queue.enqueue(lib, rex, preset="toy", class_images=0)
+    edit = enqueue_edit(lib, rex, ["sitting", "facing left"])
+    # the background runner marks a job running and writes its progress: the panel reads the rows
+    lib.update_job(edit.id, state="running", progress=0.25, message="photo 1/2: edit 3/10 · 0:40 left")
+    title = "Editing 2 photo(s) of Rex (sitting, facing left)"
+    qtbot.waitUntil(lambda: panel.status.text().startswith(f"{title}: 25%"), timeout=5000)
+    assert window.training_label.text() == f"{title}: 25%, photo 1/2: edit 3/10 · 0:40 left"
+    lib.update_job(edit.id, state="done", progress=1.0, message="8 result(s) of 2 photo(s) to review")
+    qtbot.waitUntil(lambda: panel.status.text() == f"{title}: done — 8 result(s) of 2 photo(s) to review",
+                    timeout=5000)
+    assert window.training_label.text() == f"{title}: done"
+    lib.update_job(train.id, state="running", progress=0.5, message="train 5/10 · 0:10 left")
+    qtbot.waitUntil(lambda: panel.status.text().startswith("Training Rex: 50%"), timeout=5000)
+    lib.update_job(train.id, state="failed", message="stopped")  # the fixture's close asks nothing

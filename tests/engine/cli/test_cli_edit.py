@@ -74,3 +74,34 @@ def test_cli_edit_preview_runs_the_preview_schedule(tiny_sdxl_dir, tmp_path, cap
     args[args.index("--steps") + 1], args[args.index("--skip") + 1] = "20", "2"
     assert main([*args, "--preview"]) == 0
     assert out.exists() and [(p.steps, p.skip) for p in used] == [(5, 1)]  # 4 of the full 18 sampled steps
+
+
+def test_cli_edit_by_identity_preview_runs_the_preview_schedule(tiny_sdxl_dir, tmp_path, capsys, monkeypatch):
+    """``--identity NAME --to CHANGE --preview``: the same preview schedule as the expert path, and the
+    saved version's recipe says so (a redo replays the preview, not a full edit)."""
+    import lipe_engine.nima as nima
+    from lipe_engine.library import Library
+    from lipe_engine.testing.libraries import make_library
+
+    real, used = nima.edit_image, []
+
+    def recording_edit(*args, **kwargs):
+        res = real(*args, **kwargs)
+        used.append(res.params)
+        return res
+
+    monkeypatch.setattr(nima, "edit_image", recording_edit)
+    data, _ = make_library(tmp_path, 1)
+    with Library.open(data) as lib:
+        lib.set_setting("sdxl_model", str(tiny_sdxl_dir))
+        photo = lib.list_photos()[0]
+        lib.add_identity_photos(lib.create_identity("Rex", "dog"), [photo])
+    args = ["edit", str(photo.path), "--identity", "Rex", "--to", "standing", "--steps", "20", "--skip", "2",
+            "--quiet", "--data-dir", str(data)]
+    assert main([*args, "--preview", "--plan"]) == 0
+    assert "preview: 4 of 18 sampled steps" in capsys.readouterr().out
+    assert main([*args, "--preview"]) == 0
+    assert [(p.steps, p.skip) for p in used] == [(5, 1)]  # 4 of the full 18 sampled steps
+    with Library.open(data) as lib:
+        (edit,) = lib.list_edits(photo)
+        assert (edit.recipe["params"]["steps"], edit.recipe["params"]["skip"]) == (5, 1)

@@ -52,7 +52,8 @@ def test_an_edit_waits_for_its_identitys_queued_training(data: Path) -> None:
         done = q.execute_job(lib, edit.id)
         assert done.state == "failed"
         assert done.message == (f"the training of 'Rex' this edit waited for (job {train.id}) cancelled: "
-                                f"retry it (`lipe queue retry {train.id}`), then retry this job.")
+                                f"retry it (`lipe queue retry {train.id}`), then this edit "
+                                f"(`lipe queue retry {edit.id}`: it waits for the training).")
         again = q.retry(lib, edit.id)  # nothing queued now: the retry waits for nothing (base model)
         assert again.config["after_job"] is None and again.kind == "edit"
 
@@ -213,3 +214,23 @@ def test_an_edit_job_whose_runner_was_killed_is_resumed_by_the_next_run(data: Pa
         finished = run_queue(lib)
         assert [(j.id, j.state) for j in finished] == [(job.id, "done")]
         assert len(lib.list_edit_results(job_id=job.id)) == 2
+
+
+def test_the_queue_list_says_what_an_edit_waits_for_and_review_names_the_photos(data: Path, capsys) -> None:
+    assert lipe(data, "queue", "add", "Rex", "--steps", "2", "--class-images", "0") == 0
+    assert lipe(data, "queue", "add-edit", "Rex", "--to", "standing") == 0
+    capsys.readouterr()
+    assert lipe(data, "queue", "list") == 0
+    train, edit = capsys.readouterr().out.splitlines()
+    assert "waits for" not in train and edit.endswith(f"(waits for training job {train.split()[0]})")
+    with Library.open(data) as lib:
+        photo = lib.list_photos()[3]
+        result = data / "edits" / "jobs" / "test" / "p_1.png"
+        result.parent.mkdir(parents=True)
+        Image.open(photo.path).save(result)
+        lib.add_edit_result(photo.id, result, job_id=int(edit.split()[0]), identity="Rex",
+                            source_prompt="a sks dog sitting on grass", target_prompt="a sks dog standing on grass",
+                            seed=3, recipe={}, mask_paths=[])
+    assert lipe(data, "versions", "review") == 0
+    (row,) = capsys.readouterr().out.splitlines()
+    assert photo.path.name in row and "seed 3" in row  # the photo by its file name, not only its id

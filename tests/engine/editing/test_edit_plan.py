@@ -187,3 +187,31 @@ def test_cli_plan_without_typing_prompts(lib: Library, capsys) -> None:
     assert main(["edit", str(path), "--prompt-source", "a dog", "--data-dir", str(lib.data_dir)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("lipe: error: --prompt-target is missing: pass --identity NAME --to CHANGE")
+
+
+def test_the_pieces_the_edit_window_calls_and_other_subject_words(lib: Library, tmp_path: Path) -> None:
+    """plan_source / plan_prior / EditPlan.preview are what the desktop calls; subject words other than
+    the identity's (typed in the edit window) name the subject in the source and identity prompts."""
+    from lipe_engine.editing.plan import plan_prior, plan_source
+
+    choice = plan_source(lib, photo(lib, 5), "Rex", describe=False)
+    assert (choice.text, choice.origin, choice.describable) == ("a photo of a sks dog", "caption style", True)
+    assert choice.image == photo(lib, 5).path and choice.version_id is None
+    typed = plan_edit(lib, photo(lib, 5), "Rex", ["sitting"], subject="sks dog with a red collar")
+    assert typed.source_prompt == "a photo of a sks dog with a red collar"
+    assert typed.identity_prompt == "a sks dog with a red collar"
+    assert typed.target_prompts == ("a photo of a sks dog with a red collar sitting",)
+    same = plan_edit(lib, photo(lib, 5), "Rex", ["sitting"], subject="sks dog")  # the identity's own words
+    assert same == plan_edit(lib, photo(lib, 5), "Rex", ["sitting"])
+    nobody = plan_edit(lib, photo(lib, 5), None, [], exact_targets=["a photo of a cat sitting"], subject="cat")
+    assert (nobody.source_prompt, nobody.identity_prompt) == ("a photo of a cat", "a cat")
+    with pytest.raises(InputError, match="no caption and no identity"):
+        plan_edit(lib, photo(lib, 5), None, ["sitting"], identity_prompt_text="a cat")  # experts: say the photo
+    assert plan_prior(lib, "Rex").summary().startswith("'Rex' has no prior yet")
+    assert plan_prior(lib, None).summary() == "no prior: the edit uses the base model"
+    full = plan_edit(lib, photo(lib, 5), "Rex", ["sitting"], params={"steps": 20, "skip": 2})
+    quick = full.preview()
+    assert (quick.params["steps"], quick.params["skip"]) == (5, 1) and quick.notes[-1] == \
+        "preview: 4 of 18 sampled steps"
+    assert {k: v for k, v in quick.params.items() if k not in ("steps", "skip")} == \
+        {k: v for k, v in full.params.items() if k not in ("steps", "skip")}

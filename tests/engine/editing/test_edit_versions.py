@@ -150,7 +150,8 @@ def test_versions_of_a_photo_not_in_the_library(world, tmp_path: Path, capsys) -
     assert main(["versions", str(stray), "--data-dir", str(world["data"])]) == 2
     assert "is not in the library" in capsys.readouterr().err
     assert main(["versions", "redo", "999", "--data-dir", str(world["data"])]) == 2
-    assert "edit 999 does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "version (edit) 999 does not exist" in err and "`lipe versions PHOTO`" in err
 
 
 def test_a_bf16_version_records_its_precision_and_redoes_identically(world) -> None:
