@@ -3,10 +3,11 @@
 :func:`judge_edit` (``image``, ``case``) returns an :class:`EditVerdict`. It looks at the edited
 photo as a person comparing it with the original would:
 
-- pose: which pose (and facing) the photo shows, with a probability, from a small network trained
-  on the world's renders softened as a diffusion model's output is (blur, noise, colour drift, a
-  VAE round trip, ghosts of another pose). It can answer "unclear" (a smear, a heavy blur, two poses
-  at once, nothing drawn), which no pose template does;
+- pose: which pose the photo shows, with a probability, from a small network trained on the
+  world's renders softened as a diffusion model's output is (blur, noise, colour drift, a VAE round
+  trip, ghosts of another pose). It can answer "unclear" (a smear, a heavy blur, two poses at once,
+  nothing drawn), which no pose template does; the facing comes from a network of its own that
+  reads the subject at full resolution and gives a mirrored photo the opposite answer;
 - identity: cosine similarity in [0, 1] of a second network's embeddings of the photo and of the
   individual's true rendering in the target pose (what success looks like); the network is trained
   to be invariant to pose, view, place, scale and background and sensitive to the markings captions
@@ -16,7 +17,7 @@ photo as a person comparing it with the original would:
   the source and target poses, grown by a few pixels); a ground-truth check, no network.
 
 ``success`` = the target pose reached with at least the file's confidence, the facing kept, the
-identity above the file's threshold and the background kept. Both networks and the thresholds are
+identity above the file's threshold and the background kept. The networks and the thresholds are
 one small safetensors file (``resources/judge/``) written by ``scripts/train_judge.py``.
 """
 
@@ -35,7 +36,7 @@ from ..locations import toy_judge_file
 from .backgrounds import render_background
 from .checks import dilate, masked_psnr, to_float
 from .identity import EditCase
-from .judge_nets import UNCLEAR, Judge, load_judge, net_input
+from .judge_nets import UNCLEAR, Judge, load_judge
 from .world import FACINGS, SIZE, Scene
 
 EDIT_REGION_GROW = 4  # pixels around the source and target silhouettes that an edit may repaint
@@ -131,8 +132,7 @@ def _arrays(scene: Scene) -> tuple[torch.Tensor, np.ndarray]:
 @torch.no_grad()
 def embed(photos: torch.Tensor, backgrounds: torch.Tensor, judge: Judge | None = None) -> torch.Tensor:
     """Identity embeddings (n, d) of photos (n, 3, 64, 64) in [0, 1] on their known backgrounds."""
-    judge = judge or default_judge()
-    return judge.identity_net(net_input(photos, backgrounds))
+    return (judge or default_judge()).embed(photos, backgrounds)
 
 
 @torch.no_grad()
@@ -154,11 +154,9 @@ def judge_edits(images: list[Image.Image | np.ndarray], cases: list[EditCase],
         originals.append(original)
         truths.append(truth)
         regions.append(dilate(np.maximum(source_mask, target_mask), EDIT_REGION_GROW))
-    pose_logits, facing_logits = judge.pose_net(net_input(photos, backgrounds))
-    refs = judge.identity_net(net_input(torch.stack(truths), backgrounds))
-    emb = judge.identity_net(net_input(photos, backgrounds))
-    similarity = (emb * refs).sum(1)
+    pose_logits, facing_logits = judge.read_pose(photos, backgrounds)
     facing_prob = torch.softmax(facing_logits, dim=1)
+    similarity = (judge.embed(photos, backgrounds) * judge.embed(torch.stack(truths), backgrounds)).sum(1)
     out = []
     for i, c in enumerate(cases):
         kind = c.scene.individual.kind

@@ -1,17 +1,23 @@
-"""The toy-world judge's two small networks and their file (one safetensors, read as a hostile file).
+"""The toy-world judge's three small networks and their file (one safetensors, read as a hostile file).
 
-Both networks see a photo next to the scene's known background (the world knows it, as a person
+Every network sees a photo next to the scene's known background (the world knows it, as a person
 comparing before and after does): input channels are the photo and photo minus background, so the
-sprite stands out wherever it was drawn. Global pooling makes both indifferent to where it is.
+sprite stands out wherever it was drawn. Each looks at a 48 px crop around the subject, found from
+that difference alone (no ground truth: :func:`subject_crop`), and at the crop's mirror image too,
+so its answers are consistent under a left-right flip by construction (the world's sprites facing
+left are mirror images of those facing right). Global pooling makes them indifferent to where the
+subject is in the crop.
 
 - :class:`PoseNet` reads the pose: one logit per (kind, pose) of the world plus "unclear" (a smear,
-  a heavy blur, two poses at once, no sprite), and two facing logits (a robot's facing is a visor
-  two pixels wide, so it reads the full-resolution photo).
-- :class:`IdentityNet` reads the full-resolution photo and returns a unit embedding: the same
+  a heavy blur, two poses at once, no sprite), the mean of the crop's and its mirror's logits.
+- :class:`FacingNet` reads left or right at full resolution (a robot's facing is a visor two or three
+  pixels off its head's centre): a score of the crop minus the score of its mirror, so a mirrored
+  photo always gets the opposite facing with the same confidence.
+- :class:`IdentityNet` returns a unit embedding (of the crop and its mirror together): the same
   individual in any pose, view, place, scale and setting lands close, a look-alike (same kind and
   body colour, other markings) far.
 
-The file holds both state dicts and a JSON header (``__metadata__``) with the classes and the
+The file holds the three state dicts and a JSON header (``__metadata__``) with the classes and the
 judge's thresholds; :func:`load_judge` checks every key, shape, dtype and value before use.
 """
 
@@ -31,10 +37,12 @@ from torch import nn
 
 from ..errors import ModelLoadError
 
-FORMAT = "lipe-toy-judge/1"
+FORMAT = "lipe-toy-judge/2"  # /2: a facing network of its own, crops, mirror images
 UNCLEAR = "unclear"
-MAX_FILE_BYTES = 8 * 1024 * 1024  # the shipped file is well under 1 MB
+MAX_FILE_BYTES = 8 * 1024 * 1024  # the shipped file is about 1 MB
 EMBED_DIM = 32
+CROP = 48  # pixels around the subject each network sees (the largest sprites are ~45 px wide)
+SUBJECT_FLOOR = 0.15  # summed |photo - background| below this is noise or a VAE's drift, not the subject
 
 
 def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -60,22 +68,63 @@ class _Backbone(nn.Module):
         return torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
 
 
+def subject_crop(x: torch.Tensor, size: int = CROP) -> torch.Tensor:
+    """The ``size`` px window of each network input (n, 6, H, W) centred on where the photo differs
+    from its background (the centroid of the difference above :data:`SUBJECT_FLOOR`; the image's
+    centre when nothing differs); zero (grey, no difference) outside the photo."""
+    n, _, h, w = x.shape
+    weight = F.relu(x[:, 3:].abs().sum(1) - SUBJECT_FLOOR)  # (n, H, W)
+    total = weight.sum(dim=(1, 2))
+    ys = torch.arange(h, dtype=x.dtype)[None, :, None]
+    xs = torch.arange(w, dtype=x.dtype)[None, None, :]
+    safe = total.clamp(min=1e-6)
+    cy = torch.where(total > 1e-3, (weight * ys).sum(dim=(1, 2)) / safe, torch.full_like(total, (h - 1) / 2))
+    cx = torch.where(total > 1e-3, (weight * xs).sum(dim=(1, 2)) / safe, torch.full_like(total, (w - 1) / 2))
+    half = size // 2
+    padded = F.pad(x, (half, half, half, half))
+    # the window's first pixel is at c - (size - 1) / 2 (c - half + 1 rounded down; + half in padded
+    # coordinates): the window of a mirrored photo is the mirror image of the window
+    top = torch.floor(cy + 1).long().clamp(0, h)
+    left = torch.floor(cx + 1).long().clamp(0, w)
+    return torch.stack([padded[i, :, int(top[i]):int(top[i]) + size, int(left[i]):int(left[i]) + size]
+                        for i in range(n)])
+
+
+def _both_ways(net: nn.Module, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``net`` on the crops and on their mirror images, in one batch (one set of batch statistics)."""
+    out = net(torch.cat([crops, crops.flip(3)]))
+    return out[:len(crops)], out[len(crops):]
+
+
 class PoseNet(nn.Module):
-    """(photo, background) at 64 px -> (pose logits incl. "unclear", facing logits)."""
+    """(photo, background) at 64 px -> pose logits incl. "unclear" (the same for the mirror image)."""
 
     def __init__(self, n_poses: int) -> None:
         super().__init__()
         self.backbone = _Backbone((32, 48, 64), stem_stride=2)
         self.pose = nn.Linear(self.backbone.out_features, n_poses)
-        self.facing = nn.Linear(self.backbone.out_features, 2)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.backbone(x)
-        return self.pose(h), self.facing(h)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seen, mirrored = _both_ways(nn.Sequential(self.backbone, self.pose), subject_crop(x))
+        return (seen + mirrored) / 2
+
+
+class FacingNet(nn.Module):
+    """(photo, background) at 64 px -> facing logits (left, right); exactly swapped for the mirror image."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = _Backbone((24, 32, 48), stem_stride=1)
+        self.score = nn.Linear(self.backbone.out_features, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seen, mirrored = _both_ways(nn.Sequential(self.backbone, self.score), subject_crop(x))
+        right = (seen - mirrored) / 2
+        return torch.cat([-right, right], dim=1)
 
 
 class IdentityNet(nn.Module):
-    """(photo, background) at 64 px -> unit embedding of the individual."""
+    """(photo, background) at 64 px -> unit embedding of the individual (the same for the mirror image)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,7 +133,8 @@ class IdentityNet(nn.Module):
                                   nn.Linear(96, EMBED_DIM))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.head(self.backbone(x)), dim=1)
+        seen, mirrored = _both_ways(nn.Sequential(self.backbone, self.head), subject_crop(x))
+        return F.normalize(seen + mirrored, dim=1)
 
 
 def net_input(images: torch.Tensor, backgrounds: torch.Tensor) -> torch.Tensor:
@@ -113,8 +163,25 @@ class JudgeConfig:
 @dataclass
 class Judge:
     pose_net: PoseNet
+    facing_net: FacingNet
     identity_net: IdentityNet
     config: JudgeConfig
+
+    def nets(self) -> dict[str, nn.Module]:
+        """The networks by their prefix in the file."""
+        return {"pose": self.pose_net, "facing": self.facing_net, "identity": self.identity_net}
+
+    @torch.no_grad()
+    def read_pose(self, photos: torch.Tensor, backgrounds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pose logits over ``config.pose_classes``, facing logits over left/right) of photos
+        (n, 3, 64, 64) in [0, 1] on their backgrounds."""
+        x = net_input(photos, backgrounds)
+        return self.pose_net(x), self.facing_net(x)
+
+    @torch.no_grad()
+    def embed(self, photos: torch.Tensor, backgrounds: torch.Tensor) -> torch.Tensor:
+        """Identity embeddings (n, d) of photos (n, 3, 64, 64) in [0, 1] on their known backgrounds."""
+        return self.identity_net(net_input(photos, backgrounds))
 
 
 class JudgeFileError(ModelLoadError):
@@ -127,8 +194,8 @@ class JudgeFileError(ModelLoadError):
 def save_judge(path: str | os.PathLike[str], judge: Judge) -> Path:
     """Write both networks and the config to one safetensors file (through a temporary file)."""
     path = Path(path)
-    tensors = {f"pose.{k}": v.detach().contiguous() for k, v in judge.pose_net.state_dict().items()}
-    tensors |= {f"identity.{k}": v.detach().contiguous() for k, v in judge.identity_net.state_dict().items()}
+    tensors = {f"{prefix}.{k}": v.detach().contiguous()
+               for prefix, net in judge.nets().items() for k, v in net.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp), metadata=judge.config.to_metadata())
@@ -189,16 +256,17 @@ def load_judge(path: str | os.PathLike[str]) -> Judge:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             config = _config(handle.metadata(), path)
-            pose_net, identity_net = PoseNet(len(config.pose_classes)), IdentityNet()
-            _fill(pose_net, "pose.", handle, path)
-            _fill(identity_net, "identity.", handle, path)
-            if set(handle.keys()) - {f"pose.{k}" for k in pose_net.state_dict()} - {
-                    f"identity.{k}" for k in identity_net.state_dict()}:
+            judge = Judge(PoseNet(len(config.pose_classes)), FacingNet(), IdentityNet(), config)
+            known = set()
+            for prefix, net in judge.nets().items():
+                _fill(net, f"{prefix}.", handle, path)
+                known |= {f"{prefix}.{k}" for k in net.state_dict()}
+            if set(handle.keys()) - known:
                 raise JudgeFileError(f"{path}: unexpected tensors")
     except JudgeFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own SafetensorError (and OSError)
         raise JudgeFileError(f"{path}: damaged ({exc})") from exc
-    pose_net.eval()
-    identity_net.eval()
-    return Judge(pose_net, identity_net, config)
+    for net in judge.nets().values():
+        net.eval()
+    return judge

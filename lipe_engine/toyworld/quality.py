@@ -21,7 +21,6 @@ from ..models.vae import decode_latents, encode_pixels
 from .checks import to_float
 from .judge import default_judge
 from .judge_nets import UNCLEAR as JUDGE_UNCLEAR
-from .judge_nets import net_input
 from .reading import UNCLEAR, Reading, estimate_background, read_picture
 from .world import FACINGS, Scene, held_out_of_training, scene_from_seed
 
@@ -76,7 +75,7 @@ def right(reading: Reading, scene: Scene) -> bool:
 
 @torch.no_grad()
 def judge_readings(images: list) -> list[Reading]:
-    """The judge's pose network (h21's, :mod:`.judge`) on samples, with each row's median colour as
+    """The judge's pose and facing networks (:mod:`.judge`) on samples, with each row's median colour as
     the background it needs (:func:`~.reading.estimate_background`): kind, pose and facing from the
     judge, the colour family from the reader (the judge has no colour head)."""
     judge = default_judge()
@@ -84,7 +83,7 @@ def judge_readings(images: list) -> list[Reading]:
     photos = torch.stack([torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1) for a in arrays])
     backgrounds = torch.stack([torch.from_numpy(np.ascontiguousarray(estimate_background(a))).permute(2, 0, 1)
                                for a in arrays])
-    pose_logits, facing_logits = judge.pose_net(net_input(photos, backgrounds))
+    pose_logits, facing_logits = judge.read_pose(photos, backgrounds)
     probs = torch.softmax(pose_logits, dim=1)
     out = []
     for i, image in enumerate(images):

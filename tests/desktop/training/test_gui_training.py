@@ -321,8 +321,7 @@ def test_one_queue_for_the_desktop_and_lipe_queue(window, qtbot, capsys) -> None
 def test_each_job_is_named_by_its_kind(window, qtbot) -> None:
     """The queue runs trainings and edits: the panel and the status bar say which, of whom (an edit
     job is not "Training ...")."""
-    from lipe_engine.jobs import enqueue_edit
-    from lipe_engine.jobs import queue
+    from lipe_engine.jobs import enqueue_edit, queue
 
     lib = window.ctx.library
     panel = window.training
