@@ -30,6 +30,8 @@ from xml.sax.saxutils import escape
 from PIL import ExifTags, Image, PngImagePlugin
 
 from .. import __version__
+from ..errors import LipeError
+from ..photo_reader import exif_orientation, open_unloaded
 
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 LIPE_NS = "https://lipe-desktop.invalid/ns/recipe/1.0/"
@@ -55,15 +57,15 @@ def read_original(path: str | Path, taken_at: str | None = None) -> Original:
     date, used when the file holds none)."""
     date, orientation, icc = None, 1, None
     try:
-        with Image.open(path) as im:
+        with open_unloaded(Path(path), "original photo") as im:  # the one photo reader, header only
             icc = im.info.get("icc_profile") or None
             exif = im.getexif()
-            orientation = int(exif.get(ExifTags.Base.Orientation, 1) or 1)
+            orientation = exif_orientation(im)  # malformed tags read as a viewer would: upright
             raw = exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) or exif.get(
                 ExifTags.Base.DateTime)
             if isinstance(raw, str) and _EXIF_DATE.match(raw.strip("\x00 ")):
                 date = raw.strip("\x00 ")
-    except (OSError, ValueError, SyntaxError):  # an unreadable tag is left out, never guessed
+    except (OSError, ValueError, SyntaxError, LipeError):  # an unreadable tag is left out, never guessed
         pass
     if date is None and taken_at:
         m = re.match(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?", taken_at)
