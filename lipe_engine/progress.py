@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import Cancelled
 
@@ -96,3 +96,15 @@ def as_reporter(
     if isinstance(progress, ProgressReporter):
         return progress
     return ProgressReporter(progress, cancel)
+
+
+class PrefixedStages:
+    """A progress callback that forwards ``reporter``'s events with ``prefix`` before each stage
+    ("photo 2/5: inversion"): a job of several photos says which one its inner steps belong to."""
+
+    def __init__(self, reporter: ProgressReporter) -> None:
+        self.reporter, self.prefix = reporter, ""
+
+    def __call__(self, ev: ProgressEvent) -> None:
+        if self.reporter.callback is not None:
+            self.reporter.callback(replace(ev, stage=f"{self.prefix}{ev.stage}"))

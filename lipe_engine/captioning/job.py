@@ -17,13 +17,12 @@ queue runner started elsewhere describes with the same model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import locations
 from ..errors import InputError, LipeError
-from ..progress import ProgressEvent, ProgressReporter
+from ..progress import PrefixedStages, ProgressReporter
 from .llava import LlavaCaptioner
 from .photo import caption_photo
 
@@ -91,17 +90,6 @@ def enqueue_caption(lib: Library, identity: IdentityRef, photos: Sequence[PhotoR
     return add_job(lib, KIND, caption_job_config(lib, ident, photos, **settings), ident.id)
 
 
-class _PhotoProgress:
-    """Prefixes each event's stage with "photo k/n: " (the job row's progress counts photos)."""
-
-    def __init__(self, reporter: ProgressReporter) -> None:
-        self.reporter, self.prefix = reporter, ""
-
-    def __call__(self, ev: ProgressEvent) -> None:
-        if self.reporter.callback is not None:
-            self.reporter.callback(replace(ev, stage=f"{self.prefix}{ev.stage}"))
-
-
 def run_caption_job(lib: Library, job: Job, reporter: ProgressReporter, *, model: str | None = None,
                     device: str | None = None, note: Any = lambda text: None) -> dict[str, Any]:
     """Run (or resume) a caption job; returns its result (``summary`` is the job's last message).
@@ -127,7 +115,7 @@ def run_caption_job(lib: Library, job: Job, reporter: ProgressReporter, *, model
         return {"captioned": 0, "photos": len(photo_ids), "summary": f"all {len(photo_ids)} photo(s) have captions"}
     captioner = LlavaCaptioner(cfg.get("llava"), cfg.get("mmproj"), handler=cfg.get("handler"),
                                n_gpu_layers=0 if device == "cpu" else -1)
-    progress = _PhotoProgress(reporter)
+    progress = PrefixedStages(reporter)
     written, failed = 0, []
     reporter.start(f"photo {done_before + 1}/{len(photo_ids)}: load {captioner.model_name}", 1)  # a resumed job's
     # bar stays where it stopped while the model loads

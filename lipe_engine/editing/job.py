@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,7 @@ from ..captioning.photo import caption_photo
 from ..errors import InputError, LipeError
 from ..library import LibraryError
 from ..locations import DataLayout
-from ..progress import ProgressEvent, ProgressReporter
+from ..progress import PrefixedStages, ProgressReporter
 from .plan import check_changes, llava_configured, plan_edit, source_from_library, training_in_queue
 
 if TYPE_CHECKING:
@@ -154,17 +153,6 @@ def _describe_missing(lib: Library, ident: Identity, photo_ids: list[int], repor
     return len(todo)
 
 
-class _PhotoProgress:
-    """Prefixes each event's stage with "photo k/n" so the job row says where the night is."""
-
-    def __init__(self, reporter: ProgressReporter) -> None:
-        self.reporter, self.prefix = reporter, ""
-
-    def __call__(self, ev: ProgressEvent) -> None:
-        if self.reporter.callback is not None:
-            self.reporter.callback(replace(ev, stage=f"{self.prefix}{ev.stage}"))
-
-
 def run_edit_job(lib: Library, job: Job, reporter: ProgressReporter, *, model: str | None = None,
                  device: str | None = None, note: Any = lambda text: None) -> dict[str, Any]:
     """Run (or resume) an edit job; returns its result (``summary`` is the job's last message)."""
@@ -193,7 +181,7 @@ def run_edit_job(lib: Library, job: Job, reporter: ProgressReporter, *, model: s
     done_photos = {r.photo_id for r in lib.list_edit_results(job_id=job.id)}
     todo = [p for p in photo_ids if p not in done_photos]
     _describe_missing(lib, ident, todo, reporter, note)
-    models, progress = Models(), _PhotoProgress(reporter)
+    models, progress = Models(), PrefixedStages(reporter)
     failed: list[dict[str, Any]] = []  # photos skipped this run (a resume tries them again)
     made = 0
     for k, photo_id in enumerate(todo):
